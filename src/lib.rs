@@ -1,0 +1,23 @@
+//! credbroker: one AWS IAM Identity Center sign-in turned into short-lived
+//! role credentials for every tool on the machine.
+//!
+//! The parts, from the person inward:
+//! - [`cli`]: one module per subcommand; the binary only parses and dispatches.
+//! - [`sso`]: the device-code sign-in and the portal calls (official SDK clients).
+//! - [`store`]: the OS keychain (and an in-memory store for tests and the demo).
+//! - [`broker`]: profile -> cached or fresh role credentials.
+//! - [`server`] and [`daemon`]: the loopback container-credentials endpoint.
+//! - [`config`]: the `~/.aws/config` parser (pure).
+//! - [`emulator`]: a local IAM Identity Center + STS speaking the AWS wire formats.
+//! - [`model`], [`clock`], [`paths`]: shared values, time, and files.
+
+pub mod broker;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod emulator;
+pub mod model;
+pub mod paths;
+pub mod server;
+pub mod sso;
+pub mod store;

@@ -1,0 +1,179 @@
+//! The domain values that cross module boundaries: role credentials, SSO
+//! tokens and client registrations.
+//!
+//! Every secret is held in a [`Secret`], which zeroizes its memory on drop and
+//! prints `** redacted **` under `Debug`, so a stray `{:?}` or `tracing` field
+//! cannot leak it. The only way to read one is [`Secret::expose`], which makes
+//! every use greppable.
+//!
+//! The wire bodies that tools read are built here too, as pure functions:
+//! the container-credentials body (protocols.md §1) and the
+//! `credential_process` output (§2). Times are RFC 3339 UTC with a trailing
+//! `Z`, because the Rust and JS SDKs reject offsets.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// A secret string: zeroized on drop, redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value. Callers must not log or format it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("** redacted **")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret(value.to_owned())
+    }
+}
+
+/// Short-lived credentials for one role in one account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Secret,
+    pub expiration: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+}
+
+/// An IAM Identity Center access token, with its refresh token when the
+/// registration asked for `sso:account:access`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoToken {
+    pub start_url: String,
+    pub region: String,
+    pub access_token: Secret,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<Secret>,
+}
+
+/// A public OIDC client registered with `sso-oidc` RegisterClient. Cached
+/// until it expires so that sign-in does not register on every login.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRegistration {
+    pub region: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+}
+
+/// RFC 3339 UTC with a trailing `Z` and whole seconds: `2026-11-21T23:10:00Z`.
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The body of a successful container-credentials response (protocols.md §1).
+pub fn container_credentials_body(creds: &RoleCredentials) -> String {
+    let mut body = serde_json::json!({
+        "AccessKeyId": creds.access_key_id,
+        "SecretAccessKey": creds.secret_access_key.expose(),
+        "Token": creds.session_token.expose(),
+        "Expiration": format_time(creds.expiration),
+    });
+    if let Some(account) = &creds.account_id {
+        body["AccountId"] = serde_json::Value::String(account.clone());
+    }
+    body.to_string()
+}
+
+/// The `credential_process` output, Version 1 (protocols.md §2).
+pub fn credential_process_output(creds: &RoleCredentials) -> String {
+    let mut body = serde_json::json!({
+        "Version": 1,
+        "AccessKeyId": creds.access_key_id,
+        "SecretAccessKey": creds.secret_access_key.expose(),
+        "SessionToken": creds.session_token.expose(),
+        "Expiration": format_time(creds.expiration),
+    });
+    if let Some(account) = &creds.account_id {
+        body["AccountId"] = serde_json::Value::String(account.clone());
+    }
+    body.to_string()
+}
+
+/// The body of an error response: `{"code": ..., "message": ...}`.
+pub fn error_body(code: &str, message: &str) -> String {
+    serde_json::json!({ "code": code, "message": message }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn sample() -> RoleCredentials {
+        RoleCredentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: Secret::new("s3cr3t"),
+            session_token: Secret::new("t0k3n"),
+            expiration: Utc.with_ymd_and_hms(2026, 11, 21, 23, 10, 0).unwrap(),
+            account_id: Some("111111111111".into()),
+        }
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let text = format!("{:?}", sample());
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(!text.contains("t0k3n"), "{text}");
+        assert!(text.contains("ASIAEXAMPLE"));
+    }
+
+    #[test]
+    fn container_body_has_exact_fields() {
+        let v: serde_json::Value =
+            serde_json::from_str(&container_credentials_body(&sample())).unwrap();
+        assert_eq!(v["AccessKeyId"], "ASIAEXAMPLE");
+        assert_eq!(v["SecretAccessKey"], "s3cr3t");
+        assert_eq!(v["Token"], "t0k3n");
+        assert_eq!(v["Expiration"], "2026-11-21T23:10:00Z");
+        assert_eq!(v["AccountId"], "111111111111");
+        assert_eq!(v.as_object().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn credential_process_output_is_version_1() {
+        let v: serde_json::Value =
+            serde_json::from_str(&credential_process_output(&sample())).unwrap();
+        assert_eq!(v["Version"], 1);
+        assert_eq!(v["SessionToken"], "t0k3n");
+        assert_eq!(v["Expiration"], "2026-11-21T23:10:00Z");
+    }
+
+    #[test]
+    fn secrets_round_trip_through_serde() {
+        let creds = sample();
+        let json = serde_json::to_string(&creds).unwrap();
+        let back: RoleCredentials = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, creds);
+    }
+}
