@@ -1,7 +1,26 @@
-//! SKELETON (to be completed): turns a profile name into role credentials.
+//! Turns a profile name into role credentials.
+//!
+//! First the AWS config file says which session, account and role the
+//! profile stands for (re-read when the file changes). Then, in order: the
+//! in-memory cache, the keychain (credentials survive a restart), and
+//! finally the SSO portal with the session's access token, read from the
+//! keychain at that moment so a `credbroker login` made while the daemon
+//! runs is picked up without a restart.
+//!
+//! Concurrent requests for one role share one upstream call: each role has
+//! a fetch lock, and whoever waits on it re-checks the cache first.
 
+use crate::clock::SharedClock;
+use crate::config::{AwsConfig, ConfigError, RoleTarget};
+use crate::lifecycle;
 use crate::model::RoleCredentials;
+use crate::sso::portal::{self, PortalError};
+use crate::store::{StoreError, Vault};
+use std::collections::HashMap;
 use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 /// Why credentials could not be served. The variant decides the HTTP status
 /// and the exit code, so callers match on it rather than on text.
@@ -60,31 +79,214 @@ pub trait CredentialSource: Send + Sync + 'static {
     ) -> impl Future<Output = Result<RoleCredentials, BrokerError>> + Send;
 }
 
-/// Profile name -> role credentials: cache, then keychain, then the portal.
-#[derive(Debug)]
-pub struct Broker {
-    vault: crate::store::Vault,
-    config_path: std::path::PathBuf,
-    clock: crate::clock::SharedClock,
+/// One role in one session: the cache key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct RoleKey {
+    session: String,
+    account_id: String,
+    role_name: String,
 }
 
-impl Broker {
-    pub fn new(
-        vault: crate::store::Vault,
-        config_path: std::path::PathBuf,
-        clock: crate::clock::SharedClock,
-    ) -> Self {
-        Broker {
-            vault,
-            config_path,
-            clock,
+impl RoleKey {
+    fn of(target: &RoleTarget) -> Self {
+        RoleKey {
+            session: target.session.key.clone(),
+            account_id: target.account_id.clone(),
+            role_name: target.role_name.clone(),
         }
     }
 }
 
+/// The cache slot of one role: the last credentials, and the lock that
+/// makes concurrent misses share one upstream call.
+#[derive(Debug, Default)]
+struct RoleSlot {
+    current: Mutex<Option<RoleCredentials>>,
+    fetch: tokio::sync::Mutex<()>,
+}
+
+impl RoleSlot {
+    fn servable(&self, now: chrono::DateTime<chrono::Utc>) -> Option<RoleCredentials> {
+        let current = self.current.lock().unwrap();
+        current
+            .as_ref()
+            .filter(|c| lifecycle::is_servable(c, now))
+            .cloned()
+    }
+}
+
+/// The parsed config file and the modification time it was read at.
+#[derive(Debug)]
+struct LoadedConfig {
+    modified: Option<SystemTime>,
+    result: Result<Arc<AwsConfig>, ConfigError>,
+}
+
+/// Profile name -> role credentials: cache, then keychain, then the portal.
+#[derive(Debug)]
+pub struct Broker {
+    vault: Vault,
+    config_path: PathBuf,
+    clock: SharedClock,
+    config: Mutex<Option<LoadedConfig>>,
+    roles: Mutex<HashMap<RoleKey, Arc<RoleSlot>>>,
+}
+
+impl Broker {
+    pub fn new(vault: Vault, config_path: PathBuf, clock: SharedClock) -> Self {
+        Broker {
+            vault,
+            config_path,
+            clock,
+            config: Mutex::new(None),
+            roles: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The current AWS config, re-read when the file's modification time changed.
+    pub fn config(&self) -> Result<Arc<AwsConfig>, ConfigError> {
+        let modified = std::fs::metadata(&self.config_path)
+            .and_then(|m| m.modified())
+            .ok();
+        let mut loaded = self.config.lock().unwrap();
+        if let Some(l) = loaded.as_ref() {
+            if l.modified == modified && modified.is_some() {
+                return l.result.clone();
+            }
+        }
+        let result = AwsConfig::load(&self.config_path).map(Arc::new);
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "AWS config file is invalid");
+        }
+        *loaded = Some(LoadedConfig {
+            modified,
+            result: result.clone(),
+        });
+        result
+    }
+
+    /// Resolve a profile to its role.
+    pub fn target(&self, profile: &str) -> Result<RoleTarget, BrokerError> {
+        let config = self
+            .config()
+            .map_err(|e| BrokerError::Config(e.to_string()))?;
+        config.role_target(profile).map_err(|e| match e {
+            ConfigError::UnknownProfile { .. } => BrokerError::UnknownProfile(profile.to_string()),
+            ConfigError::UnknownSession { .. } | ConfigError::Incomplete(_) => {
+                BrokerError::NotBrokered(e.to_string())
+            }
+            ConfigError::Syntax { .. } | ConfigError::Io { .. } => {
+                BrokerError::Config(e.to_string())
+            }
+        })
+    }
+
+    fn slot(&self, key: RoleKey) -> Arc<RoleSlot> {
+        self.roles.lock().unwrap().entry(key).or_default().clone()
+    }
+
+    /// Credentials for a resolved role (the single-flight path).
+    pub async fn credentials_for(
+        &self,
+        target: &RoleTarget,
+    ) -> Result<RoleCredentials, BrokerError> {
+        let slot = self.slot(RoleKey::of(target));
+        if let Some(creds) = slot.servable(self.clock.now()) {
+            return Ok(creds);
+        }
+        let _fetching = slot.fetch.lock().await;
+        // Whoever held the lock before us may have fetched already.
+        if let Some(creds) = slot.servable(self.clock.now()) {
+            return Ok(creds);
+        }
+        match self.fetch(target).await {
+            Ok(creds) => {
+                *slot.current.lock().unwrap() = Some(creds.clone());
+                Ok(creds)
+            }
+            Err(BrokerError::Upstream(message)) => {
+                // During an outage, still-valid credentials are better than none.
+                let stale = slot.current.lock().unwrap().clone();
+                match stale.filter(|c| lifecycle::is_unexpired(c, self.clock.now())) {
+                    Some(creds) => {
+                        tracing::warn!(profile = %target.profile, %message, "renewal failed; serving cached credentials");
+                        Ok(creds)
+                    }
+                    None => Err(BrokerError::Upstream(message)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Keychain first, then the portal; stores what the portal returned.
+    async fn fetch(&self, target: &RoleTarget) -> Result<RoleCredentials, BrokerError> {
+        let session = &target.session;
+        let (account, role) = (&target.account_id, &target.role_name);
+        match self
+            .vault
+            .role_credentials(&session.key, account, role)
+            .await
+        {
+            Ok(Some(creds)) if lifecycle::is_servable(&creds, self.clock.now()) => {
+                tracing::debug!(profile = %target.profile, "credentials from the keychain");
+                return Ok(creds);
+            }
+            Ok(_) => {}
+            Err(e) => return Err(keychain_error(e)),
+        }
+        let token = self
+            .vault
+            .sso_token(&session.key)
+            .await
+            .map_err(keychain_error)?
+            .ok_or_else(|| BrokerError::LoginRequired {
+                reason: format!("not signed in to SSO session '{}'", session.key),
+                command: session.login_command.clone(),
+            })?;
+        if !lifecycle::token_usable(&token, self.clock.now()) {
+            return Err(BrokerError::LoginRequired {
+                reason: format!("the SSO session '{}' has expired", session.key),
+                command: session.login_command.clone(),
+            });
+        }
+        let mut creds = portal::get_role_credentials(&token, account, role)
+            .await
+            .map_err(|e| match e {
+                PortalError::Unauthorized => BrokerError::LoginRequired {
+                    reason: format!(
+                        "IAM Identity Center rejected the sign-in for session '{}' (expired or revoked)",
+                        session.key
+                    ),
+                    command: session.login_command.clone(),
+                },
+                PortalError::NotFound(_) => BrokerError::NotBrokered(format!(
+                    "role {role} in account {account} is not assigned to you (profile '{}')",
+                    target.profile
+                )),
+                PortalError::Transient(m) | PortalError::Other(m) => BrokerError::Upstream(m),
+            })?;
+        creds.issued_at.get_or_insert(self.clock.now());
+        creds.account_id.get_or_insert_with(|| account.clone());
+        tracing::info!(profile = %target.profile, account = %account, role = %role, expires = %creds.expiration, "fetched role credentials");
+        if let Err(e) = self
+            .vault
+            .put_role_credentials(&session.key, account, role, &creds)
+            .await
+        {
+            tracing::warn!(error = %e, "could not cache role credentials in the keychain");
+        }
+        Ok(creds)
+    }
+}
+
+fn keychain_error(e: StoreError) -> BrokerError {
+    BrokerError::Keychain(e.to_string())
+}
+
 impl CredentialSource for Broker {
-    async fn credentials(&self, _profile: &str) -> Result<RoleCredentials, BrokerError> {
-        let _ = (&self.vault, &self.config_path, &self.clock);
-        todo!()
+    async fn credentials(&self, profile: &str) -> Result<RoleCredentials, BrokerError> {
+        let target = self.target(profile)?;
+        self.credentials_for(&target).await
     }
 }

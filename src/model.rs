@@ -58,6 +58,17 @@ pub struct RoleCredentials {
     pub expiration: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// When credbroker received them; with `expiration` this gives their
+    /// lifetime, which decides how early they are renewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<DateTime<Utc>>,
+}
+
+impl RoleCredentials {
+    /// Their whole lifetime, when known.
+    pub fn lifetime(&self) -> Option<chrono::Duration> {
+        self.issued_at.map(|issued| self.expiration - issued)
+    }
 }
 
 /// An IAM Identity Center access token, with its refresh token when the
@@ -137,6 +148,7 @@ mod tests {
             session_token: Secret::new("t0k3n"),
             expiration: Utc.with_ymd_and_hms(2026, 11, 21, 23, 10, 0).unwrap(),
             account_id: Some("111111111111".into()),
+            issued_at: None,
         }
     }
 

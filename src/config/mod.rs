@@ -1,7 +1,27 @@
-//! SKELETON (being completed): the AWS config file, as the AWS CLI reads it.
+//! The AWS config file, read the way the AWS CLI reads it.
+//!
+//! First [`ini`] splits the text into sections of lower-cased keys (pure, no
+//! file access), then [`AwsConfig`] sorts the sections into `[sso-session]`s
+//! and `[profile]`s, and finally the resolvers answer the two questions the
+//! broker asks: which session does a profile sign in with
+//! ([`AwsConfig::session_of_profile`]), and which account and role does it
+//! stand for ([`AwsConfig::role_target`]).
+//!
+//! A profile names its role either with the AWS CLI's own keys
+//! (`sso_session`, `sso_account_id`, `sso_role_name`) or with the same keys
+//! under a `credbroker_` prefix. The prefixed form exists because an SDK that
+//! sees `sso_*` keys on a profile uses its own SSO provider before
+//! `credential_process` (protocols.md §2).
+//!
+//! Unknown keys and sections are kept but ignored, as the CLI ignores them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+mod ini;
+mod resolve;
+
+pub use ini::{parse_sections, Section};
 
 /// A parsed AWS config file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,10 +73,14 @@ pub struct RoleTarget {
     pub region: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{path}:{line}: {message}")]
-    Syntax { path: PathBuf, line: usize, message: String },
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("cannot read {path}: {message}")]
     Io { path: PathBuf, message: String },
     #[error("no profile named '{name}' in {path}")]
@@ -68,27 +92,76 @@ pub enum ConfigError {
 }
 
 impl AwsConfig {
-    pub fn parse(_text: &str, _path: &Path) -> Result<AwsConfig, ConfigError> {
-        todo!()
+    /// Parse the text of a config file; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<AwsConfig, ConfigError> {
+        let mut config = AwsConfig {
+            path: path.to_path_buf(),
+            ..AwsConfig::default()
+        };
+        for section in parse_sections(text, path)? {
+            if let Some(name) = section.name.strip_prefix("sso-session ") {
+                let name = name.trim().to_string();
+                let get = |k: &str| section.settings.get(k).cloned().unwrap_or_default();
+                let registration_scopes = get("sso_registration_scopes")
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+                config.sessions.insert(
+                    name.clone(),
+                    SsoSession {
+                        name,
+                        start_url: get("sso_start_url"),
+                        region: get("sso_region"),
+                        registration_scopes,
+                    },
+                );
+            } else if let Some(name) = profile_name(&section.name) {
+                let entry = config
+                    .profiles
+                    .entry(name.clone())
+                    .or_insert_with(|| Profile {
+                        name,
+                        ..Profile::default()
+                    });
+                entry.settings.extend(section.settings);
+                entry.region = entry.settings.get("region").cloned();
+            }
+        }
+        Ok(config)
     }
+
     /// Read and parse `path`; a missing file is an empty config.
-    pub fn load(_path: &Path) -> Result<AwsConfig, ConfigError> {
-        todo!()
+    pub fn load(path: &Path) -> Result<AwsConfig, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AwsConfig {
+                path: path.to_path_buf(),
+                ..AwsConfig::default()
+            }),
+            Err(e) => Err(ConfigError::Io {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
+        }
     }
+
     /// Read `$AWS_CONFIG_FILE` or `~/.aws/config`.
     pub fn load_default() -> Result<AwsConfig, ConfigError> {
         Self::load(&crate::paths::aws_config_file())
     }
-    /// The session a profile signs in with (sso_session / credbroker_sso_session / legacy keys).
-    pub fn session_of_profile(&self, _profile: &str) -> Result<SessionInfo, ConfigError> {
-        todo!()
+
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        self.profiles.get(name)
     }
-    /// An `[sso-session NAME]` as a SessionInfo.
-    pub fn session(&self, _name: &str) -> Result<SessionInfo, ConfigError> {
-        todo!()
+}
+
+/// `[profile NAME]` -> NAME, `[default]` -> default; other sections are not profiles.
+fn profile_name(section: &str) -> Option<String> {
+    if section == "default" {
+        return Some("default".into());
     }
-    /// The account and role a profile stands for.
-    pub fn role_target(&self, _profile: &str) -> Result<RoleTarget, ConfigError> {
-        todo!()
-    }
+    let name = section.strip_prefix("profile ")?.trim();
+    (!name.is_empty()).then(|| name.to_string())
 }

@@ -1,1 +1,217 @@
-//! SKELETON: endpoint
+//! The loopback container-credentials endpoint (protocols.md §1).
+//!
+//! The caller binds (with [`bind_loopback`], port 0 in tests) and decides
+//! when to stop; [`serve`] accepts connections until the shutdown future
+//! completes, then lets open connections finish their current request for a
+//! bounded grace period before dropping them.
+//!
+//! Parts: [`token`] keeps the authorization token and its file, [`auth`]
+//! admits or refuses a request from its head alone, [`routes`] answers
+//! admitted requests. This file owns the sockets and the limits that keep a
+//! misbehaving local client from tying the daemon up: a cap on open
+//! connections, a deadline for request headers, a bound on header size and
+//! count, and a deadline for the broker's answer.
+
+pub mod auth;
+pub mod routes;
+pub mod token;
+
+pub use token::{AuthToken, TokenError};
+
+use crate::broker::CredentialSource;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// Why the endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("refusing to listen on {0}: the credentials endpoint binds loopback addresses only (127.0.0.1, ::1)")]
+    NotLoopback(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("listener error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The limits one endpoint enforces. [`Default`] suits the daemon.
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// Open connections at once; further clients wait in the accept queue.
+    pub max_connections: usize,
+    /// Time a client has to send its request headers (also closes idle
+    /// keep-alive connections).
+    pub header_read_timeout: Duration,
+    /// Headers per request.
+    pub max_headers: usize,
+    /// Bytes of request line plus headers.
+    pub max_header_bytes: usize,
+    /// Time the broker has to produce credentials before the client gets a 503.
+    pub request_timeout: Duration,
+    /// After shutdown, time open connections get to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_connections: 64,
+            header_read_timeout: Duration::from_secs(5),
+            max_headers: 32,
+            max_header_bytes: 8 * 1024,
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Bind `addr`, which must be a loopback address.
+pub async fn bind_loopback(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    if !addr.ip().is_loopback() {
+        return Err(ServeError::NotLoopback(addr));
+    }
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Serve credentials from `source` on `listener` until `shutdown` completes,
+/// with [`ServerLimits::default`].
+pub async fn serve<S: CredentialSource>(
+    listener: TcpListener,
+    source: Arc<S>,
+    token: AuthToken,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    serve_with_limits(listener, source, token, ServerLimits::default(), shutdown).await
+}
+
+/// What every connection task shares.
+pub(crate) struct Endpoint<S> {
+    pub(crate) source: Arc<S>,
+    pub(crate) token: AuthToken,
+    /// The bound port: the only one a `Host` header may name.
+    pub(crate) port: u16,
+    pub(crate) limits: ServerLimits,
+}
+
+/// [`serve`] with explicit limits.
+pub async fn serve_with_limits<S: CredentialSource>(
+    listener: TcpListener,
+    source: Arc<S>,
+    token: AuthToken,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let local = listener.local_addr()?;
+    if !local.ip().is_loopback() {
+        return Err(ServeError::NotLoopback(local));
+    }
+    let max_connections = limits.max_connections.max(1);
+    let grace = limits.shutdown_grace;
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(limits.max_headers)
+        .max_header_size(limits.max_header_bytes);
+    let endpoint = Arc::new(Endpoint {
+        source,
+        token,
+        port: local.port(),
+        limits,
+    });
+    let permits = Arc::new(Semaphore::new(max_connections));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+
+    tokio::pin!(shutdown);
+    loop {
+        // Reap finished connections so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+        // Wait for a free slot before accepting, so excess clients queue in
+        // the kernel's backlog instead of holding sockets open here.
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => permit.expect("semaphore is never closed"),
+        };
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(err) => {
+                    // Per-connection failures (e.g. reset before accept, or
+                    // out of file descriptors) should not end the daemon.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let connection = serve_connection(stream, http.clone(), endpoint.clone(), stop_rx.clone());
+        connections.spawn(async move {
+            connection.await;
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::debug!(
+            open = connections.len(),
+            "grace period over; closing connections"
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Serve HTTP/1 on one connection; on shutdown, finish the request in flight
+/// and close.
+async fn serve_connection<S: CredentialSource>(
+    stream: TcpStream,
+    http: http1::Builder,
+    endpoint: Arc<Endpoint<S>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        let endpoint = endpoint.clone();
+        async move {
+            let response = routes::respond(
+                request.method(),
+                request.uri(),
+                request.headers(),
+                &endpoint,
+            )
+            .await;
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let connection = http.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = async { stop.wait_for(|stop| *stop).await.map(|_| ()) } => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(error = %err, "connection ended with an error");
+    }
+}

@@ -1,8 +1,135 @@
-//! SKELETON (to be completed): IAM Identity Center sign-in and the portal.
+//! IAM Identity Center: the device-code sign-in and the portal calls.
 //!
-//! `device.rs` is the device-code flow as a pure state machine; `oidc.rs`
-//! makes the `aws-sdk-ssooidc` calls; `portal.rs` makes the `aws-sdk-sso`
-//! calls. Clients are built from `aws-config` with the session's region and
-//! no credentials, so the standard `AWS_ENDPOINT_URL*` variables apply.
+//! - [`device`]: the device-code flow as a pure state machine (timing rules).
+//! - [`oidc`]: the `aws-sdk-ssooidc` calls (RegisterClient,
+//!   StartDeviceAuthorization, CreateToken) and their errors.
+//! - [`portal`]: the `aws-sdk-sso` calls (GetRoleCredentials, listing, Logout).
+//! - [`login`]: the sign-in a person runs, with the terminal UI kept apart.
+//!
+//! Clients are built from `aws-config` with the session's region and no
+//! credentials (these APIs are unsigned), so the standard `AWS_ENDPOINT_URL`,
+//! `AWS_ENDPOINT_URL_SSO_OIDC` and `AWS_ENDPOINT_URL_SSO` variables point them
+//! at another endpoint (the emulator) with no special code path.
 
+pub mod device;
+pub mod login;
+pub mod oidc;
 pub mod portal;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+// The same smithy type behind both SDK crates' aliases.
+use aws_sdk_sso::error::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::time::Duration;
+
+/// The shared SDK configuration for one region: unsigned, with timeouts so a
+/// dead endpoint fails in seconds rather than hanging a sign-in or a fetch.
+pub(crate) async fn sdk_config(region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .no_credentials()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(15))
+                .operation_timeout(Duration::from_secs(45))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// How an SDK call failed, in the terms the callers decide on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CallFailure {
+    pub kind: FailureKind,
+    /// The error code normalized by [`normalize_code`] (service errors only).
+    pub code: Option<String>,
+    /// The HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// A one-line description without secrets (codes and server messages).
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailureKind {
+    /// The service answered with a modelled or recognisable error.
+    Service,
+    /// No usable answer: timeout, connection failure, unparseable 5xx.
+    Transient,
+    /// The request could not be built, or a non-5xx answer made no sense.
+    Other,
+}
+
+/// `AuthorizationPendingException`, `authorization_pending` and
+/// `AuthorizationPending` all become `authorizationpending`.
+pub(crate) fn normalize_code(code: &str) -> String {
+    let lower = code.to_ascii_lowercase().replace('_', "");
+    let trimmed = lower.strip_suffix("exception").unwrap_or(&lower);
+    trimmed.to_owned()
+}
+
+pub(crate) fn classify<E>(err: &SdkError<E>) -> CallFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    match err {
+        SdkError::ServiceError(ctx) => {
+            let e = ctx.err();
+            let code = e.code().map(normalize_code);
+            let detail = match (e.code(), e.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_owned(),
+                (None, Some(m)) => m.to_owned(),
+                (None, None) => format!("HTTP {}", status.unwrap_or_default()),
+            };
+            CallFailure {
+                kind: FailureKind::Service,
+                code,
+                status,
+                detail,
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => CallFailure {
+            kind: FailureKind::Transient,
+            code: None,
+            status,
+            detail: DisplayErrorContext(err).to_string(),
+        },
+        SdkError::ResponseError(_) => CallFailure {
+            kind: match status {
+                Some(s) if s < 500 && s != 429 => FailureKind::Other,
+                _ => FailureKind::Transient,
+            },
+            code: None,
+            status,
+            detail: DisplayErrorContext(err).to_string(),
+        },
+        _ => CallFailure {
+            kind: FailureKind::Other,
+            code: None,
+            status,
+            detail: DisplayErrorContext(err).to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_code;
+
+    #[test]
+    fn codes_normalize_across_spellings() {
+        for c in [
+            "AuthorizationPendingException",
+            "authorization_pending",
+            "AuthorizationPending",
+        ] {
+            assert_eq!(normalize_code(c), "authorizationpending");
+        }
+        assert_eq!(normalize_code("InvalidClientException"), "invalidclient");
+    }
+}

@@ -1,6 +1,15 @@
-//! SKELETON (to be completed): the SSO portal (`aws-sdk-sso`).
+//! The SSO portal (`aws-sdk-sso`, protocols.md §4): role credentials for an
+//! account and role, the accounts and roles a person may use, and Logout.
+//!
+//! The region comes from the token (it is where the person signed in), and
+//! errors are sorted by what the caller should do: sign in again
+//! ([`PortalError::Unauthorized`]), fix the profile ([`PortalError::NotFound`]),
+//! or retry later ([`PortalError::Transient`]).
 
-use crate::model::{RoleCredentials, SsoToken};
+use super::{classify, sdk_config, CallFailure, FailureKind};
+use crate::model::{RoleCredentials, Secret, SsoToken};
+use aws_sdk_sso::Client;
+use chrono::DateTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PortalError {
@@ -17,11 +26,189 @@ pub enum PortalError {
     Other(String),
 }
 
+/// An account the signed-in person can use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSummary {
+    pub account_id: String,
+    pub account_name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// A portal client for the region the token was issued in.
+pub async fn client(token: &SsoToken) -> Client {
+    Client::new(&sdk_config(&token.region).await)
+}
+
 /// GetRoleCredentials for `account_id`/`role_name` with `token`.
 pub async fn get_role_credentials(
-    _token: &SsoToken,
-    _account_id: &str,
-    _role_name: &str,
+    token: &SsoToken,
+    account_id: &str,
+    role_name: &str,
 ) -> Result<RoleCredentials, PortalError> {
-    todo!()
+    let out = client(token)
+        .await
+        .get_role_credentials()
+        .access_token(token.access_token.expose())
+        .account_id(account_id)
+        .role_name(role_name)
+        .send()
+        .await
+        .map_err(|e| portal_error(classify(&e)))?;
+    let creds = out
+        .role_credentials()
+        .ok_or_else(|| PortalError::Other("GetRoleCredentials returned no credentials".into()))?;
+    let (Some(key_id), Some(secret), Some(session_token)) = (
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        creds.session_token(),
+    ) else {
+        return Err(PortalError::Other(
+            "GetRoleCredentials returned incomplete credentials".into(),
+        ));
+    };
+    let expiration = DateTime::from_timestamp_millis(creds.expiration()).ok_or_else(|| {
+        PortalError::Other(format!(
+            "GetRoleCredentials returned an impossible expiration ({})",
+            creds.expiration()
+        ))
+    })?;
+    Ok(RoleCredentials {
+        access_key_id: key_id.to_owned(),
+        secret_access_key: Secret::new(secret),
+        session_token: Secret::new(session_token),
+        expiration,
+        account_id: Some(account_id.to_owned()),
+        // The caller knows the time (it holds the clock) and stamps this.
+        issued_at: None,
+    })
+}
+
+/// Every account the token may use (ListAccounts, all pages).
+pub async fn list_accounts(token: &SsoToken) -> Result<Vec<AccountSummary>, PortalError> {
+    let client = client(token).await;
+    let mut accounts = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = client
+            .list_accounts()
+            .access_token(token.access_token.expose())
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| portal_error(classify(&e)))?;
+        accounts.extend(out.account_list().iter().filter_map(|a| {
+            Some(AccountSummary {
+                account_id: a.account_id()?.to_owned(),
+                account_name: a.account_name().map(str::to_owned),
+                email: a.email_address().map(str::to_owned),
+            })
+        }));
+        match out.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_owned()),
+            _ => return Ok(accounts),
+        }
+    }
+}
+
+/// The names of the roles the token may use in `account_id` (all pages).
+pub async fn list_account_roles(
+    token: &SsoToken,
+    account_id: &str,
+) -> Result<Vec<String>, PortalError> {
+    let client = client(token).await;
+    let mut roles = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = client
+            .list_account_roles()
+            .access_token(token.access_token.expose())
+            .account_id(account_id)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| portal_error(classify(&e)))?;
+        roles.extend(
+            out.role_list()
+                .iter()
+                .filter_map(|r| r.role_name().map(str::to_owned)),
+        );
+        match out.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_owned()),
+            _ => return Ok(roles),
+        }
+    }
+}
+
+/// Logout: ends the sign-in on the IAM Identity Center side (the access
+/// token and the role credentials it minted stop being renewable).
+pub async fn logout(token: &SsoToken) -> Result<(), PortalError> {
+    client(token)
+        .await
+        .logout()
+        .access_token(token.access_token.expose())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| portal_error(classify(&e)))
+}
+
+/// Sort a failed portal call by what the caller should do.
+fn portal_error(f: CallFailure) -> PortalError {
+    match f.kind {
+        FailureKind::Transient => return PortalError::Transient(f.detail),
+        FailureKind::Other => return PortalError::Other(f.detail),
+        FailureKind::Service => {}
+    }
+    match (f.code.as_deref(), f.status) {
+        (Some("unauthorized"), _) | (_, Some(401)) => PortalError::Unauthorized,
+        (Some("resourcenotfound"), _) | (_, Some(404)) => PortalError::NotFound(f.detail),
+        (Some("toomanyrequests" | "throttling"), _) => PortalError::Transient(f.detail),
+        (_, Some(s)) if s == 429 || s >= 500 => PortalError::Transient(f.detail),
+        _ => PortalError::Other(f.detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(kind: FailureKind, code: Option<&str>, status: Option<u16>) -> CallFailure {
+        CallFailure {
+            kind,
+            code: code.map(super::super::normalize_code),
+            status,
+            detail: "detail".into(),
+        }
+    }
+
+    #[test]
+    fn errors_sort_by_what_to_do() {
+        use FailureKind::*;
+        let cases: [(CallFailure, &str); 8] = [
+            (
+                failure(Service, Some("UnauthorizedException"), Some(401)),
+                "Unauthorized",
+            ),
+            (failure(Service, None, Some(401)), "Unauthorized"),
+            (
+                failure(Service, Some("ResourceNotFoundException"), Some(404)),
+                "NotFound",
+            ),
+            (
+                failure(Service, Some("TooManyRequestsException"), Some(429)),
+                "Transient",
+            ),
+            (failure(Service, None, Some(503)), "Transient"),
+            (failure(Transient, None, None), "Transient"),
+            (
+                failure(Service, Some("InvalidRequestException"), Some(400)),
+                "Other",
+            ),
+            (failure(Other, None, Some(400)), "Other"),
+        ];
+        for (f, want) in cases {
+            let got = format!("{:?}", portal_error(f.clone()));
+            assert!(got.starts_with(want), "{f:?} -> {got}");
+        }
+    }
 }

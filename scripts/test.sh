@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine with only the Rust toolchain.
+#
+# Installs what the tests drive (a real Secret Service, the AWS CLI v2 from
+# Debian, boto3 in a venv), then runs `cargo test` inside a private D-Bus
+# session with an unlocked gnome-keyring, with the keyring's files in a
+# fresh directory so no keyring from an earlier run (with another password)
+# is ever reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v dbus-run-session >/dev/null || missing+=(dbus)
+command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
+[ -x /usr/bin/aws ] || missing+=(awscli)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+venv="$PWD/target/test-venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import boto3' 2>/dev/null; then
+    echo "==> creating $venv with boto3"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check boto3
+fi
+export CREDBROKER_TEST_PYTHON="$venv/bin/python"
+export CREDBROKER_TEST_AWS_CLI=/usr/bin/aws
+
+keyring_home="$(mktemp -d)"
+trap 'rm -rf "$keyring_home"' EXIT
+export XDG_DATA_HOME="$keyring_home/data"
+export XDG_RUNTIME_DIR="$keyring_home/run"
+mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
+export CREDBROKER_KEYCHAIN_TESTS=1
+
+echo "==> cargo test (under a private D-Bus session with gnome-keyring)"
+dbus-run-session -- sh -c '
+    printf test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+    cargo test --all-targets "$@"
+' sh "$@"

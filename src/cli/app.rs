@@ -1,0 +1,80 @@
+//! The command line: the top-level `credbroker` parser and the dispatch to
+//! one module per subcommand.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "credbroker",
+    version,
+    about = "One AWS IAM Identity Center sign-in, short-lived role credentials for every tool",
+    long_about = "credbroker signs you in to AWS IAM Identity Center once, keeps the session and \
+short-lived role credentials in the OS keychain, and serves them to Terraform, the AWS CLI and \
+every SDK over a loopback container-credentials endpoint or `credential_process`.",
+    after_help = "\
+Typical use:
+    credbroker login --sso-session my-sso     sign in (once; renewed for you)
+    credbroker daemon &                       serve credentials on 127.0.0.1
+    credbroker exec --profile dev -- terraform plan
+    eval \"$(credbroker env --profile dev)\"    point this shell at the endpoint
+
+Try it with no AWS account:  credbroker demo"
+)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Sign in to an IAM Identity Center session (device code in the browser).
+    Login(super::login::Args),
+    /// Sign out: remove a session's tokens and credentials from the keychain.
+    Logout(super::logout::Args),
+    /// Serve role credentials on the loopback container-credentials endpoint.
+    Daemon(super::daemon::Args),
+    /// Print the environment that points AWS tools at the running daemon.
+    Env(super::env::Args),
+    /// Run a command with the environment that points it at the running daemon.
+    Exec(super::exec::Args),
+    /// Print role credentials as `credential_process` JSON (for ~/.aws/config).
+    CredentialProcess(super::credential_process::Args),
+    /// Run a local IAM Identity Center + STS emulator speaking the AWS wire formats.
+    Emulator(super::emulator::Args),
+    /// Show the whole flow against the bundled emulator, in a temporary HOME.
+    Demo(super::demo::Args),
+}
+
+impl Cli {
+    /// The default log level for a command: servers say more.
+    pub fn default_log_level(&self) -> &'static str {
+        let base = match self.command {
+            Command::Daemon(_) | Command::Emulator(_) => 1,
+            _ => 0,
+        };
+        match base + self.verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    }
+}
+
+/// Run a parsed command; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Login(args) => super::login::run(args).await.map(|()| 0),
+        Command::Logout(args) => super::logout::run(args).await.map(|()| 0),
+        Command::Daemon(args) => super::daemon::run(args).await.map(|()| 0),
+        Command::Env(args) => super::env::run(args).await.map(|()| 0),
+        Command::Exec(args) => super::exec::run(args).await,
+        Command::CredentialProcess(args) => super::credential_process::run(args).await.map(|()| 0),
+        Command::Emulator(args) => super::emulator::run(args).await.map(|()| 0),
+        Command::Demo(args) => super::demo::run(args).await.map(|()| 0),
+    }
+}

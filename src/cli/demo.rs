@@ -1,0 +1,216 @@
+//! `credbroker demo`: the whole flow against the bundled emulator, in a
+//! temporary HOME, narrated step by step.
+//!
+//! First it writes an AWS config with one SSO session and one profile, then
+//! starts the emulator (auto-approving sign-ins), signs in with the device
+//! code flow, starts the endpoint, resolves credentials through it with the
+//! Rust SDK's default credential chain, and finally proves they work by
+//! calling the emulator's STS GetCallerIdentity, which checks the SigV4
+//! signature. Everything runs in this one process; the real keychain is used
+//! when one answers (under a throw-away service name, removed at the end),
+//! else an in-memory store, and the demo says which.
+
+use crate::broker::Broker;
+use crate::emulator::{self, EmulatorOptions};
+use crate::store::{self, Vault};
+use aws_config::BehaviorVersion;
+use std::io::Write;
+use std::sync::Arc;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Needs no AWS account and touches nothing of yours: HOME, the AWS config and the
+runtime directory all point into a temporary directory that is removed at the end.")]
+pub struct Args {
+    /// Keep the temporary HOME instead of removing it (its path is printed).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+const SESSION: &str = "demo";
+const PROFILE: &str = "dev-readonly";
+
+fn step(n: u32, text: &str) {
+    println!("\n[{n}/7] {text}");
+    let _ = std::io::stdout().flush();
+}
+
+fn config_text() -> String {
+    format!(
+        "[sso-session {SESSION}]\n\
+         sso_start_url = https://demo.awsapps.com/start\n\
+         sso_region = us-east-1\n\
+         sso_registration_scopes = sso:account:access\n\n\
+         [profile {PROFILE}]\n\
+         credential_process = credbroker credential-process --profile {PROFILE}\n\
+         credbroker_sso_session = {SESSION}\n\
+         credbroker_account_id = 111111111111\n\
+         credbroker_role_name = ReadOnly\n\
+         region = us-east-1\n"
+    )
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let home = tempfile::Builder::new()
+        .prefix("credbroker-demo-")
+        .tempdir()?;
+    let config_path = home.path().join(".aws/config");
+
+    step(
+        1,
+        "A temporary HOME with an AWS config: one SSO session, one profile",
+    );
+    std::fs::create_dir_all(config_path.parent().unwrap())?;
+    std::fs::write(&config_path, config_text())?;
+    // Set before anything else runs: the SDKs read these from the environment.
+    std::env::set_var("HOME", home.path());
+    std::env::set_var("AWS_CONFIG_FILE", &config_path);
+    std::env::set_var(crate::paths::RUNTIME_DIR_ENV, home.path().join("run"));
+    std::env::set_var(
+        "CREDBROKER_KEYCHAIN_SERVICE",
+        format!("credbroker-demo-{}", std::process::id()),
+    );
+    for var in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    ] {
+        std::env::remove_var(var);
+    }
+    println!("      HOME={}", home.path().display());
+    for line in config_text().lines() {
+        println!("      | {line}");
+    }
+
+    step(
+        2,
+        "Start the IAM Identity Center + STS emulator (auto-approving sign-ins)",
+    );
+    let emu = emulator::start(
+        "127.0.0.1:0".parse()?,
+        EmulatorOptions {
+            auto_approve: true,
+            ..EmulatorOptions::default()
+        },
+    )
+    .await?;
+    let base = emu.base_url();
+    std::env::set_var("AWS_ENDPOINT_URL", &base);
+    println!(
+        "      emulator at {base}; AWS_ENDPOINT_URL={base} points the official SDK clients at it"
+    );
+
+    step(3, "Open the keychain");
+    let vault = match store::open_keychain().await {
+        Ok(vault) => {
+            println!("      using the OS keychain (items under a throw-away service name, removed at the end)");
+            vault
+        }
+        Err(e) => {
+            println!("      no keychain service answered ({e});");
+            println!(
+                "      the demo uses an in-memory store instead. `credbroker login` never does."
+            );
+            Vault::new(Arc::new(store::MemoryStore::default()))
+        }
+    };
+
+    step(
+        4,
+        "Sign in with the device-code flow (the emulator approves it)",
+    );
+    let config = crate::config::AwsConfig::load(&config_path)?;
+    let session = config.session(SESSION)?;
+    let token = crate::sso::login::device_login(
+        &session,
+        &vault,
+        &crate::sso::login::LoginOptions::no_browser(),
+    )
+    .await?;
+    println!(
+        "      signed in; the access token expires {} and {} refreshable",
+        crate::model::format_time(token.expires_at),
+        if token.refresh_token.is_some() {
+            "is"
+        } else {
+            "is not"
+        }
+    );
+
+    step(5, "Start the container-credentials endpoint on loopback");
+    let listener = crate::server::bind_loopback("127.0.0.1:0".parse()?).await?;
+    let port = listener.local_addr()?.port();
+    let token_file = crate::paths::token_file();
+    let auth = crate::server::AuthToken::load_or_create(&token_file)?;
+    let broker = Arc::new(Broker::new(
+        vault.clone(),
+        config_path.clone(),
+        crate::clock::system(),
+    ));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        broker,
+        auth.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let uri = format!("http://127.0.0.1:{port}/v1/credentials/{PROFILE}");
+    std::env::set_var("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri);
+    std::env::set_var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file);
+    println!("      AWS_CONTAINER_CREDENTIALS_FULL_URI={uri}");
+    println!(
+        "      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={}",
+        token_file.display()
+    );
+
+    step(
+        6,
+        "Resolve credentials with the Rust SDK's default credential chain",
+    );
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await;
+    let provider = sdk
+        .credentials_provider()
+        .ok_or_else(|| anyhow::anyhow!("the SDK found no credentials provider"))?;
+    use aws_credential_types::provider::ProvideCredentials;
+    let creds = provider.provide_credentials().await?;
+    println!(
+        "      got access key {} expiring {}",
+        creds.access_key_id(),
+        creds
+            .expiry()
+            .map(|t| crate::model::format_time(t.into()))
+            .unwrap_or_else(|| "never (?)".into())
+    );
+
+    step(
+        7,
+        "Call STS GetCallerIdentity with them (the emulator checks the SigV4 signature)",
+    );
+    let sts = aws_sdk_sts::Client::new(&sdk);
+    let identity = sts.get_caller_identity().send().await?;
+    println!("      Arn:     {}", identity.arn().unwrap_or("?"));
+    println!("      Account: {}", identity.account().unwrap_or("?"));
+    println!(
+        "      upstream calls served by the emulator: {}",
+        serde_json::to_string(&emu.stats())?
+    );
+
+    let _ = stop.send(());
+    let _ = server.await;
+    vault.delete_session(SESSION).await.ok();
+    emu.shutdown().await;
+    if args.keep {
+        let kept = home.keep();
+        println!("\nkept {}", kept.display());
+    }
+    println!("\nDemo complete: one sign-in, credentials served to the SDK, signature verified.");
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! `credbroker logout`: forget a session's tokens and cached role
+//! credentials, and end the sign-in at IAM Identity Center.
+//!
+//! The keychain items are removed whatever the portal says: a Logout call
+//! that fails (offline, token already expired) is reported, but it must not
+//! leave a token behind on this machine.
+
+use crate::config::AwsConfig;
+use crate::sso::portal;
+use crate::store::{open_keychain, Vault};
+
+#[derive(clap::Args, Debug)]
+#[command(
+    about = "Sign out: remove tokens and cached credentials from the keychain",
+    long_about = "Sign out of IAM Identity Center.\n\n\
+        Removes the session's SSO token (and refresh token) and every role credential \
+        credbroker cached for it from the OS keychain, then tells IAM Identity Center to \
+        end the sign-in. Tools that already hold role credentials keep them until they \
+        expire (at most 12 hours); the daemon stops handing out new ones.",
+    after_help = "Examples:\n  \
+        credbroker logout --sso-session my-org\n  \
+        credbroker logout --profile dev\n  \
+        credbroker logout --all"
+)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["sso_session", "profile", "all"]))]
+pub struct Args {
+    /// The [sso-session NAME] to sign out of.
+    #[arg(long, value_name = "NAME")]
+    pub sso_session: Option<String>,
+    /// A profile whose session to sign out of.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Sign out of every session credbroker holds a token for.
+    #[arg(long)]
+    pub all: bool,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let keys = match (&args.sso_session, &args.profile, args.all) {
+        // The sso-session name is the vault key; no config needed, so a
+        // broken config file cannot stop a logout.
+        (Some(name), _, _) => vec![name.clone()],
+        (None, Some(profile), _) => {
+            vec![AwsConfig::load_default()?.session_of_profile(profile)?.key]
+        }
+        (None, None, true) => Vec::new(),
+        (None, None, false) => {
+            anyhow::bail!("name what to sign out of: --sso-session NAME, --profile NAME or --all")
+        }
+    };
+    let vault = open_keychain().await?;
+    let keys = if args.all {
+        vault.sessions().await?
+    } else {
+        keys
+    };
+    if keys.is_empty() {
+        eprintln!("No sessions are signed in.");
+        return Ok(());
+    }
+    let mut problems = 0;
+    for key in &keys {
+        match logout_session(&vault, key).await {
+            Ok(report) => eprintln!("{report}"),
+            Err(e) => {
+                problems += 1;
+                eprintln!("Could not remove '{key}' from the keychain: {e}");
+            }
+        }
+    }
+    if problems > 0 {
+        anyhow::bail!("{problems} session(s) could not be removed from the keychain");
+    }
+    Ok(())
+}
+
+/// Remove one session's items, and end its sign-in upstream when there was
+/// a token. Returns the line to show; fails only if the keychain fails.
+pub async fn logout_session(vault: &Vault, key: &str) -> anyhow::Result<String> {
+    let token = vault.sso_token(key).await?;
+    let remote = match &token {
+        None => None,
+        Some(token) => Some(portal::logout(token).await),
+    };
+    vault.delete_session(key).await?;
+    Ok(match remote {
+        None => format!("'{key}' was not signed in; removed any cached credentials."),
+        Some(Ok(())) => format!("Signed out of '{key}'."),
+        Some(Err(portal::PortalError::Unauthorized)) => {
+            format!("Signed out of '{key}' (its token had already expired or been revoked).")
+        }
+        Some(Err(e)) => format!(
+            "Removed '{key}' from the keychain, but IAM Identity Center was not told ({e}); \
+             the sign-in ends there when it expires."
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn exactly_one_target() {
+        assert!(Cli::try_parse_from(["x", "--all"]).is_ok());
+        assert!(Cli::try_parse_from(["x", "--profile", "p"]).is_ok());
+        assert!(Cli::try_parse_from(["x"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--all", "--sso-session", "a"]).is_err());
+    }
+
+    #[tokio::test]
+    async fn logout_of_an_unknown_session_reports_it() {
+        let vault = Vault::in_memory();
+        let line = logout_session(&vault, "nobody").await.unwrap();
+        assert!(line.contains("was not signed in"), "{line}");
+    }
+}

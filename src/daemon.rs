@@ -1,0 +1,176 @@
+//! The daemon: the broker served on the loopback endpoint until a signal.
+//!
+//! First the authorization token is read (or made, or rotated on request),
+//! then the loopback address is bound, and only then is the endpoint file
+//! written, so a reader of that file never finds an address nobody listens
+//! on. The broker answers requests until SIGINT or SIGTERM; on the way out
+//! the endpoint file is removed if it still names this daemon. The token
+//! file stays: shells that ran `credbroker env` keep working across restarts.
+//!
+//! The endpoint file holds the URL base (`http://127.0.0.1:PORT`, no
+//! newline); `credbroker env` and `exec` read it through [`endpoint_base`].
+
+use crate::server::{self, AuthToken};
+use anyhow::Context as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What `credbroker daemon` needs.
+#[derive(Debug)]
+pub struct DaemonOptions {
+    /// A loopback address; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Replace the token before serving (clients must re-read the token file).
+    pub rotate_token: bool,
+    pub vault: crate::store::Vault,
+    /// The AWS config file the broker resolves profiles in.
+    pub config_path: PathBuf,
+}
+
+/// Run the daemon until SIGINT or SIGTERM.
+pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
+    run_until(options, shutdown_signal()?).await
+}
+
+/// Run the daemon until `shutdown` completes (tests stop it this way).
+pub async fn run_until(
+    options: DaemonOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let token_path = crate::paths::token_file();
+    let token = if options.rotate_token {
+        AuthToken::rotate(&token_path)?
+    } else {
+        AuthToken::load_or_create(&token_path)?
+    };
+    let listener = server::bind_loopback(options.listen).await?;
+    let base = url_base(listener.local_addr()?);
+    let endpoint_path = crate::paths::endpoint_file();
+    crate::paths::write_private_file(&endpoint_path, base.as_bytes())
+        .with_context(|| format!("cannot write {}", endpoint_path.display()))?;
+
+    let broker =
+        crate::broker::Broker::new(options.vault, options.config_path, crate::clock::system());
+    eprintln!("credbroker: serving credentials at {base}/v1/credentials/<profile>");
+    tracing::info!(%base, token_file = %token_path.display(), "daemon listening");
+
+    let served = server::serve(listener, Arc::new(broker), token, shutdown).await;
+    remove_endpoint_file(&endpoint_path, &base);
+    served?;
+    tracing::info!("daemon stopped");
+    Ok(())
+}
+
+/// The URL base for a bound address: `http://127.0.0.1:PORT` (`[::1]` for IPv6).
+pub fn url_base(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+/// The URL base clients should use: the running daemon's, from the endpoint
+/// file, else the default listen address (the daemon may start later).
+pub fn endpoint_base() -> anyhow::Result<String> {
+    match read_endpoint_file(&crate::paths::endpoint_file())? {
+        Some(base) => Ok(base),
+        None => {
+            let addr: SocketAddr = crate::paths::DEFAULT_LISTEN
+                .parse()
+                .expect("DEFAULT_LISTEN is a socket address");
+            Ok(url_base(addr))
+        }
+    }
+}
+
+/// Read an endpoint file; `None` when there is none. Its content must be a
+/// loopback URL base, because clients will send the token there.
+pub fn read_endpoint_file(path: &Path) -> anyhow::Result<Option<String>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let addr = text
+        .trim_end()
+        .strip_prefix("http://")
+        .and_then(|rest| rest.parse::<SocketAddr>().ok())
+        .filter(|addr| addr.ip().is_loopback())
+        .with_context(|| {
+            format!(
+                "{} does not hold a loopback URL like http://127.0.0.1:9911; remove it or restart `credbroker daemon`",
+                path.display()
+            )
+        })?;
+    Ok(Some(url_base(addr)))
+}
+
+/// Remove the endpoint file unless another daemon has since replaced it.
+fn remove_endpoint_file(path: &Path, base: &str) {
+    if std::fs::read_to_string(path).is_ok_and(|text| text == base) {
+        if let Err(err) = std::fs::remove_file(path) {
+            tracing::warn!(path = %path.display(), error = %err, "cannot remove endpoint file");
+        }
+    }
+}
+
+/// A future that completes on SIGINT or SIGTERM. The handlers are installed
+/// now, so a signal that arrives before the future is first polled is not lost.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT: stopping"),
+            _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_base_brackets_ipv6() {
+        assert_eq!(
+            url_base("127.0.0.1:9911".parse().unwrap()),
+            "http://127.0.0.1:9911"
+        );
+        assert_eq!(url_base("[::1]:9911".parse().unwrap()), "http://[::1]:9911");
+    }
+
+    #[test]
+    fn endpoint_file_must_hold_a_loopback_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("endpoint");
+        assert_eq!(read_endpoint_file(&path).unwrap(), None);
+        crate::paths::write_private_file(&path, b"http://127.0.0.1:4321").unwrap();
+        assert_eq!(
+            read_endpoint_file(&path).unwrap().as_deref(),
+            Some("http://127.0.0.1:4321")
+        );
+        crate::paths::write_private_file(&path, b"http://10.0.0.1:4321").unwrap();
+        assert!(read_endpoint_file(&path).is_err());
+        crate::paths::write_private_file(&path, b"garbage").unwrap();
+        assert!(read_endpoint_file(&path).is_err());
+    }
+
+    #[test]
+    fn endpoint_file_is_removed_only_when_it_is_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("endpoint");
+        std::fs::write(&path, "http://127.0.0.1:2").unwrap();
+        remove_endpoint_file(&path, "http://127.0.0.1:1");
+        assert!(path.exists());
+        remove_endpoint_file(&path, "http://127.0.0.1:2");
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,171 @@
+//! Faults a test can ask for, per operation, so the broker's failure paths
+//! (throttling, outages, slow or dropped connections) run against the same
+//! server as the happy path.
+//!
+//! `POST /_emulator/faults` replaces the whole table with a JSON object keyed
+//! by operation name (`{}` clears it):
+//!
+//! ```json
+//! {"GetRoleCredentials": {"status": 503, "count": 2},
+//!  "CreateToken": {"latency_ms": 1500},
+//!  "ListAccounts": {"drop": true, "count": 1}}
+//! ```
+//!
+//! `status` answers with that HTTP status in the operation's own error format
+//! (`code` overrides the exception name); `latency_ms` delays the answer;
+//! `drop` closes the connection without answering; `count` limits how many
+//! calls are affected (absent: until the table is replaced). Each call that
+//! a fault touches uses up one of its count.
+
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// The operations the emulator counts and can inject faults into.
+pub const OPERATIONS: &[&str] = &[
+    "RegisterClient",
+    "StartDeviceAuthorization",
+    "CreateToken",
+    "GetRoleCredentials",
+    "ListAccounts",
+    "ListAccountRoles",
+    "Logout",
+    "GetCallerIdentity",
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    #[serde(default)]
+    pub drop: bool,
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+/// The wire family of an operation, which decides how a fault is spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Oidc,
+    Portal,
+    Sts,
+}
+
+impl Protocol {
+    pub fn of(operation: &str) -> Protocol {
+        match operation {
+            "RegisterClient" | "StartDeviceAuthorization" | "CreateToken" => Protocol::Oidc,
+            "GetCallerIdentity" => Protocol::Sts,
+            _ => Protocol::Portal,
+        }
+    }
+}
+
+/// The error code a fault with this status uses unless it names one.
+pub fn default_code(protocol: Protocol, status: u16) -> &'static str {
+    match (protocol, status) {
+        (Protocol::Sts, 429) | (Protocol::Sts, 400) => "Throttling",
+        (Protocol::Sts, 403) => "AccessDenied",
+        (Protocol::Sts, s) if s >= 500 => "ServiceUnavailable",
+        (Protocol::Sts, _) => "InvalidParameterValue",
+        (Protocol::Oidc, 401) => "InvalidClientException",
+        (Protocol::Portal, 401) => "UnauthorizedException",
+        (_, 404) => "ResourceNotFoundException",
+        (_, 429) => "TooManyRequestsException",
+        (_, s) if s >= 500 => "InternalServerException",
+        _ => "InvalidRequestException",
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Faults {
+    by_operation: HashMap<String, Fault>,
+}
+
+impl Faults {
+    /// Parse a fault table; unknown operation names and statuses outside
+    /// 400-599 are errors, so a typo does not silently inject nothing.
+    pub fn parse(body: &[u8]) -> Result<HashMap<String, Fault>, String> {
+        let table: BTreeMap<String, Fault> =
+            serde_json::from_slice(body).map_err(|e| format!("invalid fault table: {e}"))?;
+        for (op, fault) in &table {
+            if !OPERATIONS.contains(&op.as_str()) {
+                return Err(format!(
+                    "unknown operation {op:?}; known: {}",
+                    OPERATIONS.join(", ")
+                ));
+            }
+            if fault.status.is_some_and(|s| !(400..=599).contains(&s)) {
+                return Err(format!("{op}: status must be 400-599"));
+            }
+        }
+        Ok(table.into_iter().collect())
+    }
+
+    pub fn replace(&mut self, table: HashMap<String, Fault>) {
+        self.by_operation = table;
+    }
+
+    /// The fault for this call of `operation`, using up one of its count.
+    pub fn take(&mut self, operation: &str) -> Option<Fault> {
+        let fault = self.by_operation.get_mut(operation)?;
+        let taken = fault.clone();
+        if let Some(count) = fault.count.as_mut() {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.by_operation.remove(operation);
+            }
+        }
+        Some(taken)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_fault_runs_out() {
+        let mut faults = Faults::default();
+        faults
+            .replace(Faults::parse(br#"{"GetRoleCredentials":{"status":503,"count":2}}"#).unwrap());
+        assert_eq!(faults.take("GetRoleCredentials").unwrap().status, Some(503));
+        assert!(faults.take("GetRoleCredentials").is_some());
+        assert!(faults.take("GetRoleCredentials").is_none());
+        assert!(faults.take("ListAccounts").is_none());
+    }
+
+    #[test]
+    fn uncounted_fault_stays_and_typos_are_errors() {
+        let mut faults = Faults::default();
+        faults.replace(Faults::parse(br#"{"CreateToken":{"latency_ms":5}}"#).unwrap());
+        for _ in 0..3 {
+            assert_eq!(faults.take("CreateToken").unwrap().latency_ms, Some(5));
+        }
+        assert!(Faults::parse(br#"{"GetRoleCredential":{}}"#)
+            .unwrap_err()
+            .contains("unknown"));
+        assert!(Faults::parse(br#"{"Logout":{"status":200}}"#).is_err());
+        assert!(Faults::parse(br#"{"Logout":{"stauts":500}}"#).is_err());
+    }
+
+    #[test]
+    fn codes_follow_the_protocol() {
+        assert_eq!(
+            default_code(Protocol::of("GetRoleCredentials"), 429),
+            "TooManyRequestsException"
+        );
+        assert_eq!(
+            default_code(Protocol::of("CreateToken"), 500),
+            "InternalServerException"
+        );
+        assert_eq!(
+            default_code(Protocol::of("GetCallerIdentity"), 503),
+            "ServiceUnavailable"
+        );
+    }
+}

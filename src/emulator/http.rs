@@ -1,0 +1,685 @@
+//! The socket side: accept loopback connections, read each request (with a
+//! bounded body), route it by method and path, count it, apply any armed
+//! fault, call the pure service module, and write the answer in that
+//! service's wire format.
+//!
+//! Logs name the operation, the status and the time taken; never a body,
+//! a query string or a header value, which may hold tokens or user codes.
+
+use super::approval;
+use super::faults::{self, Fault, Protocol};
+use super::mint;
+use super::oidc::{AuthorizeRequest, OidcError};
+use super::portal::{self, PortalError};
+use super::sigv4::SignedRequest;
+use super::sts::{self, StsError};
+use super::Emulator;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Request bodies larger than this are refused (413): every real request
+/// here is a few hundred bytes.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long shutdown waits for open connections to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+type Answer = Response<Full<Bytes>>;
+
+/// Returned from the service to make hyper close the connection unanswered
+/// (the `drop` fault).
+#[derive(Debug)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// Accept and serve until `shutdown` changes (or its sender is dropped).
+pub(super) async fn serve(
+    listener: TcpListener,
+    emulator: Arc<Emulator>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _peer)) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let emulator = emulator.clone();
+                let mut shutdown = shutdown.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |req| handle(emulator.clone(), req));
+                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        result = conn.as_mut() => {
+                            if let Err(e) = result {
+                                tracing::debug!(error = %e, "connection ended with an error");
+                            }
+                        }
+                        _ = shutdown.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        connections.abort_all();
+    }
+    tracing::info!("emulator stopped");
+}
+
+/// The parts of a request the handlers look at, with the body read.
+struct Call {
+    method: Method,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+impl Call {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn query_pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    fn query_param(&self, name: &str) -> Option<String> {
+        self.query_pairs()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+
+    fn form_param(&self, name: &str) -> Option<String> {
+        form_urlencoded::parse(&self.body)
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    fn json<T: DeserializeOwned + Default>(&self) -> Result<T, String> {
+        if self.body.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(T::default());
+        }
+        serde_json::from_slice(&self.body).map_err(|e| format!("invalid request body: {e}"))
+    }
+}
+
+async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Result<Answer, DropConnection> {
+    let started = tokio::time::Instant::now();
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Ok(text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large",
+            ));
+        }
+        Err(_) => return Err(DropConnection),
+    };
+    let request = Call {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+    };
+    let route = route(&request);
+    let operation = match &route {
+        Route::Operation(op) => Some(*op),
+        Route::Sts(Ok(action)) => Some(action.name()),
+        _ => None,
+    };
+    if let Some(op) = operation {
+        emulator.count(op);
+        let fault = emulator.faults.lock().unwrap().take(op);
+        if let Some(fault) = fault {
+            if let Some(answer) = apply_fault(op, &fault).await? {
+                log(op, answer.status(), started, true);
+                return Ok(answer);
+            }
+        }
+    }
+    let answer = dispatch(&emulator, route, &request);
+    log(
+        operation.unwrap_or(&request.path),
+        answer.status(),
+        started,
+        false,
+    );
+    Ok(answer)
+}
+
+fn log(what: &str, status: StatusCode, started: tokio::time::Instant, fault: bool) {
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(
+        operation = what,
+        status = status.as_u16(),
+        elapsed_ms,
+        fault,
+        "served"
+    );
+}
+
+/// Delay, drop, or answer with the fault's status; `None` means carry on.
+async fn apply_fault(operation: &str, fault: &Fault) -> Result<Option<Answer>, DropConnection> {
+    if let Some(ms) = fault.latency_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if fault.drop {
+        return Err(DropConnection);
+    }
+    let Some(status) = fault.status else {
+        return Ok(None);
+    };
+    let protocol = Protocol::of(operation);
+    let code = fault
+        .code
+        .clone()
+        .unwrap_or_else(|| faults::default_code(protocol, status).to_owned());
+    let message = format!("injected fault: {code}");
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Ok(Some(match protocol {
+        Protocol::Sts => xml(
+            status,
+            StsError::new(status.as_u16(), code, message).xml(&mint::request_id()),
+        ),
+        Protocol::Oidc => json_error(
+            status,
+            &code,
+            serde_json::json!({ "error": "server_error", "error_description": message }),
+        ),
+        Protocol::Portal => json_error(status, &code, serde_json::json!({ "message": message })),
+    }))
+}
+
+enum Route {
+    /// An sso-oidc or portal operation, by its name.
+    Operation(&'static str),
+    Sts(Result<sts::Action, StsError>),
+    Index,
+    DevicePage,
+    DeviceDecision(bool),
+    AuthorizePage,
+    AuthorizeDecision(bool),
+    Stats,
+    Faults,
+    Revoke,
+    NotFound,
+}
+
+fn route(req: &Call) -> Route {
+    let sts_params = || {
+        let mut params = req.query_pairs();
+        if req.method == Method::POST {
+            params.extend(form_urlencoded::parse(&req.body).into_owned());
+        }
+        params
+    };
+    match (&req.method, req.path.as_str()) {
+        (&Method::POST, "/client/register") => Route::Operation("RegisterClient"),
+        (&Method::POST, "/device_authorization") => Route::Operation("StartDeviceAuthorization"),
+        (&Method::POST, "/token") => Route::Operation("CreateToken"),
+        (&Method::GET, "/federation/credentials") => Route::Operation("GetRoleCredentials"),
+        (&Method::GET, "/assignment/accounts") => Route::Operation("ListAccounts"),
+        (&Method::GET, "/assignment/roles") => Route::Operation("ListAccountRoles"),
+        (&Method::POST, "/logout") => Route::Operation("Logout"),
+        (&Method::POST, "/") => Route::Sts(sts::action(&sts_params())),
+        (&Method::GET, "/") if req.query_param("Action").is_some() => {
+            Route::Sts(sts::action(&sts_params()))
+        }
+        (&Method::GET, "/") => Route::Index,
+        (&Method::GET, "/device") => Route::DevicePage,
+        (&Method::POST, "/device/approve") => Route::DeviceDecision(true),
+        (&Method::POST, "/device/deny") => Route::DeviceDecision(false),
+        (&Method::GET, "/authorize") => Route::AuthorizePage,
+        (&Method::POST, "/authorize/approve") => Route::AuthorizeDecision(true),
+        (&Method::POST, "/authorize/deny") => Route::AuthorizeDecision(false),
+        (&Method::GET, "/_emulator/stats") => Route::Stats,
+        (&Method::POST, "/_emulator/faults") => Route::Faults,
+        (&Method::POST, "/_emulator/revoke") => Route::Revoke,
+        _ => Route::NotFound,
+    }
+}
+
+fn dispatch(emulator: &Emulator, route: Route, req: &Call) -> Answer {
+    match route {
+        Route::Operation(op) if Protocol::of(op) == Protocol::Oidc => {
+            oidc_operation(emulator, op, req)
+        }
+        Route::Operation(op) => portal_operation(emulator, op, req),
+        Route::Sts(action) => sts_operation(emulator, action, req),
+        Route::Index => html(StatusCode::OK, approval::index_page(emulator.base_url())),
+        Route::DevicePage => device_page(emulator, req),
+        Route::DeviceDecision(approve) => device_decision(emulator, req, approve),
+        Route::AuthorizePage => authorize_page(emulator, req),
+        Route::AuthorizeDecision(approve) => authorize_decision(emulator, req, approve),
+        Route::Stats => json(
+            StatusCode::OK,
+            &serde_json::to_value(emulator.stats()).unwrap_or_default(),
+        ),
+        Route::Faults => match faults::Faults::parse(&req.body) {
+            Ok(table) => {
+                emulator.set_faults(table);
+                json(StatusCode::OK, &serde_json::json!({}))
+            }
+            Err(message) => json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({ "message": message }),
+            ),
+        },
+        Route::Revoke => {
+            emulator.revoke_all_tokens();
+            json(StatusCode::OK, &serde_json::json!({}))
+        }
+        Route::NotFound => json_error(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            serde_json::json!({ "message": format!("no operation at {} {}", req.method, req.path) }),
+        ),
+    }
+}
+
+fn oidc_operation(emulator: &Emulator, op: &str, req: &Call) -> Answer {
+    let now = emulator.now();
+    let options = &emulator.options;
+    let result = {
+        let mut state = emulator.state.lock().unwrap();
+        let oidc = &mut state.oidc;
+        match op {
+            "RegisterClient" => req
+                .json()
+                .map_err(OidcError::InvalidRequest)
+                .and_then(|body| oidc.register_client(body, now, options))
+                .map(|r| serde_json::to_value(r).unwrap_or_default()),
+            "StartDeviceAuthorization" => req
+                .json()
+                .map_err(OidcError::InvalidRequest)
+                .and_then(|body| {
+                    oidc.start_device_authorization(body, now, options, emulator.base_url())
+                })
+                .map(|r| serde_json::to_value(r).unwrap_or_default()),
+            _ => {
+                let poll = tokio::time::Instant::now().into_std();
+                req.json()
+                    .map_err(OidcError::InvalidRequest)
+                    .and_then(|body| oidc.create_token(body, now, poll, options))
+                    .map(|r| serde_json::to_value(r).unwrap_or_default())
+            }
+        }
+    };
+    match result {
+        Ok(body) => json(StatusCode::OK, &body),
+        Err(e) => json_error(status(e.status()), e.exception(), e.body()),
+    }
+}
+
+fn portal_operation(emulator: &Emulator, op: &str, req: &Call) -> Answer {
+    let now = emulator.now();
+    let directory = &emulator.options.directory;
+    let q = |name: &str| req.query_param(name);
+    let result: Result<Option<serde_json::Value>, PortalError> = (|| {
+        let mut state = emulator.state.lock().unwrap();
+        let token = req.header("x-amz-sso_bearer_token");
+        portal::authenticate(&state.oidc, token, now)?;
+        match op {
+            "GetRoleCredentials" => state
+                .portal
+                .get_role_credentials(
+                    directory,
+                    q("account_id").as_deref(),
+                    q("role_name").as_deref(),
+                    now,
+                    &emulator.options,
+                )
+                .map(Some),
+            "ListAccounts" => portal::list_accounts(
+                directory,
+                q("next_token").as_deref(),
+                q("max_result").as_deref(),
+            )
+            .map(Some),
+            "ListAccountRoles" => portal::list_account_roles(
+                directory,
+                q("account_id").as_deref(),
+                q("next_token").as_deref(),
+                q("max_result").as_deref(),
+            )
+            .map(Some),
+            _ => {
+                state.oidc.logout(token.unwrap_or_default());
+                Ok(None)
+            }
+        }
+    })();
+    match result {
+        Ok(Some(body)) => json(StatusCode::OK, &body),
+        Ok(None) => respond(StatusCode::OK, "application/json", Bytes::new()),
+        Err(e) => json_error(status(e.status()), e.exception(), e.body()),
+    }
+}
+
+fn sts_operation(emulator: &Emulator, action: Result<sts::Action, StsError>, req: &Call) -> Answer {
+    let request_id = mint::request_id();
+    let result = action.and_then(|action| match action {
+        sts::Action::GetCallerIdentity => {
+            let signed = SignedRequest {
+                method: req.method.as_str(),
+                path: &req.path,
+                query: &req.query,
+                headers: &req.headers,
+                body: &req.body,
+            };
+            let state = emulator.state.lock().unwrap();
+            sts::get_caller_identity(&signed, &state.portal, emulator.now(), &request_id)
+        }
+    });
+    let mut answer = match result {
+        Ok(body) => xml(StatusCode::OK, body),
+        Err(e) => xml(status(e.status), e.xml(&request_id)),
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        answer.headers_mut().insert("x-amzn-requestid", v);
+    }
+    answer
+}
+
+fn device_page(emulator: &Emulator, req: &Call) -> Answer {
+    let Some(code) = req
+        .query_param("user_code")
+        .filter(|c| !c.trim().is_empty())
+    else {
+        return html(StatusCode::OK, approval::device_entry_page(None));
+    };
+    let pending = emulator
+        .state
+        .lock()
+        .unwrap()
+        .oidc
+        .pending_approval(&code, emulator.now());
+    match pending {
+        Some(approval) => html(
+            StatusCode::OK,
+            approval::device_confirm_page(&approval, &emulator.options.directory.user),
+        ),
+        None => html(
+            StatusCode::NOT_FOUND,
+            approval::device_entry_page(Some(
+                "That code is unknown, expired, or already used. Check the code in your terminal.",
+            )),
+        ),
+    }
+}
+
+/// A browser form post must come from this server's own pages.
+fn same_origin(req: &Call) -> bool {
+    match (req.header("origin"), req.header("host")) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin == format!("http://{host}"),
+        (Some(_), None) => false,
+    }
+}
+
+fn device_decision(emulator: &Emulator, req: &Call, approve: bool) -> Answer {
+    if !same_origin(req) {
+        return html(
+            StatusCode::FORBIDDEN,
+            approval::message_page("Refused", "Cross-origin request."),
+        );
+    }
+    let code = req.form_param("user_code").unwrap_or_default();
+    let decided = if approve {
+        emulator.approve(&code)
+    } else {
+        emulator.deny(&code)
+    };
+    let outcome = if approve { "approved" } else { "denied" };
+    tracing::info!(outcome, found = decided, "device authorization decided");
+    if !decided {
+        return html(
+            StatusCode::NOT_FOUND,
+            approval::device_entry_page(Some("That code is unknown, expired, or already used.")),
+        );
+    }
+    if approve {
+        html(
+            StatusCode::OK,
+            approval::message_page(
+                "Request approved",
+                "You may close this window and return to your terminal.",
+            ),
+        )
+    } else {
+        html(
+            StatusCode::OK,
+            approval::message_page(
+                "Request denied",
+                "The application was not given access. You may close this window.",
+            ),
+        )
+    }
+}
+
+fn authorize_page(emulator: &Emulator, req: &Call) -> Answer {
+    let request = AuthorizeRequest::from_query(&req.query_pairs());
+    let now = emulator.now();
+    let mut state = emulator.state.lock().unwrap();
+    match state.oidc.begin_authorize(&request, now) {
+        Ok((id, _)) if emulator.options.auto_approve => {
+            match state.oidc.decide_authorize(&id, true, now) {
+                Some(location) => redirect(&location),
+                None => html(
+                    StatusCode::BAD_REQUEST,
+                    approval::message_page("Expired", "Start the sign-in again."),
+                ),
+            }
+        }
+        Ok((id, pending)) => html(
+            StatusCode::OK,
+            approval::authorize_page(&id, &pending, &emulator.options.directory.user),
+        ),
+        Err(e) => html(
+            StatusCode::BAD_REQUEST,
+            approval::message_page(
+                "Cannot authorize",
+                &format!("{}: {}", e.error(), e.description()),
+            ),
+        ),
+    }
+}
+
+fn authorize_decision(emulator: &Emulator, req: &Call, approve: bool) -> Answer {
+    if !same_origin(req) {
+        return html(
+            StatusCode::FORBIDDEN,
+            approval::message_page("Refused", "Cross-origin request."),
+        );
+    }
+    let id = req.form_param("request").unwrap_or_default();
+    let now = emulator.now();
+    let location = emulator
+        .state
+        .lock()
+        .unwrap()
+        .oidc
+        .decide_authorize(&id, approve, now);
+    match location {
+        Some(location) => redirect(&location),
+        None => html(
+            StatusCode::NOT_FOUND,
+            approval::message_page(
+                "Request not found",
+                "It expired or was already answered. Start the sign-in again.",
+            ),
+        ),
+    }
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Answer {
+    let mut answer = Response::new(Full::new(body));
+    *answer.status_mut() = status;
+    answer
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    answer
+}
+
+fn json(status: StatusCode, body: &serde_json::Value) -> Answer {
+    let mut answer = respond(status, "application/json", Bytes::from(body.to_string()));
+    if let Ok(v) = HeaderValue::from_str(&mint::request_id()) {
+        answer.headers_mut().insert("x-amzn-requestid", v);
+    }
+    answer
+}
+
+/// A restJson1 error: the exception name in `x-amzn-errortype` (which the
+/// SDKs read first) and in the body's `__type`.
+fn json_error(status: StatusCode, exception: &str, mut body: serde_json::Value) -> Answer {
+    body["__type"] = serde_json::Value::String(exception.to_owned());
+    let mut answer = json(status, &body);
+    if let Ok(v) = HeaderValue::from_str(exception) {
+        answer.headers_mut().insert("x-amzn-errortype", v);
+    }
+    answer
+}
+
+fn xml(status: StatusCode, body: String) -> Answer {
+    respond(status, "text/xml", Bytes::from(body))
+}
+
+fn html(status: StatusCode, body: String) -> Answer {
+    let mut answer = respond(status, "text/html; charset=utf-8", Bytes::from(body));
+    let headers = answer.headers_mut();
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+    );
+    answer
+}
+
+fn text(status: StatusCode, body: &'static str) -> Answer {
+    respond(
+        status,
+        "text/plain; charset=utf-8",
+        Bytes::from_static(body.as_bytes()),
+    )
+}
+
+fn redirect(location: &str) -> Answer {
+    let mut answer = respond(StatusCode::FOUND, "text/plain; charset=utf-8", Bytes::new());
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            answer.headers_mut().insert(LOCATION, v);
+            answer
+        }
+        Err(_) => text(StatusCode::BAD_REQUEST, "invalid redirect URI"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: Method, path: &str, body: &str) -> Call {
+        Call {
+            method,
+            path: path.to_owned(),
+            query: String::new(),
+            headers: vec![],
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
+    #[test]
+    fn routes_by_method_and_path() {
+        let op = |m, p, b| match route(&request(m, p, b)) {
+            Route::Operation(op) => op.to_owned(),
+            Route::Sts(Ok(a)) => a.name().to_owned(),
+            Route::Sts(Err(e)) => e.code,
+            Route::NotFound => "NotFound".into(),
+            _ => "page".into(),
+        };
+        assert_eq!(op(Method::POST, "/token", ""), "CreateToken");
+        assert_eq!(op(Method::GET, "/token", ""), "NotFound");
+        assert_eq!(op(Method::GET, "/assignment/roles", ""), "ListAccountRoles");
+        assert_eq!(
+            op(
+                Method::POST,
+                "/",
+                "Action=GetCallerIdentity&Version=2011-06-15"
+            ),
+            "GetCallerIdentity"
+        );
+        assert_eq!(
+            op(Method::POST, "/", "Action=AssumeRole&Version=2011-06-15"),
+            "InvalidAction"
+        );
+        assert_eq!(op(Method::GET, "/", ""), "page");
+    }
+
+    #[test]
+    fn cross_origin_posts_are_refused() {
+        let mut req = request(Method::POST, "/device/approve", "");
+        req.headers = vec![("host".into(), "127.0.0.1:5".into())];
+        assert!(same_origin(&req));
+        req.headers
+            .push(("origin".into(), "http://127.0.0.1:5".into()));
+        assert!(same_origin(&req));
+        req.headers[1].1 = "https://evil.example".into();
+        assert!(!same_origin(&req));
+    }
+}

@@ -1,0 +1,1168 @@
+//! The IAM Identity Center OIDC service (`sso-oidc`) as a state machine:
+//! client registrations, device authorizations, authorization codes and the
+//! access and refresh tokens they turn into (protocols.md §3).
+//!
+//! A sign-in goes: first `RegisterClient` (a public client, valid for the
+//! registration lifetime), then either `StartDeviceAuthorization` and
+//! `CreateToken` polls with the device code until a person approves the user
+//! code on the approval page, or the PKCE `GET /authorize` page that
+//! redirects with a code that `CreateToken` exchanges. Every approval starts
+//! a sign-in *session*; its access tokens and its refresh token belong to it,
+//! and `Logout` ends it. Refresh tokens are issued only to registrations that
+//! asked for scope `sso:account:access`, and rotate on every use.
+//!
+//! Nothing here does I/O or reads a clock: every operation takes `now` (the
+//! crate clock, for expiry) and polls also take a monotonic instant (for the
+//! `slow_down` pacing, so a test on a manual clock can still sign in).
+//! Failures are [`OidcError`]s that know their wire form.
+
+use super::mint;
+use super::EmulatorOptions;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::time::Instant;
+
+pub const GRANT_DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
+/// The scope that earns a refresh token.
+pub const SCOPE_ACCOUNT_ACCESS: &str = "sso:account:access";
+
+/// How long an authorization code from the PKCE page may wait to be exchanged.
+const AUTHORIZATION_CODE_TTL_SECS: i64 = 300;
+
+/// An OIDC failure, in the OAuth vocabulary the service answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OidcError {
+    AuthorizationPending,
+    SlowDown,
+    ExpiredToken,
+    AccessDenied,
+    InvalidGrant(String),
+    InvalidClient(String),
+    InvalidRequest(String),
+    UnauthorizedClient(String),
+    UnsupportedGrantType(String),
+    InvalidScope(String),
+    InvalidRedirectUri(String),
+}
+
+impl OidcError {
+    pub fn status(&self) -> u16 {
+        match self {
+            OidcError::InvalidClient(_) => 401,
+            _ => 400,
+        }
+    }
+
+    /// The OAuth `error` value.
+    pub fn error(&self) -> &'static str {
+        match self {
+            OidcError::AuthorizationPending => "authorization_pending",
+            OidcError::SlowDown => "slow_down",
+            OidcError::ExpiredToken => "expired_token",
+            OidcError::AccessDenied => "access_denied",
+            OidcError::InvalidGrant(_) => "invalid_grant",
+            OidcError::InvalidClient(_) => "invalid_client",
+            OidcError::InvalidRequest(_) => "invalid_request",
+            OidcError::UnauthorizedClient(_) => "unauthorized_client",
+            OidcError::UnsupportedGrantType(_) => "unsupported_grant_type",
+            OidcError::InvalidScope(_) => "invalid_scope",
+            OidcError::InvalidRedirectUri(_) => "invalid_redirect_uri",
+        }
+    }
+
+    /// The Smithy exception name, sent in `x-amzn-errortype`.
+    pub fn exception(&self) -> &'static str {
+        match self {
+            OidcError::AuthorizationPending => "AuthorizationPendingException",
+            OidcError::SlowDown => "SlowDownException",
+            OidcError::ExpiredToken => "ExpiredTokenException",
+            OidcError::AccessDenied => "AccessDeniedException",
+            OidcError::InvalidGrant(_) => "InvalidGrantException",
+            OidcError::InvalidClient(_) => "InvalidClientException",
+            OidcError::InvalidRequest(_) => "InvalidRequestException",
+            OidcError::UnauthorizedClient(_) => "UnauthorizedClientException",
+            OidcError::UnsupportedGrantType(_) => "UnsupportedGrantTypeException",
+            OidcError::InvalidScope(_) => "InvalidScopeException",
+            OidcError::InvalidRedirectUri(_) => "InvalidRedirectUriException",
+        }
+    }
+
+    pub fn description(&self) -> String {
+        match self {
+            OidcError::AuthorizationPending => "Authorization is still pending".into(),
+            OidcError::SlowDown => "Client is polling too fast".into(),
+            OidcError::ExpiredToken => "Device code has expired".into(),
+            OidcError::AccessDenied => "The user denied the authorization".into(),
+            OidcError::InvalidGrant(m)
+            | OidcError::InvalidClient(m)
+            | OidcError::InvalidRequest(m)
+            | OidcError::UnauthorizedClient(m)
+            | OidcError::UnsupportedGrantType(m)
+            | OidcError::InvalidScope(m)
+            | OidcError::InvalidRedirectUri(m) => m.clone(),
+        }
+    }
+
+    /// The JSON error body: `{"error": ..., "error_description": ...}`.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "error": self.error(), "error_description": self.description() })
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterClientRequest {
+    pub client_name: Option<String>,
+    pub client_type: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    pub issuer_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterClientResponse {
+    pub client_id: String,
+    pub client_secret: String,
+    pub client_id_issued_at: i64,
+    pub client_secret_expires_at: i64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartDeviceAuthorizationRequest {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub start_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceAuthorizationResponse {
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: String,
+    pub expires_in: i64,
+    pub interval: i64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateTokenRequest {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub grant_type: Option<String>,
+    pub device_code: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// A PKCE `GET /authorize` request, from its query string.
+#[derive(Debug, Default, Clone)]
+pub struct AuthorizeRequest {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub code_challenge: Option<String>,
+    pub scopes: Option<String>,
+}
+
+impl AuthorizeRequest {
+    pub fn from_query(pairs: &[(String, String)]) -> Self {
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        AuthorizeRequest {
+            response_type: get("response_type"),
+            client_id: get("client_id"),
+            redirect_uri: get("redirect_uri"),
+            state: get("state"),
+            code_challenge_method: get("code_challenge_method"),
+            code_challenge: get("code_challenge"),
+            scopes: get("scopes"),
+        }
+    }
+}
+
+/// What the approval page shows about a pending device authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingApproval {
+    pub user_code: String,
+    pub client_name: String,
+    pub scopes: Vec<String>,
+}
+
+/// The state of a device authorization, as the approval page sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceStatus {
+    Pending,
+    Approved,
+    Denied,
+    Redeemed,
+}
+
+#[derive(Debug)]
+struct Client {
+    name: String,
+    secret: String,
+    expires_at: DateTime<Utc>,
+    scopes: Vec<String>,
+    grant_types: Vec<String>,
+    redirect_uris: Vec<String>,
+}
+
+impl Client {
+    fn allows(&self, grant: &str) -> bool {
+        if self.grant_types.is_empty() {
+            grant == GRANT_DEVICE_CODE || grant == GRANT_REFRESH_TOKEN
+        } else {
+            self.grant_types.iter().any(|g| g == grant)
+        }
+    }
+
+    fn earns_refresh_token(&self) -> bool {
+        self.scopes.iter().any(|s| s == SCOPE_ACCOUNT_ACCESS)
+    }
+}
+
+#[derive(Debug)]
+struct Device {
+    client_id: String,
+    user_code: String,
+    expires_at: DateTime<Utc>,
+    status: DeviceStatus,
+    last_poll: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct PendingAuthorize {
+    client_id: String,
+    redirect_uri: String,
+    state: Option<String>,
+    code_challenge: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+struct AuthorizationCode {
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+struct AccessToken {
+    session: u64,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+struct RefreshToken {
+    session: u64,
+    client_id: String,
+}
+
+/// Every OIDC object the emulator has handed out.
+#[derive(Debug, Default)]
+pub struct Oidc {
+    clients: HashMap<String, Client>,
+    devices: HashMap<String, Device>,
+    user_codes: HashMap<String, String>,
+    authorize_requests: HashMap<String, PendingAuthorize>,
+    codes: HashMap<String, AuthorizationCode>,
+    access_tokens: HashMap<String, AccessToken>,
+    refresh_tokens: HashMap<String, RefreshToken>,
+    next_session: u64,
+}
+
+fn secs(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+fn required(value: &Option<String>, name: &str) -> Result<String, OidcError> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v.clone()),
+        _ => Err(OidcError::InvalidRequest(format!("{name} is required"))),
+    }
+}
+
+impl Oidc {
+    /// `POST /client/register`.
+    pub fn register_client(
+        &mut self,
+        req: RegisterClientRequest,
+        now: DateTime<Utc>,
+        options: &EmulatorOptions,
+    ) -> Result<RegisterClientResponse, OidcError> {
+        let name = required(&req.client_name, "clientName")?;
+        let client_type = required(&req.client_type, "clientType")?;
+        if client_type != "public" {
+            return Err(OidcError::InvalidRequest(
+                "clientType must be \"public\"".into(),
+            ));
+        }
+        if let Some(bad) = req.scopes.iter().find(|s| !is_scope(s)) {
+            return Err(OidcError::InvalidScope(format!("invalid scope {bad:?}")));
+        }
+        for grant in &req.grant_types {
+            if ![
+                GRANT_DEVICE_CODE,
+                GRANT_REFRESH_TOKEN,
+                GRANT_AUTHORIZATION_CODE,
+            ]
+            .contains(&grant.as_str())
+            {
+                return Err(OidcError::InvalidRequest(format!(
+                    "unsupported grant type {grant:?}"
+                )));
+            }
+        }
+        if req
+            .grant_types
+            .iter()
+            .any(|g| g == GRANT_AUTHORIZATION_CODE)
+        {
+            if req.redirect_uris.is_empty() {
+                return Err(OidcError::InvalidRedirectUri(
+                    "redirectUris are required for authorization_code".into(),
+                ));
+            }
+            if let Some(bad) = req.redirect_uris.iter().find(|u| loopback(u).is_none()) {
+                return Err(OidcError::InvalidRedirectUri(format!(
+                    "redirect URI {bad:?} is not a loopback http URI"
+                )));
+            }
+        }
+        let client_id = mint::token("", 22);
+        let secret = mint::token("eyJraWQiOiJrZXktMSJ9.", 120);
+        let expires_at = now + secs(options.registration_ttl);
+        self.clients.insert(
+            client_id.clone(),
+            Client {
+                name,
+                secret: secret.clone(),
+                expires_at,
+                scopes: req.scopes,
+                grant_types: req.grant_types,
+                redirect_uris: req.redirect_uris,
+            },
+        );
+        Ok(RegisterClientResponse {
+            client_id,
+            client_secret: secret,
+            client_id_issued_at: now.timestamp(),
+            client_secret_expires_at: expires_at.timestamp(),
+        })
+    }
+
+    /// The registration, if the id and secret match and it has not expired.
+    fn client(
+        &self,
+        id: &Option<String>,
+        secret: &Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<&Client, OidcError> {
+        let id = required(id, "clientId")?;
+        let secret = required(secret, "clientSecret")?;
+        let client = self
+            .clients
+            .get(&id)
+            .ok_or_else(|| OidcError::InvalidClient("Unknown client".into()))?;
+        if !super::sigv4::constant_time_eq(client.secret.as_bytes(), secret.as_bytes()) {
+            return Err(OidcError::InvalidClient("Invalid client secret".into()));
+        }
+        if now >= client.expires_at {
+            return Err(OidcError::InvalidClient(
+                "Client registration has expired".into(),
+            ));
+        }
+        Ok(client)
+    }
+
+    /// `POST /device_authorization`.
+    pub fn start_device_authorization(
+        &mut self,
+        req: StartDeviceAuthorizationRequest,
+        now: DateTime<Utc>,
+        options: &EmulatorOptions,
+        base_url: &str,
+    ) -> Result<DeviceAuthorizationResponse, OidcError> {
+        self.client(&req.client_id, &req.client_secret, now)?;
+        required(&req.start_url, "startUrl")?;
+        let client_id = req.client_id.unwrap_or_default();
+        let device_code = mint::token("", 64);
+        let mut user_code = mint::user_code();
+        while self.user_codes.contains_key(&user_code) {
+            user_code = mint::user_code();
+        }
+        self.devices.insert(
+            device_code.clone(),
+            Device {
+                client_id,
+                user_code: user_code.clone(),
+                expires_at: now + secs(options.device_code_ttl),
+                status: DeviceStatus::Pending,
+                last_poll: None,
+            },
+        );
+        self.user_codes
+            .insert(user_code.clone(), device_code.clone());
+        Ok(DeviceAuthorizationResponse {
+            device_code,
+            verification_uri: format!("{base_url}/device"),
+            verification_uri_complete: format!("{base_url}/device?user_code={user_code}"),
+            user_code,
+            expires_in: options.device_code_ttl.as_secs() as i64,
+            interval: options.poll_interval.as_secs().max(1) as i64,
+        })
+    }
+
+    /// The device authorization a person typed the user code of, if it can
+    /// still be decided.
+    pub fn pending_approval(&self, user_code: &str, now: DateTime<Utc>) -> Option<PendingApproval> {
+        let code = normalize_user_code(user_code);
+        let device = self.devices.get(self.user_codes.get(&code)?)?;
+        if now >= device.expires_at || device.status != DeviceStatus::Pending {
+            return None;
+        }
+        let client = self.clients.get(&device.client_id)?;
+        Some(PendingApproval {
+            user_code: code,
+            client_name: client.name.clone(),
+            scopes: client.scopes.clone(),
+        })
+    }
+
+    /// Approve or deny the device authorization with this user code. Returns
+    /// false when there is no pending authorization with that code.
+    pub fn decide_device(&mut self, user_code: &str, approve: bool, now: DateTime<Utc>) -> bool {
+        let code = normalize_user_code(user_code);
+        let Some(device) = self
+            .user_codes
+            .get(&code)
+            .and_then(|dc| self.devices.get_mut(dc))
+        else {
+            return false;
+        };
+        if now >= device.expires_at || device.status != DeviceStatus::Pending {
+            return false;
+        }
+        device.status = if approve {
+            DeviceStatus::Approved
+        } else {
+            DeviceStatus::Denied
+        };
+        true
+    }
+
+    /// `POST /token`, for every grant type.
+    pub fn create_token(
+        &mut self,
+        req: CreateTokenRequest,
+        now: DateTime<Utc>,
+        poll: Instant,
+        options: &EmulatorOptions,
+    ) -> Result<TokenResponse, OidcError> {
+        let client = self.client(&req.client_id, &req.client_secret, now)?;
+        let grant = required(&req.grant_type, "grantType")?;
+        let known = [
+            GRANT_DEVICE_CODE,
+            GRANT_REFRESH_TOKEN,
+            GRANT_AUTHORIZATION_CODE,
+        ];
+        if !known.contains(&grant.as_str()) {
+            return Err(OidcError::UnsupportedGrantType(format!(
+                "unsupported grant type {grant:?}"
+            )));
+        }
+        if !client.allows(&grant) {
+            return Err(OidcError::UnauthorizedClient(format!(
+                "client is not registered for grant type {grant}"
+            )));
+        }
+        let client_id = req.client_id.clone().unwrap_or_default();
+        let with_refresh = client.earns_refresh_token();
+        let session = match grant.as_str() {
+            GRANT_DEVICE_CODE => self.redeem_device_code(&req, &client_id, now, poll, options)?,
+            GRANT_REFRESH_TOKEN => self.redeem_refresh_token(&req, &client_id)?,
+            _ => self.redeem_authorization_code(&req, &client_id, now)?,
+        };
+        Ok(self.issue(session, &client_id, with_refresh, now, options))
+    }
+
+    fn redeem_device_code(
+        &mut self,
+        req: &CreateTokenRequest,
+        client_id: &str,
+        now: DateTime<Utc>,
+        poll: Instant,
+        options: &EmulatorOptions,
+    ) -> Result<u64, OidcError> {
+        let device_code = required(&req.device_code, "deviceCode")?;
+        let device = match self.devices.get_mut(&device_code) {
+            Some(d) if d.client_id == client_id => d,
+            _ => return Err(OidcError::InvalidGrant("Invalid device code".into())),
+        };
+        if now >= device.expires_at {
+            return Err(OidcError::ExpiredToken);
+        }
+        match device.status {
+            DeviceStatus::Redeemed => {
+                return Err(OidcError::InvalidGrant("Device code already used".into()))
+            }
+            DeviceStatus::Denied => return Err(OidcError::AccessDenied),
+            DeviceStatus::Pending | DeviceStatus::Approved => {}
+        }
+        // Half the interval of slack: a client that sleeps the interval
+        // between polls must never be told to slow down because of jitter.
+        let too_soon = device
+            .last_poll
+            .is_some_and(|last| poll.saturating_duration_since(last) < options.poll_interval / 2);
+        device.last_poll = Some(poll);
+        if too_soon {
+            return Err(OidcError::SlowDown);
+        }
+        match device.status {
+            DeviceStatus::Approved => {
+                device.status = DeviceStatus::Redeemed;
+                let user_code = device.user_code.clone();
+                self.user_codes.remove(&user_code);
+                Ok(self.new_session())
+            }
+            _ => {
+                if options.auto_approve {
+                    device.status = DeviceStatus::Approved;
+                }
+                Err(OidcError::AuthorizationPending)
+            }
+        }
+    }
+
+    fn redeem_refresh_token(
+        &mut self,
+        req: &CreateTokenRequest,
+        client_id: &str,
+    ) -> Result<u64, OidcError> {
+        let token = required(&req.refresh_token, "refreshToken")?;
+        match self.refresh_tokens.get(&token) {
+            Some(rt) if rt.client_id == client_id => {
+                let session = rt.session;
+                self.refresh_tokens.remove(&token);
+                Ok(session)
+            }
+            _ => Err(OidcError::InvalidGrant("Invalid refresh token".into())),
+        }
+    }
+
+    fn redeem_authorization_code(
+        &mut self,
+        req: &CreateTokenRequest,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, OidcError> {
+        let code = required(&req.code, "code")?;
+        let verifier = required(&req.code_verifier, "codeVerifier")?;
+        let redirect_uri = required(&req.redirect_uri, "redirectUri")?;
+        // A code is single-use whatever the outcome, as OAuth asks.
+        let grant = self
+            .codes
+            .remove(&code)
+            .ok_or_else(|| OidcError::InvalidGrant("Invalid authorization code".into()))?;
+        if grant.client_id != client_id || now >= grant.expires_at {
+            return Err(OidcError::InvalidGrant("Invalid authorization code".into()));
+        }
+        if grant.redirect_uri != redirect_uri {
+            return Err(OidcError::InvalidGrant("redirectUri does not match".into()));
+        }
+        if !super::sigv4::constant_time_eq(
+            pkce_challenge(&verifier).as_bytes(),
+            grant.code_challenge.as_bytes(),
+        ) {
+            return Err(OidcError::InvalidGrant(
+                "codeVerifier does not match the code challenge".into(),
+            ));
+        }
+        Ok(self.new_session())
+    }
+
+    fn new_session(&mut self) -> u64 {
+        self.next_session += 1;
+        self.next_session
+    }
+
+    fn issue(
+        &mut self,
+        session: u64,
+        client_id: &str,
+        with_refresh: bool,
+        now: DateTime<Utc>,
+        options: &EmulatorOptions,
+    ) -> TokenResponse {
+        let access_token = mint::token("aoa", 120);
+        self.access_tokens.insert(
+            access_token.clone(),
+            AccessToken {
+                session,
+                expires_at: now + secs(options.token_ttl),
+            },
+        );
+        let refresh_token = with_refresh.then(|| {
+            let token = mint::token("aor", 120);
+            self.refresh_tokens.insert(
+                token.clone(),
+                RefreshToken {
+                    session,
+                    client_id: client_id.to_owned(),
+                },
+            );
+            token
+        });
+        TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: options.token_ttl.as_secs() as i64,
+            refresh_token,
+        }
+    }
+
+    /// The sign-in session an access token belongs to, if it is live.
+    pub fn authenticate(&self, access_token: &str, now: DateTime<Utc>) -> Option<u64> {
+        self.access_tokens
+            .get(access_token)
+            .filter(|t| now < t.expires_at)
+            .map(|t| t.session)
+    }
+
+    /// End the sign-in session of this access token: every access and
+    /// refresh token it produced dies. Returns false for an unknown token.
+    pub fn logout(&mut self, access_token: &str) -> bool {
+        let Some(session) = self.access_tokens.get(access_token).map(|t| t.session) else {
+            return false;
+        };
+        self.access_tokens.retain(|_, t| t.session != session);
+        self.refresh_tokens.retain(|_, t| t.session != session);
+        true
+    }
+
+    /// Revoke every access and refresh token (the `/_emulator/revoke` fault).
+    pub fn revoke_all(&mut self) {
+        self.access_tokens.clear();
+        self.refresh_tokens.clear();
+    }
+
+    /// Check a PKCE authorize request and hold it for the approval page.
+    /// Returns the request id the page's buttons post back.
+    pub fn begin_authorize(
+        &mut self,
+        req: &AuthorizeRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(String, PendingApproval), OidcError> {
+        if req.response_type.as_deref() != Some("code") {
+            return Err(OidcError::InvalidRequest(
+                "response_type must be \"code\"".into(),
+            ));
+        }
+        let client_id = required(&req.client_id, "client_id")?;
+        let client = match self.clients.get(&client_id) {
+            Some(c) if now < c.expires_at => c,
+            _ => return Err(OidcError::InvalidClient("Unknown or expired client".into())),
+        };
+        if !client.allows(GRANT_AUTHORIZATION_CODE) {
+            return Err(OidcError::UnauthorizedClient(
+                "client is not registered for authorization_code".into(),
+            ));
+        }
+        let redirect_uri = required(&req.redirect_uri, "redirect_uri")?;
+        if !client
+            .redirect_uris
+            .iter()
+            .any(|r| redirect_matches(r, &redirect_uri))
+        {
+            return Err(OidcError::InvalidRedirectUri(
+                "redirect_uri is not registered for this client".into(),
+            ));
+        }
+        if req.code_challenge_method.as_deref() != Some("S256") {
+            return Err(OidcError::InvalidRequest(
+                "code_challenge_method must be S256".into(),
+            ));
+        }
+        let code_challenge = required(&req.code_challenge, "code_challenge")?;
+        let approval = PendingApproval {
+            user_code: String::new(),
+            client_name: client.name.clone(),
+            scopes: req
+                .scopes
+                .as_deref()
+                .map(|s| {
+                    s.split([' ', ','])
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_else(|| client.scopes.clone()),
+        };
+        let id = mint::token("", 32);
+        self.authorize_requests.insert(
+            id.clone(),
+            PendingAuthorize {
+                client_id,
+                redirect_uri,
+                state: req.state.clone(),
+                code_challenge,
+                expires_at: now + chrono::Duration::seconds(AUTHORIZATION_CODE_TTL_SECS),
+            },
+        );
+        Ok((id, approval))
+    }
+
+    /// Approve or deny a held authorize request; the answer is the URL to
+    /// redirect the browser to (`?code=..&state=..` or `?error=access_denied`).
+    pub fn decide_authorize(
+        &mut self,
+        id: &str,
+        approve: bool,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let pending = self.authorize_requests.remove(id)?;
+        if now >= pending.expires_at {
+            return None;
+        }
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if approve {
+            let code = mint::token("", 48);
+            query.append_pair("code", &code);
+            self.codes.insert(
+                code,
+                AuthorizationCode {
+                    client_id: pending.client_id,
+                    redirect_uri: pending.redirect_uri.clone(),
+                    code_challenge: pending.code_challenge,
+                    expires_at: now + chrono::Duration::seconds(AUTHORIZATION_CODE_TTL_SECS),
+                },
+            );
+        } else {
+            query.append_pair("error", "access_denied");
+        }
+        if let Some(state) = &pending.state {
+            query.append_pair("state", state);
+        }
+        let sep = if pending.redirect_uri.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        Some(format!("{}{sep}{}", pending.redirect_uri, query.finish()))
+    }
+}
+
+/// base64url(sha256(verifier)) without padding (RFC 7636 S256).
+pub fn pkce_challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// `bcdf ghjk` or `BCDFGHJK` as typed by a person -> `BCDF-GHJK`.
+pub fn normalize_user_code(input: &str) -> String {
+    let letters: String = input
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if letters.len() == 8 {
+        format!("{}-{}", &letters[..4], &letters[4..])
+    } else {
+        letters
+    }
+}
+
+fn is_scope(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope.len() <= 256
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":_-.*/".contains(&b))
+}
+
+/// `http://HOST[:PORT]/PATH` with a loopback host -> (host, path).
+fn loopback(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("http://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let host = match authority.rfind(':') {
+        Some(i) if !authority.ends_with(']') => &authority[..i],
+        _ => authority,
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]").then_some((host, path))
+}
+
+/// Exact match, or loopback URIs that differ only in the port (RFC 8252
+/// §7.3: the client picks a free port at sign-in time).
+fn redirect_matches(registered: &str, given: &str) -> bool {
+    registered == given
+        || matches!((loopback(registered), loopback(given)), (Some(a), Some(b)) if a == b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn options() -> EmulatorOptions {
+        EmulatorOptions::default()
+    }
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn register(oidc: &mut Oidc, scopes: &[&str]) -> RegisterClientResponse {
+        oidc.register_client(
+            RegisterClientRequest {
+                client_name: Some("test".into()),
+                client_type: Some("public".into()),
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                ..Default::default()
+            },
+            t0(),
+            &options(),
+        )
+        .unwrap()
+    }
+
+    fn device_token(reg: &RegisterClientResponse, device_code: &str) -> CreateTokenRequest {
+        CreateTokenRequest {
+            client_id: Some(reg.client_id.clone()),
+            client_secret: Some(reg.client_secret.clone()),
+            grant_type: Some(GRANT_DEVICE_CODE.into()),
+            device_code: Some(device_code.into()),
+            ..Default::default()
+        }
+    }
+
+    fn start(oidc: &mut Oidc, reg: &RegisterClientResponse) -> DeviceAuthorizationResponse {
+        oidc.start_device_authorization(
+            StartDeviceAuthorizationRequest {
+                client_id: Some(reg.client_id.clone()),
+                client_secret: Some(reg.client_secret.clone()),
+                start_url: Some("https://example.awsapps.com/start".into()),
+            },
+            t0(),
+            &options(),
+            "http://127.0.0.1:1",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn device_flow_pending_then_approved_then_used() {
+        let mut oidc = Oidc::default();
+        let reg = register(&mut oidc, &[SCOPE_ACCOUNT_ACCESS]);
+        assert_eq!(
+            reg.client_secret_expires_at - reg.client_id_issued_at,
+            90 * 86400
+        );
+        let auth = start(&mut oidc, &reg);
+        assert_eq!(auth.verification_uri, "http://127.0.0.1:1/device");
+        assert!(auth.verification_uri_complete.ends_with(&auth.user_code));
+        let p0 = Instant::now();
+        let poll = |oidc: &mut Oidc, at: u64| {
+            oidc.create_token(
+                device_token(&reg, &auth.device_code),
+                t0(),
+                p0 + Duration::from_secs(at),
+                &options(),
+            )
+        };
+        assert_eq!(poll(&mut oidc, 0), Err(OidcError::AuthorizationPending));
+        assert!(oidc
+            .pending_approval(&auth.user_code.to_lowercase(), t0())
+            .is_some());
+        assert!(oidc.decide_device(&auth.user_code, true, t0()));
+        let token = poll(&mut oidc, 2).unwrap();
+        assert_eq!(token.token_type, "Bearer");
+        assert!(token.refresh_token.is_some());
+        assert!(oidc.authenticate(&token.access_token, t0()).is_some());
+        assert!(matches!(
+            poll(&mut oidc, 4),
+            Err(OidcError::InvalidGrant(_))
+        ));
+    }
+
+    #[test]
+    fn fast_polls_slow_down_and_denial_is_final() {
+        let mut oidc = Oidc::default();
+        let reg = register(&mut oidc, &[]);
+        let auth = start(&mut oidc, &reg);
+        let p0 = Instant::now();
+        let req = || device_token(&reg, &auth.device_code);
+        let opts = options();
+        assert_eq!(
+            oidc.create_token(req(), t0(), p0, &opts),
+            Err(OidcError::AuthorizationPending)
+        );
+        assert_eq!(
+            oidc.create_token(req(), t0(), p0, &opts),
+            Err(OidcError::SlowDown)
+        );
+        assert!(oidc.decide_device(&auth.user_code, false, t0()));
+        assert!(!oidc.decide_device(&auth.user_code, true, t0()));
+        let later = p0 + Duration::from_secs(5);
+        assert_eq!(
+            oidc.create_token(req(), t0(), later, &opts),
+            Err(OidcError::AccessDenied)
+        );
+    }
+
+    #[test]
+    fn auto_approve_answers_pending_once() {
+        let mut oidc = Oidc::default();
+        let reg = register(&mut oidc, &[]);
+        let auth = start(&mut oidc, &reg);
+        let opts = EmulatorOptions {
+            auto_approve: true,
+            ..options()
+        };
+        let p0 = Instant::now();
+        let req = || device_token(&reg, &auth.device_code);
+        assert_eq!(
+            oidc.create_token(req(), t0(), p0, &opts),
+            Err(OidcError::AuthorizationPending)
+        );
+        let token = oidc
+            .create_token(req(), t0(), p0 + Duration::from_secs(1), &opts)
+            .unwrap();
+        assert!(token.refresh_token.is_none(), "no sso:account:access scope");
+    }
+
+    #[test]
+    fn device_code_and_registration_expire() {
+        let mut oidc = Oidc::default();
+        let reg = register(&mut oidc, &[]);
+        let auth = start(&mut oidc, &reg);
+        let late = t0() + chrono::Duration::seconds(601);
+        let err = oidc.create_token(
+            device_token(&reg, &auth.device_code),
+            late,
+            Instant::now(),
+            &options(),
+        );
+        assert_eq!(err, Err(OidcError::ExpiredToken));
+        let very_late = t0() + chrono::Duration::days(91);
+        let err = oidc
+            .create_token(
+                device_token(&reg, &auth.device_code),
+                very_late,
+                Instant::now(),
+                &options(),
+            )
+            .unwrap_err();
+        assert_eq!(err.status(), 401);
+        assert_eq!(err.exception(), "InvalidClientException");
+    }
+
+    #[test]
+    fn refresh_rotates_and_logout_ends_the_session() {
+        let mut oidc = Oidc::default();
+        let reg = register(&mut oidc, &[SCOPE_ACCOUNT_ACCESS]);
+        let auth = start(&mut oidc, &reg);
+        oidc.decide_device(&auth.user_code, true, t0());
+        let first = oidc
+            .create_token(
+                device_token(&reg, &auth.device_code),
+                t0(),
+                Instant::now(),
+                &options(),
+            )
+            .unwrap();
+        let refresh = |oidc: &mut Oidc, token: &str| {
+            oidc.create_token(
+                CreateTokenRequest {
+                    client_id: Some(reg.client_id.clone()),
+                    client_secret: Some(reg.client_secret.clone()),
+                    grant_type: Some(GRANT_REFRESH_TOKEN.into()),
+                    refresh_token: Some(token.into()),
+                    ..Default::default()
+                },
+                t0(),
+                Instant::now(),
+                &options(),
+            )
+        };
+        let second = refresh(&mut oidc, first.refresh_token.as_deref().unwrap()).unwrap();
+        assert_ne!(second.refresh_token, first.refresh_token);
+        assert!(matches!(
+            refresh(&mut oidc, first.refresh_token.as_deref().unwrap()),
+            Err(OidcError::InvalidGrant(_))
+        ));
+        assert!(oidc.logout(&first.access_token));
+        assert!(oidc.authenticate(&second.access_token, t0()).is_none());
+        assert!(matches!(
+            refresh(&mut oidc, second.refresh_token.as_deref().unwrap()),
+            Err(OidcError::InvalidGrant(_))
+        ));
+    }
+
+    #[test]
+    fn pkce_code_exchange_checks_the_verifier() {
+        let mut oidc = Oidc::default();
+        let reg = oidc
+            .register_client(
+                RegisterClientRequest {
+                    client_name: Some("cli".into()),
+                    client_type: Some("public".into()),
+                    scopes: vec![SCOPE_ACCOUNT_ACCESS.into()],
+                    grant_types: vec![GRANT_AUTHORIZATION_CODE.into(), GRANT_REFRESH_TOKEN.into()],
+                    redirect_uris: vec!["http://127.0.0.1/oauth/callback".into()],
+                    issuer_url: None,
+                },
+                t0(),
+                &options(),
+            )
+            .unwrap();
+        let verifier = "v".repeat(64);
+        let redirect = "http://127.0.0.1:4321/oauth/callback".to_owned();
+        let code_for = |oidc: &mut Oidc| {
+            let (id, _) = oidc
+                .begin_authorize(
+                    &AuthorizeRequest {
+                        response_type: Some("code".into()),
+                        client_id: Some(reg.client_id.clone()),
+                        redirect_uri: Some(redirect.clone()),
+                        state: Some("st".into()),
+                        code_challenge_method: Some("S256".into()),
+                        code_challenge: Some(pkce_challenge(&verifier)),
+                        scopes: Some(SCOPE_ACCOUNT_ACCESS.into()),
+                    },
+                    t0(),
+                )
+                .unwrap();
+            let url = oidc.decide_authorize(&id, true, t0()).unwrap();
+            assert!(url.starts_with(&format!("{redirect}?code=")), "{url}");
+            assert!(url.ends_with("&state=st"));
+            url.split("code=")
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap()
+                .to_owned()
+        };
+        let exchange = |oidc: &mut Oidc, code: &str, verifier: &str| {
+            oidc.create_token(
+                CreateTokenRequest {
+                    client_id: Some(reg.client_id.clone()),
+                    client_secret: Some(reg.client_secret.clone()),
+                    grant_type: Some(GRANT_AUTHORIZATION_CODE.into()),
+                    code: Some(code.into()),
+                    redirect_uri: Some(redirect.clone()),
+                    code_verifier: Some(verifier.into()),
+                    ..Default::default()
+                },
+                t0(),
+                Instant::now(),
+                &options(),
+            )
+        };
+        let code = code_for(&mut oidc);
+        assert!(matches!(
+            exchange(&mut oidc, &code, "wrong"),
+            Err(OidcError::InvalidGrant(_))
+        ));
+        let code = code_for(&mut oidc);
+        let token = exchange(&mut oidc, &code, &verifier).unwrap();
+        assert!(token.refresh_token.is_some());
+        assert!(matches!(
+            exchange(&mut oidc, &code, &verifier),
+            Err(OidcError::InvalidGrant(_))
+        ));
+    }
+
+    #[test]
+    fn known_pkce_vector() {
+        // RFC 7636 appendix B.
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn user_codes_are_normalized_and_redirects_match_loopback_ports() {
+        assert_eq!(normalize_user_code(" bcdf ghjk "), "BCDF-GHJK");
+        assert_eq!(normalize_user_code("BCDF-GHJK"), "BCDF-GHJK");
+        assert!(redirect_matches(
+            "http://127.0.0.1/oauth/callback",
+            "http://127.0.0.1:5555/oauth/callback"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/oauth/callback",
+            "http://127.0.0.1:5555/other"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/oauth/callback",
+            "http://evil.example/oauth/callback"
+        ));
+    }
+
+    #[test]
+    fn wrong_grant_types_and_bad_requests() {
+        let mut oidc = Oidc::default();
+        let reg = register(&mut oidc, &[]);
+        let mut req = device_token(&reg, "x");
+        req.grant_type = Some("password".into());
+        let err = oidc
+            .create_token(req, t0(), Instant::now(), &options())
+            .unwrap_err();
+        assert_eq!(err.exception(), "UnsupportedGrantTypeException");
+        let mut req = device_token(&reg, "x");
+        req.grant_type = Some(GRANT_AUTHORIZATION_CODE.into());
+        let err = oidc
+            .create_token(req, t0(), Instant::now(), &options())
+            .unwrap_err();
+        assert_eq!(err.error(), "unauthorized_client");
+        let err = oidc
+            .register_client(
+                RegisterClientRequest {
+                    client_name: Some("x".into()),
+                    client_type: Some("public".into()),
+                    scopes: vec!["bad scope".into()],
+                    ..Default::default()
+                },
+                t0(),
+                &options(),
+            )
+            .unwrap_err();
+        assert_eq!(err.exception(), "InvalidScopeException");
+        assert_eq!(
+            oidc.register_client(RegisterClientRequest::default(), t0(), &options())
+                .unwrap_err()
+                .error(),
+            "invalid_request"
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Who may ask the endpoint for credentials: the checks made before a
+//! request reaches any route.
+//!
+//! In order:
+//! 1. No browser. A request with `Origin` (or `Sec-Fetch-Site`, which
+//!    browsers add to every request) comes from a web page; SDK clients never
+//!    send either.
+//! 2. The `Host` header must name this listener: `127.0.0.1:PORT`,
+//!    `localhost:PORT` or `[::1]:PORT` with the bound port. A page that
+//!    rebinds its own DNS name to 127.0.0.1 still sends its own name, so this
+//!    defeats DNS rebinding even before the token is looked at.
+//! 3. `Authorization` must be exactly the token (no `Bearer `), compared in
+//!    constant time by [`AuthToken::matches`].
+//!
+//! Each check is a pure function of the request head so it can be tested
+//! without a socket.
+
+use super::token::AuthToken;
+use hyper::header::{HeaderMap, AUTHORIZATION, HOST, ORIGIN};
+use hyper::{StatusCode, Uri};
+
+/// A request refused before routing, with what the client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+const BROWSER: Refusal = Refusal {
+    status: StatusCode::FORBIDDEN,
+    code: "BrowserRequestRefused",
+    message: "requests from web pages are refused",
+};
+
+const WRONG_HOST: Refusal = Refusal {
+    status: StatusCode::FORBIDDEN,
+    code: "InvalidHost",
+    message: "the Host header must name the loopback listener (127.0.0.1:PORT, localhost:PORT or [::1]:PORT)",
+};
+
+const BAD_TOKEN: Refusal = Refusal {
+    status: StatusCode::UNAUTHORIZED,
+    code: "InvalidToken",
+    message: "missing or wrong Authorization token; see `credbroker env`",
+};
+
+/// Run every check; the first that fails decides the answer.
+pub fn admit(headers: &HeaderMap, uri: &Uri, port: u16, token: &AuthToken) -> Result<(), Refusal> {
+    refuse_browsers(headers)?;
+    check_host(headers, uri, port)?;
+    check_token(headers, token)
+}
+
+fn refuse_browsers(headers: &HeaderMap) -> Result<(), Refusal> {
+    if headers.contains_key(ORIGIN) || headers.contains_key("sec-fetch-site") {
+        return Err(BROWSER);
+    }
+    Ok(())
+}
+
+fn check_host(headers: &HeaderMap, uri: &Uri, port: u16) -> Result<(), Refusal> {
+    let mut hosts = headers.get_all(HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(host), None) => host.to_str().map_err(|_| WRONG_HOST)?,
+        _ => return Err(WRONG_HOST),
+    };
+    if !names_listener(host, port) {
+        return Err(WRONG_HOST);
+    }
+    // An absolute-form request line (`GET http://host/...`) must agree too.
+    if let Some(authority) = uri.authority() {
+        if !names_listener(authority.as_str(), port) {
+            return Err(WRONG_HOST);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `host` is `NAME:PORT` for a loopback name and exactly our port.
+pub fn names_listener(host: &str, port: u16) -> bool {
+    let Some((name, host_port)) = host.rsplit_once(':') else {
+        return false;
+    };
+    let loopback_name =
+        name == "127.0.0.1" || name == "[::1]" || name.eq_ignore_ascii_case("localhost");
+    loopback_name && host_port == port.to_string()
+}
+
+fn check_token(headers: &HeaderMap, token: &AuthToken) -> Result<(), Refusal> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) if token.matches(value.as_bytes()) => Ok(()),
+        _ => Err(BAD_TOKEN),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    fn head(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn host_must_be_a_loopback_name_with_our_port() {
+        for ok in [
+            "127.0.0.1:9911",
+            "localhost:9911",
+            "LOCALHOST:9911",
+            "[::1]:9911",
+        ] {
+            assert!(names_listener(ok, 9911), "{ok}");
+        }
+        for bad in [
+            "127.0.0.1",
+            "127.0.0.1:9912",
+            "127.0.0.1:09911",
+            "127.0.0.1:9911:9911",
+            "127.0.0.2:9911",
+            "evil.example:9911",
+            "localhost.evil.example:9911",
+            "::1:9911",
+            "",
+        ] {
+            assert!(!names_listener(bad, 9911), "{bad}");
+        }
+    }
+
+    #[test]
+    fn checks_run_in_order_browser_host_token() {
+        let token = AuthToken::generate();
+        let uri: Uri = "/v1/credentials/dev".parse().unwrap();
+        let good = [
+            ("host", "127.0.0.1:1234"),
+            ("authorization", token.expose()),
+        ];
+        assert_eq!(admit(&head(&good), &uri, 1234, &token), Ok(()));
+
+        let browser = [("origin", "https://evil.example"), good[0], good[1]];
+        assert_eq!(admit(&head(&browser), &uri, 1234, &token), Err(BROWSER));
+
+        let rebinding = [("host", "evil.example:1234"), good[1]];
+        assert_eq!(
+            admit(&head(&rebinding), &uri, 1234, &token),
+            Err(WRONG_HOST)
+        );
+
+        assert_eq!(admit(&head(&good[..1]), &uri, 1234, &token), Err(BAD_TOKEN));
+    }
+
+    #[test]
+    fn duplicate_or_missing_headers_are_refused() {
+        let token = AuthToken::generate();
+        let uri: Uri = "/".parse().unwrap();
+        let two_hosts = [
+            ("host", "127.0.0.1:1"),
+            ("host", "evil:1"),
+            ("authorization", token.expose()),
+        ];
+        assert_eq!(admit(&head(&two_hosts), &uri, 1, &token), Err(WRONG_HOST));
+        let no_host = [("authorization", token.expose())];
+        assert_eq!(admit(&head(&no_host), &uri, 1, &token), Err(WRONG_HOST));
+        let two_tokens = [
+            ("host", "127.0.0.1:1"),
+            ("authorization", token.expose()),
+            ("authorization", token.expose()),
+        ];
+        assert_eq!(admit(&head(&two_tokens), &uri, 1, &token), Err(BAD_TOKEN));
+    }
+
+    #[test]
+    fn absolute_form_target_must_name_the_listener_too() {
+        let token = AuthToken::generate();
+        let uri: Uri = "http://evil.example:1/v1/credentials/dev".parse().unwrap();
+        let pairs = [("host", "127.0.0.1:1"), ("authorization", token.expose())];
+        assert_eq!(admit(&head(&pairs), &uri, 1, &token), Err(WRONG_HOST));
+    }
+}

@@ -1,0 +1,215 @@
+//! What the endpoint answers once a request is admitted.
+//!
+//! One route: `GET /v1/credentials/{profile}`, where `{profile}` is one
+//! percent-encoded path segment. Success is the container-credentials body of
+//! protocols.md §1; every failure is `{"code","message"}` with a status that
+//! tells clients whether to retry (5xx) or give up (4xx). All responses are
+//! JSON and `Cache-Control: no-store`: credentials must not sit in a cache.
+//!
+//! Only the request head is read. A body sent with GET is never read, so it
+//! costs the server nothing but the header limits already in force.
+
+use super::auth;
+use super::Endpoint;
+use crate::broker::{BrokerError, CredentialSource};
+use crate::model;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderMap, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, Response, StatusCode, Uri};
+
+/// The path prefix of the one route.
+pub const CREDENTIALS_PATH: &str = "/v1/credentials/";
+
+/// Longest profile name served; real ones are far shorter.
+const MAX_PROFILE_LEN: usize = 256;
+
+/// Answer one request. Refusals happen before routing, and the broker is
+/// consulted only for an admitted, well-formed credentials request.
+pub(super) async fn respond<S: CredentialSource>(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    endpoint: &Endpoint<S>,
+) -> Response<Full<Bytes>> {
+    if let Err(refusal) = auth::admit(headers, uri, endpoint.port, &endpoint.token) {
+        tracing::debug!(
+            status = refusal.status.as_u16(),
+            code = refusal.code,
+            "request refused"
+        );
+        return error(refusal.status, refusal.code, refusal.message);
+    }
+    let profile = match parse_route(uri.path()) {
+        Route::Credentials(profile) => profile,
+        Route::InvalidProfile => {
+            tracing::debug!(status = 400, "invalid profile name in path");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidProfileName",
+                "the profile name in the path is empty or not a valid profile name",
+            );
+        }
+        Route::NotFound => {
+            tracing::debug!(status = 404, "unknown path");
+            return error(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "the only path served is /v1/credentials/{profile}",
+            );
+        }
+    };
+    if method != Method::GET {
+        tracing::debug!(%profile, %method, status = 405, "method not allowed");
+        let mut response = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "credentials are read with GET",
+        );
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET"));
+        return response;
+    }
+    let answer = tokio::time::timeout(
+        endpoint.limits.request_timeout,
+        endpoint.source.credentials(&profile),
+    )
+    .await;
+    let response = match answer {
+        Ok(Ok(creds)) => json(StatusCode::OK, model::container_credentials_body(&creds)),
+        Ok(Err(err)) => broker_error(&err),
+        Err(_elapsed) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UpstreamTimeout",
+            "fetching credentials took too long; try again",
+        ),
+    };
+    tracing::debug!(%profile, status = response.status().as_u16(), "credentials request");
+    response
+}
+
+fn broker_error(err: &BrokerError) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    error(status, err.code(), &err.to_string())
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+    json(status, model::error_body(code, message))
+}
+
+fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Where a path leads.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    Credentials(String),
+    InvalidProfile,
+    NotFound,
+}
+
+/// Route a request path (without query). The profile segment is
+/// percent-decoded; a segment containing `/`, or decoding to nothing, to
+/// invalid UTF-8, to control characters or to `/`, is refused.
+pub fn parse_route(path: &str) -> Route {
+    let Some(segment) = path.strip_prefix(CREDENTIALS_PATH) else {
+        return Route::NotFound;
+    };
+    if segment.contains('/') {
+        return Route::NotFound;
+    }
+    match percent_decode(segment) {
+        Some(profile) if is_profile_name(&profile) => Route::Credentials(profile),
+        _ => Route::InvalidProfile,
+    }
+}
+
+fn is_profile_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_PROFILE_LEN
+        && name != "."
+        && name != ".."
+        && !name.chars().any(|c| c.is_control() || c == '/')
+        && name.trim() == name
+}
+
+/// Decode `%XX` escapes; `None` for a broken escape or invalid UTF-8.
+/// (`+` stays `+`: that rule belongs to query strings, not paths.)
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(name: &str) -> Route {
+        Route::Credentials(name.to_owned())
+    }
+
+    #[test]
+    fn routes_the_credentials_path_and_decodes_the_profile() {
+        assert_eq!(parse_route("/v1/credentials/dev"), creds("dev"));
+        assert_eq!(parse_route("/v1/credentials/team%20dev"), creds("team dev"));
+        assert_eq!(parse_route("/v1/credentials/a+b"), creds("a+b"));
+        assert_eq!(parse_route("/v1/credentials/caf%C3%A9"), creds("café"));
+        assert_eq!(
+            parse_route("/v1/credentials/prod.admin-1_x@y"),
+            creds("prod.admin-1_x@y")
+        );
+    }
+
+    #[test]
+    fn other_paths_are_not_found() {
+        for path in [
+            "/",
+            "/v1/credentials",
+            "/v1/credentials/a/b",
+            "/v2/credentials/dev",
+            "/v1/credentials/dev/",
+        ] {
+            assert_eq!(parse_route(path), Route::NotFound, "{path}");
+        }
+    }
+
+    #[test]
+    fn odd_profile_names_are_invalid() {
+        for path in [
+            "/v1/credentials/",
+            "/v1/credentials/%",
+            "/v1/credentials/%4",
+            "/v1/credentials/%zz",
+            "/v1/credentials/%FF",
+            "/v1/credentials/a%2Fb",
+            "/v1/credentials/%00",
+            "/v1/credentials/a%0Ab",
+            "/v1/credentials/..",
+            "/v1/credentials/%20dev",
+        ] {
+            assert_eq!(parse_route(path), Route::InvalidProfile, "{path}");
+        }
+        let long = format!("/v1/credentials/{}", "a".repeat(MAX_PROFILE_LEN + 1));
+        assert_eq!(parse_route(&long), Route::InvalidProfile);
+    }
+}

@@ -1,0 +1,333 @@
+//! The device-code sign-in a person runs: register (or reuse the cached
+//! registration), start a device authorization, show the code, poll until it
+//! is approved, and save the token in the vault.
+//!
+//! What the person sees goes through [`LoginUi`], so the protocol steps here
+//! never print: [`TerminalUi`] draws on stderr (stdout stays free for
+//! `--json`), and tests use [`QuietUi`]. Timing decisions come from the pure
+//! [`DeviceFlow`]; this module only sleeps and calls.
+//!
+//! Cancelling (Ctrl-C) is only possible while waiting for approval; the token
+//! is saved after that, so a cancelled sign-in leaves nothing half-saved (a
+//! client registration made on the way is complete and reused next time).
+
+use super::device::{DeviceFlow, Step, Stopped};
+use super::oidc::{self, DeviceAuthorization, LoginError, TokenGrant};
+use crate::clock::{self, SharedClock};
+use crate::config::SessionInfo;
+use crate::model::{ClientRegistration, SsoToken};
+use crate::store::Vault;
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// What the person needs to approve the sign-in.
+#[derive(Debug, Clone)]
+pub struct CodePrompt<'a> {
+    /// The session being signed in (its key: sso-session name or start URL).
+    pub session: &'a str,
+    pub user_code: &'a str,
+    pub verification_uri: &'a str,
+    /// The same page with the code filled in, when the service sent one.
+    pub verification_uri_complete: Option<&'a str>,
+    /// How long the code stays valid.
+    pub expires_in: Duration,
+    /// Whether to try to open a browser on the page.
+    pub open_browser: bool,
+}
+
+/// What the person sees of a sign-in. Implementations must not block for long.
+pub trait LoginUi: Send {
+    /// Show the code and page (and open the browser if `prompt.open_browser`).
+    fn show_code(&mut self, prompt: &CodePrompt<'_>);
+    /// Polling started: show that we are waiting.
+    fn waiting(&mut self);
+    /// A note while waiting (registering again, a transient failure).
+    fn notice(&mut self, message: &str);
+    /// Polling ended, however it ended.
+    fn done(&mut self);
+}
+
+/// How a sign-in runs.
+#[derive(Debug, Clone)]
+pub struct LoginOptions {
+    /// Try to open a browser (still skipped when there is no display).
+    pub open_browser: bool,
+    /// Stop cleanly on Ctrl-C while waiting for approval. Off for library
+    /// users that handle signals themselves: tokio keeps the handler
+    /// installed for the life of the process once it is registered.
+    pub cancel_on_ctrl_c: bool,
+    pub clock: SharedClock,
+}
+
+impl Default for LoginOptions {
+    fn default() -> Self {
+        LoginOptions {
+            open_browser: true,
+            cancel_on_ctrl_c: false,
+            clock: clock::system(),
+        }
+    }
+}
+
+impl LoginOptions {
+    /// Print the page and code but never open a browser (the demo, SSH).
+    pub fn no_browser() -> Self {
+        LoginOptions {
+            open_browser: false,
+            ..Self::default()
+        }
+    }
+}
+
+/// Sign `session` in with the device-code flow, showing the code on the
+/// terminal ([`TerminalUi`]), and save the token under `session.key`.
+pub async fn device_login(
+    session: &SessionInfo,
+    vault: &Vault,
+    options: &LoginOptions,
+) -> Result<SsoToken, LoginError> {
+    device_login_with(session, vault, options, &mut TerminalUi::new()).await
+}
+
+/// Sign `session` in with the device-code flow and save the token (with its
+/// refresh token, when the registration asked for `sso:account:access`)
+/// under `session.key`; `ui` shows the code and the wait.
+pub async fn device_login_with(
+    session: &SessionInfo,
+    vault: &Vault,
+    options: &LoginOptions,
+    ui: &mut dyn LoginUi,
+) -> Result<SsoToken, LoginError> {
+    let client = oidc::client(&session.region).await;
+    let open_browser = options.open_browser && can_open_browser(|name| std::env::var_os(name));
+    let outcome = {
+        let approval = approve(&client, session, vault, options, open_browser, &mut *ui);
+        if options.cancel_on_ctrl_c {
+            tokio::select! {
+                result = approval => Some(result),
+                _ = ctrl_c() => None,
+            }
+        } else {
+            Some(approval.await)
+        }
+    };
+    let grant = match outcome {
+        Some(result) => result?,
+        None => {
+            ui.done();
+            return Err(LoginError::Cancelled);
+        }
+    };
+    let token = grant.into_token(session, options.clock.now());
+    vault.put_sso_token(&session.key, &token).await?;
+    Ok(token)
+}
+
+/// Resolves on Ctrl-C; never, if the signal cannot be watched.
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Everything up to an approved token; registers again once if the cached
+/// registration turns out to be dead.
+async fn approve(
+    client: &aws_sdk_ssooidc::Client,
+    session: &SessionInfo,
+    vault: &Vault,
+    options: &LoginOptions,
+    open_browser: bool,
+    ui: &mut dyn LoginUi,
+) -> Result<TokenGrant, LoginError> {
+    let mut registered_again = false;
+    loop {
+        let reg = oidc::registration(client, session, vault, options.clock.now()).await?;
+        let result = match oidc::start_device_authorization(client, &reg, &session.start_url).await
+        {
+            Ok(auth) => {
+                ui.show_code(&CodePrompt {
+                    session: &session.key,
+                    user_code: &auth.user_code,
+                    verification_uri: &auth.verification_uri,
+                    verification_uri_complete: auth.verification_uri_complete.as_deref(),
+                    expires_in: Duration::from_secs(auth.expires_in.max(0) as u64),
+                    open_browser,
+                });
+                ui.waiting();
+                let result = poll_until_approved(client, &reg, &auth, ui).await;
+                ui.done();
+                result
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Err(LoginError::InvalidClient(_)) if !registered_again => {
+                registered_again = true;
+                vault
+                    .delete_registration(&oidc::registration_key(session))
+                    .await?;
+                ui.notice("IAM Identity Center no longer knows credbroker's registration; registering again.");
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Poll CreateToken as the [`DeviceFlow`] says until it is done or stops.
+async fn poll_until_approved(
+    client: &aws_sdk_ssooidc::Client,
+    reg: &ClientRegistration,
+    auth: &DeviceAuthorization,
+    ui: &mut dyn LoginUi,
+) -> Result<TokenGrant, LoginError> {
+    let started = tokio::time::Instant::now();
+    let mut flow = DeviceFlow::new(auth.interval, auth.expires_in);
+    let mut step = flow.first_step();
+    loop {
+        match step {
+            Step::Wait(wait) => {
+                tokio::time::sleep(wait).await;
+                let outcome = oidc::poll_device_token(client, reg, &auth.device_code).await;
+                if let super::device::PollOutcome::Transient(e) = &outcome {
+                    ui.notice(&format!("still waiting; the last check failed: {e}"));
+                }
+                step = flow.on_poll(outcome, started.elapsed());
+            }
+            Step::Done(grant) => return Ok(grant),
+            Step::Stop(Stopped::CodeExpired) => return Err(LoginError::CodeExpired),
+            Step::Stop(Stopped::Denied) => return Err(LoginError::Denied),
+            Step::Stop(Stopped::Failed(e)) => return Err(e),
+        }
+    }
+}
+
+/// Whether a browser can be shown here: not over SSH, and on Linux and the
+/// BSDs only with a graphical display. `env` reads an environment variable.
+pub fn can_open_browser(env: impl Fn(&str) -> Option<OsString>) -> bool {
+    let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
+    if set("SSH_CONNECTION") || set("SSH_TTY") {
+        return false;
+    }
+    if cfg!(all(unix, not(target_os = "macos"))) {
+        return set("DISPLAY") || set("WAYLAND_DISPLAY");
+    }
+    true
+}
+
+/// The terminal face of a sign-in: the code and page on stderr, a browser
+/// when possible, and a spinner while waiting (hidden when stderr is not a
+/// terminal, so logs stay clean).
+#[derive(Debug, Default)]
+pub struct TerminalUi {
+    spinner: Option<indicatif::ProgressBar>,
+}
+
+impl TerminalUi {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn say(&self, text: &str) {
+        match &self.spinner {
+            Some(spinner) => spinner.suspend(|| eprintln!("{text}")),
+            None => eprintln!("{text}"),
+        }
+    }
+}
+
+impl LoginUi for TerminalUi {
+    fn show_code(&mut self, p: &CodePrompt<'_>) {
+        let page = p.verification_uri_complete.unwrap_or(p.verification_uri);
+        let minutes = p.expires_in.as_secs().div_ceil(60);
+        let mut text = format!("Signing in to IAM Identity Center for '{}'.\n", p.session);
+        let opened = p.open_browser && webbrowser::open(page).is_ok();
+        if opened {
+            text.push_str(
+                "A browser window should have opened. If not, open this page yourself:\n",
+            );
+        } else {
+            text.push_str("Open this page in a browser (on any device):\n");
+        }
+        text.push_str(&format!(
+            "\n    {}\n\nand check that it shows the code\n\n    {}\n\n\
+             The code is valid for about {minutes} minute(s).",
+            p.verification_uri, p.user_code
+        ));
+        if let Some(complete) = p.verification_uri_complete {
+            text.push_str(&format!(" Or open {complete} (code filled in)."));
+        }
+        self.say(&text);
+    }
+
+    fn waiting(&mut self) {
+        let spinner = indicatif::ProgressBar::new_spinner();
+        if !std::io::stderr().is_terminal() {
+            spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        spinner.set_message("Waiting for approval in the browser (Ctrl-C to cancel)");
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        self.spinner = Some(spinner);
+    }
+
+    fn notice(&mut self, message: &str) {
+        self.say(message);
+    }
+
+    fn done(&mut self) {
+        if let Some(spinner) = self.spinner.take() {
+            spinner.finish_and_clear();
+        }
+    }
+}
+
+/// A UI that shows nothing and remembers the codes it was given (tests,
+/// callers that present the code their own way).
+#[derive(Debug, Default)]
+pub struct QuietUi {
+    pub user_codes: Vec<String>,
+    pub notices: Vec<String>,
+}
+
+impl LoginUi for QuietUi {
+    fn show_code(&mut self, prompt: &CodePrompt<'_>) {
+        self.user_codes.push(prompt.user_code.to_owned());
+    }
+    fn waiting(&mut self) {}
+    fn notice(&mut self, message: &str) {
+        self.notices.push(message.to_owned());
+    }
+    fn done(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::can_open_browser;
+    use std::ffi::OsString;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn no_browser_over_ssh() {
+        assert!(!can_open_browser(env(&[
+            ("SSH_CONNECTION", "10.0.0.1 5555 10.0.0.2 22"),
+            ("DISPLAY", ":0"),
+        ])));
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    #[test]
+    fn linux_needs_a_display() {
+        assert!(!can_open_browser(env(&[])));
+        assert!(!can_open_browser(env(&[("DISPLAY", "")])));
+        assert!(can_open_browser(env(&[("DISPLAY", ":0")])));
+        assert!(can_open_browser(env(&[("WAYLAND_DISPLAY", "wayland-0")])));
+    }
+}
