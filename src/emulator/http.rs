@@ -6,18 +6,22 @@
 //! Logs name the operation, the status and the time taken; never a body,
 //! a query string or a header value, which may hold tokens or user codes.
 
+mod answer;
+mod pages;
+
 use super::approval;
 use super::faults::{self, Fault, Protocol};
 use super::mint;
-use super::oidc::{AuthorizeRequest, OidcError};
+use super::oidc::OidcError;
 use super::portal::{self, PortalError};
 use super::sigv4::SignedRequest;
 use super::sts::{self, StsError};
 use super::Emulator;
+use answer::{html, json, json_error, respond, status, text, xml};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION};
+use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -298,10 +302,10 @@ fn dispatch(emulator: &Emulator, route: Route, req: &Call) -> Answer {
         Route::Operation(op) => portal_operation(emulator, op, req),
         Route::Sts(action) => sts_operation(emulator, action, req),
         Route::Index => html(StatusCode::OK, approval::index_page(emulator.base_url())),
-        Route::DevicePage => device_page(emulator, req),
-        Route::DeviceDecision(approve) => device_decision(emulator, req, approve),
-        Route::AuthorizePage => authorize_page(emulator, req),
-        Route::AuthorizeDecision(approve) => authorize_decision(emulator, req, approve),
+        Route::DevicePage => pages::device_page(emulator, req),
+        Route::DeviceDecision(approve) => pages::device_decision(emulator, req, approve),
+        Route::AuthorizePage => pages::authorize_page(emulator, req),
+        Route::AuthorizeDecision(approve) => pages::authorize_decision(emulator, req, approve),
         Route::Stats => json(
             StatusCode::OK,
             &serde_json::to_value(emulator.stats()).unwrap_or_default(),
@@ -432,204 +436,6 @@ fn sts_operation(emulator: &Emulator, action: Result<sts::Action, StsError>, req
     answer
 }
 
-fn device_page(emulator: &Emulator, req: &Call) -> Answer {
-    let Some(code) = req
-        .query_param("user_code")
-        .filter(|c| !c.trim().is_empty())
-    else {
-        return html(StatusCode::OK, approval::device_entry_page(None));
-    };
-    let pending = emulator
-        .state
-        .lock()
-        .unwrap()
-        .oidc
-        .pending_approval(&code, emulator.now());
-    match pending {
-        Some(approval) => html(
-            StatusCode::OK,
-            approval::device_confirm_page(&approval, &emulator.options.directory.user),
-        ),
-        None => html(
-            StatusCode::NOT_FOUND,
-            approval::device_entry_page(Some(
-                "That code is unknown, expired, or already used. Check the code in your terminal.",
-            )),
-        ),
-    }
-}
-
-/// A browser form post must come from this server's own pages.
-fn same_origin(req: &Call) -> bool {
-    match (req.header("origin"), req.header("host")) {
-        (None, _) => true,
-        (Some(origin), Some(host)) => origin == format!("http://{host}"),
-        (Some(_), None) => false,
-    }
-}
-
-fn device_decision(emulator: &Emulator, req: &Call, approve: bool) -> Answer {
-    if !same_origin(req) {
-        return html(
-            StatusCode::FORBIDDEN,
-            approval::message_page("Refused", "Cross-origin request."),
-        );
-    }
-    let code = req.form_param("user_code").unwrap_or_default();
-    let decided = if approve {
-        emulator.approve(&code)
-    } else {
-        emulator.deny(&code)
-    };
-    let outcome = if approve { "approved" } else { "denied" };
-    tracing::info!(outcome, found = decided, "device authorization decided");
-    if !decided {
-        return html(
-            StatusCode::NOT_FOUND,
-            approval::device_entry_page(Some("That code is unknown, expired, or already used.")),
-        );
-    }
-    if approve {
-        html(
-            StatusCode::OK,
-            approval::message_page(
-                "Request approved",
-                "You may close this window and return to your terminal.",
-            ),
-        )
-    } else {
-        html(
-            StatusCode::OK,
-            approval::message_page(
-                "Request denied",
-                "The application was not given access. You may close this window.",
-            ),
-        )
-    }
-}
-
-fn authorize_page(emulator: &Emulator, req: &Call) -> Answer {
-    let request = AuthorizeRequest::from_query(&req.query_pairs());
-    let now = emulator.now();
-    let mut state = emulator.state.lock().unwrap();
-    match state.oidc.begin_authorize(&request, now) {
-        Ok((id, _)) if emulator.options.auto_approve => {
-            match state.oidc.decide_authorize(&id, true, now) {
-                Some(location) => redirect(&location),
-                None => html(
-                    StatusCode::BAD_REQUEST,
-                    approval::message_page("Expired", "Start the sign-in again."),
-                ),
-            }
-        }
-        Ok((id, pending)) => html(
-            StatusCode::OK,
-            approval::authorize_page(&id, &pending, &emulator.options.directory.user),
-        ),
-        Err(e) => html(
-            StatusCode::BAD_REQUEST,
-            approval::message_page(
-                "Cannot authorize",
-                &format!("{}: {}", e.error(), e.description()),
-            ),
-        ),
-    }
-}
-
-fn authorize_decision(emulator: &Emulator, req: &Call, approve: bool) -> Answer {
-    if !same_origin(req) {
-        return html(
-            StatusCode::FORBIDDEN,
-            approval::message_page("Refused", "Cross-origin request."),
-        );
-    }
-    let id = req.form_param("request").unwrap_or_default();
-    let now = emulator.now();
-    let location = emulator
-        .state
-        .lock()
-        .unwrap()
-        .oidc
-        .decide_authorize(&id, approve, now);
-    match location {
-        Some(location) => redirect(&location),
-        None => html(
-            StatusCode::NOT_FOUND,
-            approval::message_page(
-                "Request not found",
-                "It expired or was already answered. Start the sign-in again.",
-            ),
-        ),
-    }
-}
-
-fn status(code: u16) -> StatusCode {
-    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Answer {
-    let mut answer = Response::new(Full::new(body));
-    *answer.status_mut() = status;
-    answer
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    answer
-}
-
-fn json(status: StatusCode, body: &serde_json::Value) -> Answer {
-    let mut answer = respond(status, "application/json", Bytes::from(body.to_string()));
-    if let Ok(v) = HeaderValue::from_str(&mint::request_id()) {
-        answer.headers_mut().insert("x-amzn-requestid", v);
-    }
-    answer
-}
-
-/// A restJson1 error: the exception name in `x-amzn-errortype` (which the
-/// SDKs read first) and in the body's `__type`.
-fn json_error(status: StatusCode, exception: &str, mut body: serde_json::Value) -> Answer {
-    body["__type"] = serde_json::Value::String(exception.to_owned());
-    let mut answer = json(status, &body);
-    if let Ok(v) = HeaderValue::from_str(exception) {
-        answer.headers_mut().insert("x-amzn-errortype", v);
-    }
-    answer
-}
-
-fn xml(status: StatusCode, body: String) -> Answer {
-    respond(status, "text/xml", Bytes::from(body))
-}
-
-fn html(status: StatusCode, body: String) -> Answer {
-    let mut answer = respond(status, "text/html; charset=utf-8", Bytes::from(body));
-    let headers = answer.headers_mut();
-    headers.insert("cache-control", HeaderValue::from_static("no-store"));
-    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    headers.insert(
-        "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
-    );
-    answer
-}
-
-fn text(status: StatusCode, body: &'static str) -> Answer {
-    respond(
-        status,
-        "text/plain; charset=utf-8",
-        Bytes::from_static(body.as_bytes()),
-    )
-}
-
-fn redirect(location: &str) -> Answer {
-    let mut answer = respond(StatusCode::FOUND, "text/plain; charset=utf-8", Bytes::new());
-    match HeaderValue::from_str(location) {
-        Ok(v) => {
-            answer.headers_mut().insert(LOCATION, v);
-            answer
-        }
-        Err(_) => text(StatusCode::BAD_REQUEST, "invalid redirect URI"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,17 +475,5 @@ mod tests {
             "InvalidAction"
         );
         assert_eq!(op(Method::GET, "/", ""), "page");
-    }
-
-    #[test]
-    fn cross_origin_posts_are_refused() {
-        let mut req = request(Method::POST, "/device/approve", "");
-        req.headers = vec![("host".into(), "127.0.0.1:5".into())];
-        assert!(same_origin(&req));
-        req.headers
-            .push(("origin".into(), "http://127.0.0.1:5".into()));
-        assert!(same_origin(&req));
-        req.headers[1].1 = "https://evil.example".into();
-        assert!(!same_origin(&req));
     }
 }
