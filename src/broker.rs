@@ -115,11 +115,29 @@ impl RoleSlot {
     }
 }
 
-/// The parsed config file and the modification time it was read at.
+/// The config file as last read: the last good parse, and the error of the
+/// latest read when the file on disk is invalid.
 #[derive(Debug)]
 struct LoadedConfig {
-    modified: Option<SystemTime>,
-    result: Result<Arc<AwsConfig>, ConfigError>,
+    stamp: Option<(SystemTime, u64)>,
+    good: Option<Arc<AwsConfig>>,
+    error: Option<ConfigError>,
+}
+
+impl LoadedConfig {
+    fn current(&self) -> Result<Arc<AwsConfig>, ConfigError> {
+        match (&self.good, &self.error) {
+            (Some(good), _) => Ok(good.clone()),
+            (None, Some(e)) => Err(e.clone()),
+            (None, None) => unreachable!("a loaded config has a parse or an error"),
+        }
+    }
+}
+
+/// Modification time and length: what changes when the file is edited.
+fn file_stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 /// Profile name -> role credentials: cache, then keychain, then the portal.
@@ -130,6 +148,34 @@ pub struct Broker {
     clock: SharedClock,
     config: Mutex<Option<LoadedConfig>>,
     roles: Mutex<HashMap<RoleKey, Arc<RoleSlot>>>,
+    last_upstream_error: Mutex<Option<UpstreamError>>,
+}
+
+/// The latest upstream failure, for `credbroker status`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UpstreamError {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub message: String,
+}
+
+/// One role the broker holds credentials for.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HeldRole {
+    pub session: String,
+    pub account_id: String,
+    pub role_name: String,
+    pub expiration: chrono::DateTime<chrono::Utc>,
+    /// When the broker renews them (expiration minus the renewal margin).
+    pub renew_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What the broker knows right now; secrets excluded.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BrokerSnapshot {
+    pub config_path: PathBuf,
+    pub config_error: Option<String>,
+    pub last_upstream_error: Option<UpstreamError>,
+    pub roles: Vec<HeldRole>,
 }
 
 impl Broker {
@@ -140,29 +186,98 @@ impl Broker {
             clock,
             config: Mutex::new(None),
             roles: Mutex::new(HashMap::new()),
+            last_upstream_error: Mutex::new(None),
         }
     }
 
-    /// The current AWS config, re-read when the file's modification time changed.
+    /// The current AWS config, re-read when the file changed. An invalid edit
+    /// keeps the last good configuration (and is reported by [`Broker::status`]).
     pub fn config(&self) -> Result<Arc<AwsConfig>, ConfigError> {
-        let modified = std::fs::metadata(&self.config_path)
-            .and_then(|m| m.modified())
-            .ok();
+        let stamp = file_stamp(&self.config_path);
         let mut loaded = self.config.lock().unwrap();
         if let Some(l) = loaded.as_ref() {
-            if l.modified == modified && modified.is_some() {
-                return l.result.clone();
+            if l.stamp == stamp && stamp.is_some() {
+                return l.current();
             }
         }
         let result = AwsConfig::load(&self.config_path).map(Arc::new);
-        if let Err(e) = &result {
-            tracing::warn!(error = %e, "AWS config file is invalid");
+        let previous = loaded.take();
+        let next = match result {
+            Ok(config) => {
+                if previous.as_ref().is_some_and(|p| p.error.is_some()) {
+                    tracing::info!(path = %self.config_path.display(), "AWS config file is valid again");
+                }
+                LoadedConfig { stamp, good: Some(config), error: None }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "AWS config file is invalid; keeping the last good configuration");
+                LoadedConfig { stamp, good: previous.and_then(|p| p.good), error: Some(e) }
+            }
+        };
+        let current = next.current();
+        *loaded = Some(next);
+        current
+    }
+
+    /// Re-read the config file now (the file watcher calls this on change).
+    pub fn reload_config(&self) -> Result<(), ConfigError> {
+        if let Some(l) = self.config.lock().unwrap().as_mut() {
+            l.stamp = None;
         }
-        *loaded = Some(LoadedConfig {
-            modified,
-            result: result.clone(),
+        self.config()?;
+        match self.config.lock().unwrap().as_ref().and_then(|l| l.error.clone()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The last reload error, if the file on disk is currently invalid.
+    pub fn config_error(&self) -> Option<ConfigError> {
+        self.config.lock().unwrap().as_ref().and_then(|l| l.error.clone())
+    }
+
+    /// Roles held, config state and the last upstream error; no secrets.
+    pub fn snapshot(&self) -> BrokerSnapshot {
+        let slots: Vec<(RoleKey, Arc<RoleSlot>)> = self
+            .roles
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut roles: Vec<HeldRole> = slots
+            .into_iter()
+            .filter_map(|(key, slot)| {
+                let current = slot.current.lock().unwrap();
+                current.as_ref().map(|c| HeldRole {
+                    session: key.session.clone(),
+                    account_id: key.account_id.clone(),
+                    role_name: key.role_name.clone(),
+                    expiration: c.expiration,
+                    renew_at: c.expiration - lifecycle::renewal_margin(c.lifetime()),
+                })
+            })
+            .collect();
+        roles.sort_by(|a, b| {
+            (&a.session, &a.account_id, &a.role_name).cmp(&(&b.session, &b.account_id, &b.role_name))
         });
-        result
+        BrokerSnapshot {
+            config_path: self.config_path.clone(),
+            config_error: self.config_error().map(|e| e.to_string()),
+            last_upstream_error: self.last_upstream_error.lock().unwrap().clone(),
+            roles,
+        }
+    }
+
+    fn record_upstream_error(&self, message: &str) {
+        *self.last_upstream_error.lock().unwrap() = Some(UpstreamError {
+            at: self.clock.now(),
+            message: message.to_string(),
+        });
+    }
+
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config_path
     }
 
     /// Resolve a profile to its role.
@@ -205,6 +320,7 @@ impl Broker {
                 Ok(creds)
             }
             Err(BrokerError::Upstream(message)) => {
+                self.record_upstream_error(&message);
                 // During an outage, still-valid credentials are better than none.
                 let stale = slot.current.lock().unwrap().clone();
                 match stale.filter(|c| lifecycle::is_unexpired(c, self.clock.now())) {

@@ -15,6 +15,10 @@
 //! crate clock, for expiry) and polls also take a monotonic instant (for the
 //! `slow_down` pacing, so a test on a manual clock can still sign in).
 //! Failures are [`OidcError`]s that know their wire form.
+//!
+//! The JSON shapes and errors live in `oidc/wire.rs`; the authorization-code
+//! grant with PKCE, which shares the registrations and sessions, in
+//! `oidc/pkce.rs`.
 
 use super::mint;
 use super::EmulatorOptions;
