@@ -14,8 +14,11 @@ use crate::clock::SharedClock;
 use crate::config::{AwsConfig, ConfigError, RoleTarget};
 use crate::lifecycle;
 use crate::model::RoleCredentials;
+use crate::session::SessionKeeper;
 use crate::sso::portal::{self, PortalError};
 use crate::store::{StoreError, Vault};
+
+mod renewal;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
@@ -102,6 +105,10 @@ impl RoleKey {
 #[derive(Debug, Default)]
 struct RoleSlot {
     current: Mutex<Option<RoleCredentials>>,
+    /// The role as last resolved, so the renewal loop can fetch it again.
+    target: Mutex<Option<RoleTarget>>,
+    /// Failed background renewals in a row, and when to try next.
+    backoff: Mutex<(u32, Option<chrono::DateTime<chrono::Utc>>)>,
     fetch: tokio::sync::Mutex<()>,
 }
 
@@ -149,7 +156,13 @@ pub struct Broker {
     config: Mutex<Option<LoadedConfig>>,
     roles: Mutex<HashMap<RoleKey, Arc<RoleSlot>>>,
     last_upstream_error: Mutex<Option<UpstreamError>>,
+    sessions: SessionKeeper,
+    /// Bounds how many roles are fetched from the portal at once.
+    upstream: tokio::sync::Semaphore,
 }
+
+/// How many GetRoleCredentials calls may be in flight at once.
+pub const MAX_CONCURRENT_FETCHES: usize = 8;
 
 /// The latest upstream failure, for `credbroker status`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -176,17 +189,21 @@ pub struct BrokerSnapshot {
     pub config_error: Option<String>,
     pub last_upstream_error: Option<UpstreamError>,
     pub roles: Vec<HeldRole>,
+    /// Sessions that can no longer be renewed: the person must sign in.
+    pub needs_login: Vec<crate::session::NeedsLogin>,
 }
 
 impl Broker {
     pub fn new(vault: Vault, config_path: PathBuf, clock: SharedClock) -> Self {
         Broker {
-            vault,
+            vault: vault.clone(),
             config_path,
-            clock,
+            clock: clock.clone(),
             config: Mutex::new(None),
             roles: Mutex::new(HashMap::new()),
             last_upstream_error: Mutex::new(None),
+            sessions: SessionKeeper::new(vault.clone(), clock.clone()),
+            upstream: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
         }
     }
 
@@ -207,11 +224,19 @@ impl Broker {
                 if previous.as_ref().is_some_and(|p| p.error.is_some()) {
                     tracing::info!(path = %self.config_path.display(), "AWS config file is valid again");
                 }
-                LoadedConfig { stamp, good: Some(config), error: None }
+                LoadedConfig {
+                    stamp,
+                    good: Some(config),
+                    error: None,
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "AWS config file is invalid; keeping the last good configuration");
-                LoadedConfig { stamp, good: previous.and_then(|p| p.good), error: Some(e) }
+                LoadedConfig {
+                    stamp,
+                    good: previous.and_then(|p| p.good),
+                    error: Some(e),
+                }
             }
         };
         let current = next.current();
@@ -225,7 +250,13 @@ impl Broker {
             l.stamp = None;
         }
         self.config()?;
-        match self.config.lock().unwrap().as_ref().and_then(|l| l.error.clone()) {
+        match self
+            .config
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|l| l.error.clone())
+        {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -233,7 +264,11 @@ impl Broker {
 
     /// The last reload error, if the file on disk is currently invalid.
     pub fn config_error(&self) -> Option<ConfigError> {
-        self.config.lock().unwrap().as_ref().and_then(|l| l.error.clone())
+        self.config
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|l| l.error.clone())
     }
 
     /// Roles held, config state and the last upstream error; no secrets.
@@ -254,18 +289,23 @@ impl Broker {
                     account_id: key.account_id.clone(),
                     role_name: key.role_name.clone(),
                     expiration: c.expiration,
-                    renew_at: c.expiration - lifecycle::renewal_margin(c.lifetime()),
+                    renew_at: lifecycle::renew_at(c.expiration, c.lifetime()),
                 })
             })
             .collect();
         roles.sort_by(|a, b| {
-            (&a.session, &a.account_id, &a.role_name).cmp(&(&b.session, &b.account_id, &b.role_name))
+            (&a.session, &a.account_id, &a.role_name).cmp(&(
+                &b.session,
+                &b.account_id,
+                &b.role_name,
+            ))
         });
         BrokerSnapshot {
             config_path: self.config_path.clone(),
             config_error: self.config_error().map(|e| e.to_string()),
             last_upstream_error: self.last_upstream_error.lock().unwrap().clone(),
             roles,
+            needs_login: self.sessions.needs_login(),
         }
     }
 
@@ -314,7 +354,19 @@ impl Broker {
         if let Some(creds) = slot.servable(self.clock.now()) {
             return Ok(creds);
         }
-        match self.fetch(target).await {
+        self.fetch_into(&slot, target, true).await
+    }
+
+    /// Fetch for `slot` (its fetch lock held) and remember the result; on
+    /// transient trouble fall back to still-valid cached credentials.
+    async fn fetch_into(
+        &self,
+        slot: &RoleSlot,
+        target: &RoleTarget,
+        keychain_first: bool,
+    ) -> Result<RoleCredentials, BrokerError> {
+        *slot.target.lock().unwrap() = Some(target.clone());
+        match self.fetch(target, keychain_first).await {
             Ok(creds) => {
                 *slot.current.lock().unwrap() = Some(creds.clone());
                 Ok(creds)
@@ -335,53 +387,52 @@ impl Broker {
         }
     }
 
-    /// Keychain first, then the portal; stores what the portal returned.
-    async fn fetch(&self, target: &RoleTarget) -> Result<RoleCredentials, BrokerError> {
+    /// The keychain's copy when fresh (unless renewing), else the portal;
+    /// stores what the portal returned.
+    async fn fetch(
+        &self,
+        target: &RoleTarget,
+        keychain_first: bool,
+    ) -> Result<RoleCredentials, BrokerError> {
         let session = &target.session;
         let (account, role) = (&target.account_id, &target.role_name);
-        match self
-            .vault
-            .role_credentials(&session.key, account, role)
-            .await
-        {
-            Ok(Some(creds)) if lifecycle::is_servable(&creds, self.clock.now()) => {
-                tracing::debug!(profile = %target.profile, "credentials from the keychain");
-                return Ok(creds);
+        if keychain_first {
+            match self
+                .vault
+                .role_credentials(&session.key, account, role)
+                .await
+            {
+                Ok(Some(creds)) if lifecycle::is_servable(&creds, self.clock.now()) => {
+                    tracing::debug!(profile = %target.profile, "credentials from the keychain");
+                    return Ok(creds);
+                }
+                Ok(_) => {}
+                Err(e) => return Err(keychain_error(e)),
             }
-            Ok(_) => {}
-            Err(e) => return Err(keychain_error(e)),
         }
-        let token = self
-            .vault
-            .sso_token(&session.key)
-            .await
-            .map_err(keychain_error)?
-            .ok_or_else(|| BrokerError::LoginRequired {
-                reason: format!("not signed in to SSO session '{}'", session.key),
-                command: session.login_command.clone(),
-            })?;
-        if !lifecycle::token_usable(&token, self.clock.now()) {
-            return Err(BrokerError::LoginRequired {
-                reason: format!("the SSO session '{}' has expired", session.key),
-                command: session.login_command.clone(),
-            });
+        let token = self.sessions.token(session).await?;
+        let _upstream = self.upstream.acquire().await.expect("never closed");
+        let mut result = portal::get_role_credentials(&token, account, role).await;
+        if matches!(result, Err(PortalError::Unauthorized)) && token.refresh_token.is_some() {
+            // Revoked or expired early: one refresh, then one more try.
+            if let Ok(fresh) = self.sessions.refresh(session, true).await {
+                result = portal::get_role_credentials(&fresh, account, role).await;
+            }
         }
-        let mut creds = portal::get_role_credentials(&token, account, role)
-            .await
-            .map_err(|e| match e {
-                PortalError::Unauthorized => BrokerError::LoginRequired {
-                    reason: format!(
-                        "IAM Identity Center rejected the sign-in for session '{}' (expired or revoked)",
-                        session.key
-                    ),
-                    command: session.login_command.clone(),
-                },
-                PortalError::NotFound(_) => BrokerError::NotBrokered(format!(
-                    "role {role} in account {account} is not assigned to you (profile '{}')",
-                    target.profile
-                )),
-                PortalError::Transient(m) | PortalError::Other(m) => BrokerError::Upstream(m),
-            })?;
+        let mut creds = result.map_err(|e| match e {
+            PortalError::Unauthorized => BrokerError::LoginRequired {
+                reason: format!(
+                    "IAM Identity Center rejected the sign-in for session '{}' (expired or revoked)",
+                    session.key
+                ),
+                command: session.login_command.clone(),
+            },
+            PortalError::NotFound(_) => BrokerError::NotBrokered(format!(
+                "role {role} in account {account} is not assigned to you (profile '{}')",
+                target.profile
+            )),
+            PortalError::Transient(m) | PortalError::Other(m) => BrokerError::Upstream(m),
+        })?;
         creds.issued_at.get_or_insert(self.clock.now());
         creds.account_id.get_or_insert_with(|| account.clone());
         tracing::info!(profile = %target.profile, account = %account, role = %role, expires = %creds.expiration, "fetched role credentials");

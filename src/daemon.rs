@@ -7,8 +7,16 @@
 //! the endpoint file is removed if it still names this daemon. The token
 //! file stays: shells that ran `credbroker env` keep working across restarts.
 //!
+//! Beside the HTTP endpoint the daemon listens on a Unix socket
+//! ([`crate::control`]: the fast path of `credential-process`, and `status`),
+//! bound before the endpoint file is written and removed on the way out,
+//! and it watches the AWS config file to reload it as soon as it changes
+//! ([`config_watch`]).
+//!
 //! The endpoint file holds the URL base (`http://127.0.0.1:PORT`, no
 //! newline); `credbroker env` and `exec` read it through [`endpoint_base`].
+
+mod config_watch;
 
 use crate::server::{self, AuthToken};
 use anyhow::Context as _;
@@ -46,6 +54,7 @@ pub async fn run_until(
     };
     let listener = server::bind_loopback(options.listen).await?;
     let base = url_base(listener.local_addr()?);
+    let control = crate::control::server::bind(&crate::control::socket_path())?;
     let endpoint_path = crate::paths::endpoint_file();
     crate::paths::write_private_file(&endpoint_path, base.as_bytes())
         .with_context(|| format!("cannot write {}", endpoint_path.display()))?;
@@ -55,7 +64,28 @@ pub async fn run_until(
     eprintln!("credbroker: serving credentials at {base}/v1/credentials/<profile>");
     tracing::info!(%base, token_file = %token_path.display(), "daemon listening");
 
-    let served = server::serve(listener, Arc::new(broker), token, shutdown).await;
+    let broker = Arc::new(broker);
+    // Background renewal runs as long as the server does.
+    let (stop_renewal, renewal_stopped) = tokio::sync::oneshot::channel::<()>();
+    let renewal = tokio::spawn(broker.clone().run_renewal(async {
+        let _ = renewal_stopped.await;
+    }));
+    // Live reload and the Unix socket run as long as the HTTP endpoint does.
+    let _config_watch = config_watch::watch_broker(&broker);
+    let (stop_socket, socket_stopped) = tokio::sync::oneshot::channel::<()>();
+    let socket = tokio::spawn(crate::control::server::serve(
+        control,
+        broker.clone(),
+        base.clone(),
+        async {
+            let _ = socket_stopped.await;
+        },
+    ));
+    let served = server::serve(listener, broker, token, shutdown).await;
+    let _ = stop_socket.send(());
+    let _ = socket.await;
+    let _ = stop_renewal.send(());
+    let _ = renewal.await;
     remove_endpoint_file(&endpoint_path, &base);
     served?;
     tracing::info!("daemon stopped");

@@ -20,6 +20,13 @@ pub fn renewal_margin(lifetime: Option<Duration>) -> Duration {
     }
 }
 
+/// When the background renewal replaces something that expires at
+/// `expiration`: half a margin before it stops being servable, so clients
+/// never wait on an upstream call.
+pub fn renew_at(expiration: DateTime<Utc>, lifetime: Option<Duration>) -> DateTime<Utc> {
+    expiration - renewal_margin(lifetime) * 3 / 2
+}
+
 /// Whether `creds` may be served at `now` without renewing first.
 pub fn is_servable(creds: &RoleCredentials, now: DateTime<Utc>) -> bool {
     creds.expiration - now > renewal_margin(creds.lifetime())
@@ -31,9 +38,17 @@ pub fn is_unexpired(creds: &RoleCredentials, now: DateTime<Utc>) -> bool {
     creds.expiration > now
 }
 
+/// Whether an SSO access token is due for a refresh at `now`.
+pub fn token_refresh_due(token: &SsoToken, now: DateTime<Utc>) -> bool {
+    now >= renew_at(token.expires_at, token.lifetime())
+}
+
 /// Whether an SSO access token can still be used for portal calls.
+/// Half a minute of slack covers a portal call; tokens that live only
+/// seconds (test lifetimes) get a quarter of their renewal margin.
 pub fn token_usable(token: &SsoToken, now: DateTime<Utc>) -> bool {
-    token.expires_at - now > Duration::seconds(30)
+    let slack = Duration::seconds(30).min(renewal_margin(token.lifetime()) / 4);
+    token.expires_at - now > slack
 }
 
 #[cfg(test)]
@@ -68,6 +83,52 @@ mod tests {
         assert!(is_servable(&c, t0 + Duration::seconds(39)));
         assert!(!is_servable(&c, t0 + Duration::seconds(40)));
         assert!(is_unexpired(&c, t0 + Duration::seconds(59)));
+    }
+
+    #[test]
+    fn background_renewal_comes_before_the_serving_limit() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let c = creds(t0, Duration::seconds(60));
+        // Margin 20 s: renewed at 30 s left, still servable until 20 s left.
+        assert_eq!(
+            renew_at(c.expiration, c.lifetime()),
+            t0 + Duration::seconds(30)
+        );
+        let hour = creds(t0, Duration::hours(1));
+        let at = renew_at(hour.expiration, hour.lifetime());
+        assert_eq!(at, t0 + Duration::seconds(3600 - 1350));
+        assert!(is_servable(&hour, at));
+    }
+
+    #[test]
+    fn tokens_are_refreshed_ahead_of_expiry() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let token = SsoToken {
+            start_url: "https://x".into(),
+            region: "us-east-1".into(),
+            access_token: Secret::new("a"),
+            expires_at: t0 + Duration::seconds(90),
+            refresh_token: None,
+            issued_at: Some(t0),
+            registration_key: None,
+        };
+        assert!(!token_refresh_due(&token, t0 + Duration::seconds(44)));
+        assert!(token_refresh_due(&token, t0 + Duration::seconds(45)));
+        // Margin 30 s, so 7.5 s of slack.
+        assert!(token_usable(&token, t0 + Duration::seconds(82)));
+        assert!(!token_usable(&token, t0 + Duration::seconds(83)));
+        let long = SsoToken {
+            expires_at: t0 + Duration::hours(8),
+            ..token
+        };
+        assert!(token_usable(
+            &long,
+            t0 + Duration::hours(8) - Duration::seconds(31)
+        ));
+        assert!(!token_usable(
+            &long,
+            t0 + Duration::hours(8) - Duration::seconds(30)
+        ));
     }
 
     #[test]

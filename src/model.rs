@@ -81,6 +81,21 @@ pub struct SsoToken {
     pub expires_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<Secret>,
+    /// When it was issued; with `expires_at` this gives its lifetime, which
+    /// decides how early it is refreshed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<DateTime<Utc>>,
+    /// The vault key of the client registration that obtained it; a refresh
+    /// must use the same client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_key: Option<String>,
+}
+
+impl SsoToken {
+    /// Its whole lifetime, when known.
+    pub fn lifetime(&self) -> Option<chrono::Duration> {
+        self.issued_at.map(|issued| self.expires_at - issued)
+    }
 }
 
 /// A public OIDC client registered with `sso-oidc` RegisterClient. Cached

@@ -28,6 +28,8 @@ fn token() -> SsoToken {
         access_token: Secret::new("access-secret"),
         expires_at: Utc.with_ymd_and_hms(2030, 1, 1, 8, 0, 0).unwrap(),
         refresh_token: Some(Secret::new("refresh-secret")),
+        issued_at: None,
+        registration_key: None,
     }
 }
 

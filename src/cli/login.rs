@@ -1,25 +1,37 @@
-//! `credbroker login`: sign a session in to IAM Identity Center with the
-//! device-code flow and keep the token in the OS keychain.
+//! `credbroker login`: sign a session in to IAM Identity Center and keep
+//! the token in the OS keychain.
+//!
+//! Like the AWS CLI since 2.22, an sso-session signs in with the
+//! authorization code and PKCE (the browser comes back to a listener on
+//! 127.0.0.1). That needs a browser on this machine, so the device code
+//! (approve on any device) is used instead with `--device-code` or
+//! `--no-browser`, over SSH, where no browser can be opened, and for legacy
+//! profiles ([`choose_method`]).
 //!
 //! The session comes from `~/.aws/config` (or `$AWS_CONFIG_FILE`), named
 //! directly (`--sso-session`) or through a profile that uses it
 //! (`--profile`). The keychain is checked before anything else, so a missing
 //! Secret Service is reported before the person approves a code for nothing.
 
-use crate::config::AwsConfig;
+use crate::config::{AwsConfig, SessionInfo};
 use crate::model::{format_time, SsoToken};
-use crate::sso::login::{device_login, LoginOptions};
-use crate::store::open_keychain;
+use crate::sso::login::{can_open_browser, device_login, LoginOptions};
+use crate::sso::pkce_login::pkce_login;
+use crate::store::{open_keychain, Vault};
 use anyhow::Context as _;
 use chrono::Utc;
+use std::ffi::OsString;
 
 #[derive(clap::Args, Debug)]
 #[command(
     about = "Sign in to IAM Identity Center and keep the token in the OS keychain",
-    long_about = "Sign in to IAM Identity Center with the device-code flow.\n\n\
-        credbroker shows a short code and opens the sign-in page in a browser (or tells \
-        you which page to open on any device). Check that the page shows the same code \
-        and approve it. The access token, and a refresh token when the sso-session asks \
+    long_about = "Sign in to IAM Identity Center.\n\n\
+        By default credbroker opens the sign-in page in a browser on this machine (and \
+        prints it); once you approve, the browser comes back to credbroker on 127.0.0.1 \
+        (authorization code with PKCE, as the AWS CLI does). With --device-code or \
+        --no-browser, over SSH, or where no browser can be opened, it shows a short code \
+        and a page to open on any device instead: check that the page shows the same \
+        code and approve it. The access token, and a refresh token when the sso-session asks \
         for the sso:account:access scope, go to the OS keychain (never to a plain file), \
         where the daemon and `credbroker credential-process` find them.\n\n\
         Name what to sign in with either an [sso-session NAME] section of ~/.aws/config \
@@ -27,7 +39,8 @@ use chrono::Utc;
         but cannot be renewed without signing in again).",
     after_help = "Examples:\n  \
         credbroker login --sso-session my-org\n  \
-        credbroker login --profile dev --no-browser     # over SSH, approve on your laptop"
+        credbroker login --profile dev --device-code    # approve on another device\n  \
+        credbroker login --sso-session my-org --export-aws-cli-cache"
 )]
 #[command(group = clap::ArgGroup::new("target").required(true).args(["sso_session", "profile"]))]
 pub struct Args {
@@ -37,10 +50,18 @@ pub struct Args {
     /// A profile whose sso-session (or legacy sso_start_url) to sign in with.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Do not open a browser; print the page and code to open elsewhere.
-    /// (No browser is opened over SSH or without a display anyway.)
+    /// Do not open a browser; print a page and code to open elsewhere (the
+    /// device code: implies --device-code).
     #[arg(long)]
     pub no_browser: bool,
+    /// Sign in with a device code instead of the browser on this machine
+    /// (automatic over SSH and without a display).
+    #[arg(long)]
+    pub device_code: bool,
+    /// Also write the token to ~/.aws/sso/cache for tools that read the AWS
+    /// CLI's cache. Off by default: that file holds the token in plain text.
+    #[arg(long)]
+    pub export_aws_cli_cache: bool,
     /// Print the result as JSON on stdout (the sign-in prompts stay on stderr).
     #[arg(long)]
     pub json: bool,
@@ -61,9 +82,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cancel_on_ctrl_c: true,
         ..LoginOptions::default()
     };
-    let token = device_login(&session, &vault, &options)
-        .await
-        .with_context(|| format!("sign-in to '{}' failed", session.key))?;
+    let method = choose_method(&args, &session, |name| std::env::var_os(name));
+    let token = match method {
+        Method::Pkce => pkce_login(&session, &vault, &options).await,
+        Method::DeviceCode => device_login(&session, &vault, &options).await,
+    }
+    .with_context(|| format!("sign-in to '{}' failed", session.key))?;
+    if args.export_aws_cli_cache {
+        let path = export(&session, &token, &vault).await?;
+        eprintln!(
+            "Wrote the AWS CLI token cache {} (plain text; `credbroker logout` does not remove it).",
+            path.display()
+        );
+    }
     if args.json {
         println!("{}", summary_json(&session.key, &token));
     } else {
@@ -73,6 +104,51 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// How a sign-in runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Authorization code with PKCE, in a browser on this machine.
+    Pkce,
+    /// Device code, approved on any device.
+    DeviceCode,
+}
+
+/// PKCE, unless asked otherwise, over SSH, without a browser, or for a
+/// legacy profile (the AWS CLI keeps those on the device code too).
+pub fn choose_method(
+    args: &Args,
+    session: &SessionInfo,
+    env: impl Fn(&str) -> Option<OsString>,
+) -> Method {
+    if args.device_code || args.no_browser || session.legacy || !can_open_browser(env) {
+        Method::DeviceCode
+    } else {
+        Method::Pkce
+    }
+}
+
+/// Write the AWS CLI cache for the token just saved, with the registration
+/// that obtained it (so the SDKs can renew it themselves).
+async fn export(
+    session: &SessionInfo,
+    token: &SsoToken,
+    vault: &Vault,
+) -> anyhow::Result<std::path::PathBuf> {
+    let registration = match &token.registration_key {
+        Some(key) => vault.registration(key).await?,
+        None => None,
+    };
+    let home = directories::BaseDirs::new()
+        .map(|d| d.home_dir().to_path_buf())
+        .context("no home directory to write ~/.aws/sso/cache under")?;
+    Ok(crate::aws_cli_cache::export_aws_cli_cache(
+        session,
+        token,
+        registration.as_ref(),
+        &home,
+    )?)
 }
 
 /// `Signed in to 'work'; the token is valid until ... (8h), renewable.`
@@ -124,6 +200,8 @@ mod tests {
             access_token: Secret::new("at-secret"),
             expires_at: Utc.with_ymd_and_hms(2030, 1, 1, 8, 0, 0).unwrap(),
             refresh_token: refresh.then(|| Secret::new("rt-secret")),
+            issued_at: None,
+            registration_key: None,
         }
     }
 
@@ -133,6 +211,49 @@ mod tests {
         assert!(Cli::try_parse_from(["x", "--profile", "p", "--no-browser"]).is_ok());
         assert!(Cli::try_parse_from(["x"]).is_err());
         assert!(Cli::try_parse_from(["x", "--sso-session", "a", "--profile", "p"]).is_err());
+    }
+
+    fn session(legacy: bool) -> SessionInfo {
+        SessionInfo {
+            key: "work".into(),
+            start_url: "https://example.awsapps.com/start".into(),
+            region: "eu-west-1".into(),
+            registration_scopes: vec!["sso:account:access".into()],
+            legacy,
+            login_command: String::new(),
+        }
+    }
+
+    #[test]
+    fn pkce_by_default_device_code_when_asked_or_without_a_browser() {
+        let args = |extra: &[&str]| {
+            let mut argv = vec!["x", "--sso-session", "work"];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv).unwrap().args
+        };
+        let desktop = |name: &str| (name == "DISPLAY").then(|| OsString::from(":0"));
+        let ssh = |name: &str| match name {
+            "DISPLAY" => Some(OsString::from(":0")),
+            "SSH_CONNECTION" => Some(OsString::from("10.0.0.1 5 10.0.0.2 22")),
+            _ => None,
+        };
+        let s = session(false);
+        assert_eq!(choose_method(&args(&[]), &s, desktop), Method::Pkce);
+        assert_eq!(
+            choose_method(&args(&["--device-code"]), &s, desktop),
+            Method::DeviceCode
+        );
+        assert_eq!(
+            choose_method(&args(&["--no-browser"]), &s, desktop),
+            Method::DeviceCode
+        );
+        assert_eq!(choose_method(&args(&[]), &s, ssh), Method::DeviceCode);
+        assert_eq!(
+            choose_method(&args(&[]), &session(true), desktop),
+            Method::DeviceCode
+        );
+        #[cfg(all(unix, not(target_os = "macos")))]
+        assert_eq!(choose_method(&args(&[]), &s, |_| None), Method::DeviceCode);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The device-code sign-in a person runs: register (or reuse the cached
 //! registration), start a device authorization, show the code, poll until it
-//! is approved, and save the token in the vault.
+//! is approved, and save the token in the vault. The PKCE sign-in
+//! ([`super::pkce_login`]) shares the options and the UI defined here.
 //!
 //! What the person sees goes through [`LoginUi`], so the protocol steps here
 //! never print: [`TerminalUi`] draws on stderr (stdout stays free for
@@ -19,6 +20,7 @@ use crate::model::{ClientRegistration, SsoToken};
 use crate::store::Vault;
 use std::ffi::OsString;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What the person needs to approve the sign-in.
@@ -40,6 +42,11 @@ pub struct CodePrompt<'a> {
 pub trait LoginUi: Send {
     /// Show the code and page (and open the browser if `prompt.open_browser`).
     fn show_code(&mut self, prompt: &CodePrompt<'_>);
+    /// PKCE: show the authorize page (`opened`: a browser was started on it).
+    /// The default shows nothing.
+    fn show_authorize(&mut self, prompt: &AuthorizePrompt<'_>) {
+        let _ = prompt;
+    }
     /// Polling started: show that we are waiting.
     fn waiting(&mut self);
     /// A note while waiting (registering again, a transient failure).
@@ -48,11 +55,61 @@ pub trait LoginUi: Send {
     fn done(&mut self);
 }
 
+/// What the person needs to approve a PKCE sign-in.
+#[derive(Debug, Clone)]
+pub struct AuthorizePrompt<'a> {
+    pub session: &'a str,
+    /// The authorize page (its query holds no secret: the challenge, not the verifier).
+    pub url: &'a str,
+    /// Whether a browser was started on it.
+    pub opened: bool,
+    /// How long the listener waits for the browser.
+    pub timeout: Duration,
+}
+
+/// Opens a URL in a browser. The default is the system browser (the
+/// `webbrowser` crate, which honours `$BROWSER`); tests put in one that
+/// fetches the page with an HTTP client. It must not block for long: it runs
+/// on the sign-in's task while the callback listener waits.
+#[derive(Clone)]
+pub struct BrowserOpener(Arc<dyn Fn(&str) -> std::io::Result<()> + Send + Sync>);
+
+impl BrowserOpener {
+    pub fn new(open: impl Fn(&str) -> std::io::Result<()> + Send + Sync + 'static) -> Self {
+        BrowserOpener(Arc::new(open))
+    }
+
+    /// The system's browser.
+    pub fn system() -> Self {
+        Self::new(webbrowser::open)
+    }
+
+    pub fn open(&self, url: &str) -> std::io::Result<()> {
+        (self.0)(url)
+    }
+}
+
+impl std::fmt::Debug for BrowserOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BrowserOpener")
+    }
+}
+
+/// How long a PKCE sign-in waits for the browser by default (the service
+/// keeps an authorize request for a few minutes; a person may need to type
+/// a password and pass MFA first).
+pub const DEFAULT_AUTHORIZE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
 /// How a sign-in runs.
 #[derive(Debug, Clone)]
 pub struct LoginOptions {
-    /// Try to open a browser (still skipped when there is no display).
+    /// Try to open a browser (the device-code flow still skips it when there
+    /// is no display; the PKCE flow leaves that choice to its caller).
     pub open_browser: bool,
+    /// What opens the PKCE authorize page.
+    pub browser: BrowserOpener,
+    /// How long the PKCE flow waits for the browser's answer.
+    pub authorize_timeout: Duration,
     /// Stop cleanly on Ctrl-C while waiting for approval. Off for library
     /// users that handle signals themselves: tokio keeps the handler
     /// installed for the life of the process once it is registered.
@@ -64,6 +121,8 @@ impl Default for LoginOptions {
     fn default() -> Self {
         LoginOptions {
             open_browser: true,
+            browser: BrowserOpener::system(),
+            authorize_timeout: DEFAULT_AUTHORIZE_TIMEOUT,
             cancel_on_ctrl_c: false,
             clock: clock::system(),
         }
@@ -119,13 +178,14 @@ pub async fn device_login_with(
             return Err(LoginError::Cancelled);
         }
     };
-    let token = grant.into_token(session, options.clock.now());
+    let mut token = grant.into_token(session, options.clock.now());
+    token.registration_key = Some(oidc::registration_key(session));
     vault.put_sso_token(&session.key, &token).await?;
     Ok(token)
 }
 
 /// Resolves on Ctrl-C; never, if the signal cannot be watched.
-async fn ctrl_c() {
+pub(crate) async fn ctrl_c() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
@@ -204,11 +264,15 @@ async fn poll_until_approved(
 }
 
 /// Whether a browser can be shown here: not over SSH, and on Linux and the
-/// BSDs only with a graphical display. `env` reads an environment variable.
+/// BSDs only with a graphical display or a `$BROWSER` the person chose.
+/// `env` reads an environment variable.
 pub fn can_open_browser(env: impl Fn(&str) -> Option<OsString>) -> bool {
     let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
     if set("SSH_CONNECTION") || set("SSH_TTY") {
         return false;
+    }
+    if set("BROWSER") {
+        return true;
     }
     if cfg!(all(unix, not(target_os = "macos"))) {
         return set("DISPLAY") || set("WAYLAND_DISPLAY");
@@ -261,6 +325,20 @@ impl LoginUi for TerminalUi {
         self.say(&text);
     }
 
+    fn show_authorize(&mut self, p: &AuthorizePrompt<'_>) {
+        let minutes = p.timeout.as_secs().div_ceil(60);
+        let how = if p.opened {
+            "A browser window should have opened on the sign-in page. If not, open this page yourself:"
+        } else {
+            "Open this page in a browser on this machine (it answers to 127.0.0.1 here):"
+        };
+        self.say(&format!(
+            "Signing in to IAM Identity Center for '{}'.\n{how}\n\n    {}\n\n\
+             Waiting up to {minutes} minute(s). No browser here? Run `credbroker login --device-code` instead.",
+            p.session, p.url
+        ));
+    }
+
     fn waiting(&mut self) {
         let spinner = indicatif::ProgressBar::new_spinner();
         if !std::io::stderr().is_terminal() {
@@ -287,12 +365,17 @@ impl LoginUi for TerminalUi {
 #[derive(Debug, Default)]
 pub struct QuietUi {
     pub user_codes: Vec<String>,
+    /// PKCE authorize pages shown.
+    pub authorize_urls: Vec<String>,
     pub notices: Vec<String>,
 }
 
 impl LoginUi for QuietUi {
     fn show_code(&mut self, prompt: &CodePrompt<'_>) {
         self.user_codes.push(prompt.user_code.to_owned());
+    }
+    fn show_authorize(&mut self, prompt: &AuthorizePrompt<'_>) {
+        self.authorize_urls.push(prompt.url.to_owned());
     }
     fn waiting(&mut self) {}
     fn notice(&mut self, message: &str) {
@@ -329,5 +412,6 @@ mod tests {
         assert!(!can_open_browser(env(&[("DISPLAY", "")])));
         assert!(can_open_browser(env(&[("DISPLAY", ":0")])));
         assert!(can_open_browser(env(&[("WAYLAND_DISPLAY", "wayland-0")])));
+        assert!(can_open_browser(env(&[("BROWSER", "/usr/bin/w3m")])));
     }
 }

@@ -48,8 +48,14 @@ pub enum LoginError {
     InvalidScope(String),
     #[error("IAM Identity Center refused the request ({0}); check sso_start_url and sso_region")]
     InvalidRequest(String),
-    #[error("this IAM Identity Center instance does not allow the device-code sign-in ({0})")]
+    #[error("this IAM Identity Center instance does not allow this kind of sign-in ({0}); try `credbroker login --device-code`")]
     UnsupportedGrant(String),
+    /// PKCE: the browser never came back to the loopback listener.
+    #[error("no answer from the browser within {} minute(s); run the login again, or use `credbroker login --device-code`", .0.as_secs().div_ceil(60))]
+    BrowserTimeout(std::time::Duration),
+    /// PKCE: the loopback listener could not be set up or failed.
+    #[error("could not receive the browser's answer on 127.0.0.1 ({0}); use `credbroker login --device-code`")]
+    Callback(String),
     /// `slow_down` outside polling, 429, InternalServerException, 5xx.
     #[error("IAM Identity Center is busy or failing ({0}); wait a minute and run the login again")]
     Busy(String),
@@ -110,6 +116,8 @@ impl TokenGrant {
             access_token: self.access_token,
             expires_at: now + Duration::seconds(i64::from(self.expires_in.max(0))),
             refresh_token: self.refresh_token,
+            issued_at: Some(now),
+            registration_key: None,
         }
     }
 }
@@ -292,7 +300,7 @@ pub async fn refresh(
     }
 }
 
-fn grant_from(
+pub(crate) fn grant_from(
     access_token: Option<&str>,
     expires_in: i32,
     refresh_token: Option<&str>,

@@ -11,6 +11,8 @@ fn token(start_url: &str) -> SsoToken {
         access_token: Secret::new("access-secret"),
         expires_at: Utc.with_ymd_and_hms(2030, 1, 1, 8, 0, 0).unwrap(),
         refresh_token: Some(Secret::new("refresh-secret")),
+        issued_at: None,
+        registration_key: None,
     }
 }
 

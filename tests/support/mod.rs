@@ -193,6 +193,25 @@ impl Env {
     pub fn stat(&self, operation: &str) -> u64 {
         self.stats()[operation].as_u64().unwrap_or(0)
     }
+
+    /// Replace the AWS config file the way editors do: a new file renamed over it.
+    pub fn replace_config(&self, text: &str) {
+        let path = self.config_path();
+        let tmp = path.with_file_name(".config.credbroker-test");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+
+    /// `credbroker status --json`, asserting success.
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = self.run(&["status", "--json"]);
+        assert!(
+            out.status.success(),
+            "status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
 }
 
 impl Drop for Env {
@@ -282,4 +301,29 @@ pub fn get_credentials(endpoint: &str, profile: &str, token: &str) -> (u16, serd
 
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// POST with an empty body to the emulator (its `/_emulator/*` controls).
+pub fn emulator_post(base_url: &str, path: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let addr = base_url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Seconds from now until an RFC 3339 `Expiration`.
+pub fn seconds_left(expiration: &str) -> i64 {
+    let at = chrono::DateTime::parse_from_rfc3339(expiration).unwrap();
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds()
 }

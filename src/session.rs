@@ -1,0 +1,245 @@
+//! Keeps IAM Identity Center sessions alive: the access token of each
+//! session, refreshed with its refresh token before it expires.
+//!
+//! First the keychain is read (so a `credbroker login` made while the daemon
+//! runs is seen at once); then, when the token is due (see
+//! [`crate::lifecycle::token_refresh_due`]) and has a refresh token, one
+//! `refresh_token` CreateToken is made, at most one at a time per session
+//! and no sooner than [`RETRY_AFTER`] after a failed attempt. A rotated
+//! refresh token replaces the old one in a single keychain write.
+//!
+//! When the refresh token or its client registration is dead the person
+//! must sign in again. That is said once: a desktop notification, a line
+//! in `credbroker status`, and then a quiet 403 naming the command on each
+//! request, until a new sign-in replaces the token.
+
+use crate::broker::BrokerError;
+use crate::clock::SharedClock;
+use crate::config::SessionInfo;
+use crate::lifecycle;
+use crate::model::SsoToken;
+use crate::sso::oidc::{self, RefreshError};
+use crate::store::Vault;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The least time between two failed refresh attempts of one session.
+pub const RETRY_AFTER: Duration = Duration::seconds(10);
+
+/// A session that can no longer be renewed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NeedsLogin {
+    pub session: String,
+    pub reason: String,
+    pub command: String,
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+struct SessionSlot {
+    refreshing: tokio::sync::Mutex<()>,
+    state: Mutex<SlotState>,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    last_failure: Option<DateTime<Utc>>,
+    /// Set when the refresh token died; holds the token it died with, so a
+    /// new sign-in (a different token) clears it.
+    needs_login: Option<(NeedsLogin, SsoToken)>,
+}
+
+/// The access tokens of every session, refreshed ahead of expiry.
+#[derive(Debug)]
+pub struct SessionKeeper {
+    vault: Vault,
+    clock: SharedClock,
+    slots: Mutex<HashMap<String, Arc<SessionSlot>>>,
+}
+
+impl SessionKeeper {
+    pub fn new(vault: Vault, clock: SharedClock) -> Self {
+        SessionKeeper {
+            vault,
+            clock,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn slot(&self, key: &str) -> Arc<SessionSlot> {
+        self.slots
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Sessions that need a new sign-in, for `credbroker status`.
+    pub fn needs_login(&self) -> Vec<NeedsLogin> {
+        let slots: Vec<Arc<SessionSlot>> = self.slots.lock().unwrap().values().cloned().collect();
+        let mut out: Vec<NeedsLogin> = slots
+            .iter()
+            .filter_map(|s| {
+                s.state
+                    .lock()
+                    .unwrap()
+                    .needs_login
+                    .as_ref()
+                    .map(|(n, _)| n.clone())
+            })
+            .collect();
+        out.sort_by(|a, b| a.session.cmp(&b.session));
+        out
+    }
+
+    async fn stored(&self, session: &SessionInfo) -> Result<Option<SsoToken>, BrokerError> {
+        self.vault
+            .sso_token(&session.key)
+            .await
+            .map_err(|e| BrokerError::Keychain(e.to_string()))
+    }
+
+    /// A usable access token for `session`, refreshed first when due.
+    pub async fn token(&self, session: &SessionInfo) -> Result<SsoToken, BrokerError> {
+        let token = self
+            .stored(session)
+            .await?
+            .ok_or_else(|| BrokerError::LoginRequired {
+                reason: format!("not signed in to SSO session '{}'", session.key),
+                command: session.login_command.clone(),
+            })?;
+        let now = self.clock.now();
+        let token = if lifecycle::token_refresh_due(&token, now) && token.refresh_token.is_some() {
+            match self.refresh(session, false).await {
+                Ok(fresh) => fresh,
+                Err(_) => token,
+            }
+        } else {
+            token
+        };
+        if lifecycle::token_usable(&token, self.clock.now()) {
+            return Ok(token);
+        }
+        let reason = self
+            .slot(&session.key)
+            .state
+            .lock()
+            .unwrap()
+            .needs_login
+            .as_ref()
+            .map(|(n, _)| n.reason.clone())
+            .unwrap_or_else(|| format!("the SSO session '{}' has expired", session.key));
+        Err(BrokerError::LoginRequired {
+            reason,
+            command: session.login_command.clone(),
+        })
+    }
+
+    /// Refresh `session`'s access token now (`force`: even when not yet due,
+    /// as after the portal rejected it). Returns the token now stored.
+    pub async fn refresh(
+        &self,
+        session: &SessionInfo,
+        force: bool,
+    ) -> Result<SsoToken, BrokerError> {
+        let slot = self.slot(&session.key);
+        let _one_at_a_time = slot.refreshing.lock().await;
+        let login_required = |reason: String| BrokerError::LoginRequired {
+            reason,
+            command: session.login_command.clone(),
+        };
+        let token = self.stored(session).await?.ok_or_else(|| {
+            login_required(format!("not signed in to SSO session '{}'", session.key))
+        })?;
+        let now = self.clock.now();
+        {
+            let mut state = slot.state.lock().unwrap();
+            if let Some((needs, dead)) = &state.needs_login {
+                if dead.access_token == token.access_token {
+                    return Err(login_required(needs.reason.clone()));
+                }
+                tracing::info!(session = %session.key, "new sign-in found; renewing again");
+                state.needs_login = None;
+                state.last_failure = None;
+            }
+            if !force && !lifecycle::token_refresh_due(&token, now) {
+                // Someone else refreshed while we waited for the lock.
+                return Ok(token);
+            }
+            if state.last_failure.is_some_and(|at| now - at < RETRY_AFTER) {
+                return Err(BrokerError::Upstream(
+                    "token refresh failed recently; waiting before the next attempt".into(),
+                ));
+            }
+        }
+        let Some(refresh_token) = token.refresh_token.clone() else {
+            return Err(login_required(format!(
+                "the SSO session '{}' has no refresh token (add sso:account:access to its sso_registration_scopes to stay signed in)",
+                session.key
+            )));
+        };
+        let registration_key = token
+            .registration_key
+            .clone()
+            .unwrap_or_else(|| oidc::registration_key(session));
+        let registration = self
+            .vault
+            .registration(&registration_key)
+            .await
+            .map_err(|e| BrokerError::Keychain(e.to_string()))?;
+        let outcome = match registration {
+            Some(reg) if reg.expires_at > now => {
+                let refresh_session = SessionInfo {
+                    start_url: token.start_url.clone(),
+                    region: token.region.clone(),
+                    ..session.clone()
+                };
+                oidc::refresh(&refresh_session, &reg, &refresh_token, now).await
+            }
+            Some(_) => Err(RefreshError::NeedsLogin(
+                "the client registration has expired".into(),
+            )),
+            None => Err(RefreshError::NeedsLogin(
+                "the client registration is gone".into(),
+            )),
+        };
+        match outcome {
+            Ok(mut fresh) => {
+                fresh.registration_key = Some(registration_key);
+                self.vault
+                    .put_sso_token(&session.key, &fresh)
+                    .await
+                    .map_err(|e| BrokerError::Keychain(e.to_string()))?;
+                slot.state.lock().unwrap().last_failure = None;
+                tracing::info!(session = %session.key, expires = %fresh.expires_at, "refreshed the SSO access token");
+                Ok(fresh)
+            }
+            Err(RefreshError::NeedsLogin(why)) => {
+                let needs = NeedsLogin {
+                    session: session.key.clone(),
+                    reason: format!(
+                        "the SSO session '{}' can no longer be renewed ({why})",
+                        session.key
+                    ),
+                    command: session.login_command.clone(),
+                    since: now,
+                };
+                tracing::warn!(session = %session.key, reason = %why, command = %needs.command, "sign-in needed");
+                crate::desktop::notify(
+                    "AWS sign-in needed",
+                    &format!("Session '{}' expired. Run: {}", session.key, needs.command),
+                );
+                let reason = needs.reason.clone();
+                slot.state.lock().unwrap().needs_login = Some((needs, token));
+                Err(login_required(reason))
+            }
+            Err(RefreshError::Transient(m)) | Err(RefreshError::Other(m)) => {
+                tracing::warn!(session = %session.key, error = %m, "token refresh failed; will retry");
+                slot.state.lock().unwrap().last_failure = Some(now);
+                Err(BrokerError::Upstream(m))
+            }
+        }
+    }
+}
