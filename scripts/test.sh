@@ -2,10 +2,10 @@
 # The whole test suite, on a fresh Debian machine with only the Rust toolchain.
 #
 # Installs what the tests drive (a real Secret Service, the AWS CLI v2 from
-# Debian, boto3 in a venv), then runs `cargo test` inside a private D-Bus
-# session with an unlocked gnome-keyring, with the keyring's files in a
-# fresh directory so no keyring from an earlier run (with another password)
-# is ever reused.
+# Debian, Chromium for the browser sign-in, boto3 in a venv), then runs
+# `cargo test` inside a private D-Bus session with an unlocked gnome-keyring,
+# with the keyring's files in a fresh directory so no keyring from an earlier
+# run (with another password) is ever reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,9 @@ command -v dbus-run-session >/dev/null || missing+=(dbus)
 command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
 [ -x /usr/bin/aws ] || missing+=(awscli)
 command -v python3 >/dev/null || missing+=(python3)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "==> installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq

@@ -15,7 +15,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9911";
 /// Environment variable that overrides the runtime directory (tests, multiple brokers).
 pub const RUNTIME_DIR_ENV: &str = "CREDBROKER_RUNTIME_DIR";
 
-fn home_dir() -> PathBuf {
+/// `$HOME`, else the platform's idea of it.
+pub fn home_dir() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)
         .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()))

@@ -85,7 +85,14 @@ pub async fn get_role_credentials(
 
 /// Every account the token may use (ListAccounts, all pages).
 pub async fn list_accounts(token: &SsoToken) -> Result<Vec<AccountSummary>, PortalError> {
-    let client = client(token).await;
+    list_accounts_with(&client(token).await, token).await
+}
+
+/// [`list_accounts`] with a client the caller keeps (many calls, one client).
+pub async fn list_accounts_with(
+    client: &Client,
+    token: &SsoToken,
+) -> Result<Vec<AccountSummary>, PortalError> {
     let mut accounts = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -115,7 +122,15 @@ pub async fn list_account_roles(
     token: &SsoToken,
     account_id: &str,
 ) -> Result<Vec<String>, PortalError> {
-    let client = client(token).await;
+    list_account_roles_with(&client(token).await, token, account_id).await
+}
+
+/// [`list_account_roles`] with a client the caller keeps.
+pub async fn list_account_roles_with(
+    client: &Client,
+    token: &SsoToken,
+    account_id: &str,
+) -> Result<Vec<String>, PortalError> {
     let mut roles = Vec::new();
     let mut next: Option<String> = None;
     loop {
