@@ -72,7 +72,9 @@ pub struct AuthorizePrompt<'a> {
 /// fetches the page with an HTTP client. It must not block for long: it runs
 /// on the sign-in's task while the callback listener waits.
 #[derive(Clone)]
-pub struct BrowserOpener(Arc<dyn Fn(&str) -> std::io::Result<()> + Send + Sync>);
+pub struct BrowserOpener(Arc<OpenUrl>);
+
+type OpenUrl = dyn Fn(&str) -> std::io::Result<()> + Send + Sync;
 
 impl BrowserOpener {
     pub fn new(open: impl Fn(&str) -> std::io::Result<()> + Send + Sync + 'static) -> Self {

@@ -1,19 +1,24 @@
-//! IAM Identity Center: the device-code sign-in and the portal calls.
+//! IAM Identity Center: the device-code and PKCE sign-ins and the portal calls.
 //!
 //! - [`device`]: the device-code flow as a pure state machine (timing rules).
 //! - [`oidc`]: the `aws-sdk-ssooidc` calls (RegisterClient,
 //!   StartDeviceAuthorization, CreateToken) and their errors.
 //! - [`portal`]: the `aws-sdk-sso` calls (GetRoleCredentials, listing, Logout).
 //! - [`login`]: the sign-in a person runs, with the terminal UI kept apart.
+//! - [`pkce`] (pure), [`callback`] (the loopback listener) and
+//!   [`pkce_login`]: the authorization-code sign-in with PKCE.
 //!
 //! Clients are built from `aws-config` with the session's region and no
 //! credentials (these APIs are unsigned), so the standard `AWS_ENDPOINT_URL`,
 //! `AWS_ENDPOINT_URL_SSO_OIDC` and `AWS_ENDPOINT_URL_SSO` variables point them
 //! at another endpoint (the emulator) with no special code path.
 
+pub mod callback;
 pub mod device;
 pub mod login;
 pub mod oidc;
+pub mod pkce;
+pub mod pkce_login;
 pub mod portal;
 
 use aws_config::timeout::TimeoutConfig;
