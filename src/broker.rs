@@ -80,6 +80,12 @@ pub trait CredentialSource: Send + Sync + 'static {
         &self,
         profile: &str,
     ) -> impl Future<Output = Result<RoleCredentials, BrokerError>> + Send;
+
+    /// The account id and role name `profile` stands for, for the audit
+    /// trail ([`crate::audit`]); `None` when unknown.
+    fn role_of(&self, _profile: &str) -> Option<(String, String)> {
+        None
+    }
 }
 
 /// One role in one session: the cache key.
@@ -453,7 +459,20 @@ fn keychain_error(e: StoreError) -> BrokerError {
 
 impl CredentialSource for Broker {
     async fn credentials(&self, profile: &str) -> Result<RoleCredentials, BrokerError> {
+        // Web-identity profiles (credbroker_web_identity_*) assume their role
+        // with STS instead of the SSO portal; see crate::web_identity.
+        if let Ok(config) = self.config() {
+            if let Some(target) = crate::web_identity::target_of(&config, profile) {
+                let clock = self.clock.clone();
+                return crate::web_identity::credentials(&target?, move || clock.now()).await;
+            }
+        }
         let target = self.target(profile)?;
         self.credentials_for(&target).await
+    }
+
+    fn role_of(&self, profile: &str) -> Option<(String, String)> {
+        let target = self.target(profile).ok()?;
+        Some((target.account_id, target.role_name))
     }
 }

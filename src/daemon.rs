@@ -52,6 +52,11 @@ pub async fn run_until(
     } else {
         AuthToken::load_or_create(&token_path)?
     };
+    // Every vend is recorded (crate::audit); a daemon that cannot keep the
+    // trail does not serve.
+    let audit_path = crate::audit::audit_file();
+    let audit = crate::audit::AuditTrail::open(&audit_path)
+        .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?;
     let listener = server::bind_loopback(options.listen).await?;
     let base = url_base(listener.local_addr()?);
     let control = crate::control::server::bind(&crate::control::socket_path())?;
@@ -81,7 +86,9 @@ pub async fn run_until(
             let _ = socket_stopped.await;
         },
     ));
-    let served = server::serve(listener, broker, token, shutdown).await;
+    let limits = server::ServerLimits::default();
+    let served =
+        server::serve_audited(listener, broker, token, limits, Some(audit), shutdown).await;
     let _ = stop_socket.send(());
     let _ = socket.await;
     let _ = stop_renewal.send(());

@@ -8,12 +8,19 @@
 //! - [`broker`]: profile -> cached or fresh role credentials.
 //! - [`server`] and [`daemon`]: the loopback container-credentials endpoint.
 //! - [`config`]: the `~/.aws/config` parser (pure).
+//! - [`web_identity`]: CI credentials: a GitHub Actions (or file) token traded
+//!   with STS AssumeRoleWithWebIdentity, served like SSO credentials.
+//! - [`policy`]: IAM trust-policy evaluation, JWTs, and the trust and workflow
+//!   linters (pure).
 //! - [`emulator`]: a local IAM Identity Center + STS speaking the AWS wire formats.
 //! - [`model`], [`clock`], [`paths`]: shared values, time, and files.
 //! - [`onboard`]: a team file turned into profiles in `~/.aws/config`.
 //! - [`service`]: the daemon as a systemd user unit or a LaunchAgent.
 //! - [`aws_cli_cache`]: the optional export of a token to the AWS CLI cache.
+//! - [`audit`]: the record of every credentials request and who made it.
+//! - [`log_filter`]: the log levels that never print a secret, whatever `RUST_LOG` says.
 
+pub mod audit;
 pub mod aws_cli_cache;
 pub mod broker;
 pub mod cli;
@@ -24,6 +31,7 @@ pub mod daemon;
 pub mod desktop;
 pub mod emulator;
 pub mod lifecycle;
+pub mod log_filter;
 pub mod model;
 pub mod onboard;
 pub mod paths;

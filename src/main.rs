@@ -11,14 +11,23 @@ const EXIT_LOGIN_REQUIRED: i32 = 3;
 
 fn main() {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cli.default_log_level()));
+    // RUST_LOG, with the SDK targets that would log secrets capped.
+    let filter = credbroker::log_filter::from_env(cli.default_log_level());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
 
-    let runtime = match tokio::runtime::Runtime::new() {
+    // credential-process runs once per AWS call: a single-threaded runtime
+    // starts faster, and its one request needs no parallelism.
+    let runtime = if matches!(cli.command, cli::Command::CredentialProcess(_)) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Runtime::new()
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("credbroker: cannot start the async runtime: {e}");

@@ -111,9 +111,17 @@ impl SessionKeeper {
                 command: session.login_command.clone(),
             })?;
         let now = self.clock.now();
+        // A refresh that failed for a passing reason (IdP down, keychain
+        // busy) is reported as such: the session is not dead, so a 4xx
+        // "sign in" would make clients give up for nothing.
+        let mut transient = None;
         let token = if lifecycle::token_refresh_due(&token, now) && token.refresh_token.is_some() {
             match self.refresh(session, false).await {
                 Ok(fresh) => fresh,
+                Err(e @ (BrokerError::Upstream(_) | BrokerError::Keychain(_))) => {
+                    transient = Some(e);
+                    token
+                }
                 Err(_) => token,
             }
         } else {
@@ -121,6 +129,9 @@ impl SessionKeeper {
         };
         if lifecycle::token_usable(&token, self.clock.now()) {
             return Ok(token);
+        }
+        if let Some(e) = transient {
+            return Err(e);
         }
         let reason = self
             .slot(&session.key)

@@ -14,6 +14,8 @@ async fn daemon_writes_its_files_serves_and_cleans_up() {
     let runtime = dir.path().join("run");
     // Only test in this binary, so no other thread reads the environment.
     std::env::set_var(credbroker::paths::RUNTIME_DIR_ENV, &runtime);
+    // The audit log goes to the state dir: keep it in the temp dir too.
+    std::env::set_var("XDG_STATE_HOME", dir.path().join("state"));
     let config = dir.path().join("aws-config");
     std::fs::write(&config, "").unwrap();
 

@@ -31,7 +31,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Sign in to an IAM Identity Center session (device code in the browser).
+    /// Sign in to an IAM Identity Center session (browser with PKCE, or a device code).
     Login(super::login::Args),
     /// Sign out: remove a session's tokens and credentials from the keychain.
     Logout(super::logout::Args),
@@ -43,10 +43,26 @@ pub enum Command {
     Exec(super::exec::Args),
     /// Print role credentials as `credential_process` JSON (for ~/.aws/config).
     CredentialProcess(super::credential_process::Args),
+    /// Show who was handed which role's credentials (the audit log).
+    Audit(super::audit::Args),
+    /// Show sessions, roles held, the endpoint, the service and the last errors.
+    Status(super::status::Args),
     /// Run a local IAM Identity Center + STS emulator speaking the AWS wire formats.
     Emulator(super::emulator::Args),
     /// Show the whole flow against the bundled emulator, in a temporary HOME.
     Demo(super::demo::Args),
+    /// Sign in, write a profile for every account and role, and start the service.
+    Onboard(super::onboard::Args),
+    /// Install, remove, inspect or restart the per-user background service.
+    Service(super::service::Args),
+    /// Decode a JWT: claims, time left, `sub` in parts; verify it with --jwks.
+    Jwt(super::jwt::Args),
+    /// In CI: assume a role with the job's OIDC token and serve it, renewed.
+    Ci(super::ci::Args),
+    /// Check a token against a trust policy, or lint trust policies.
+    Trust(super::trust::Args),
+    /// Lint GitHub workflow files for AWS role assumption mistakes.
+    Workflow(super::workflow::Args),
 }
 
 impl Cli {
@@ -74,7 +90,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Env(args) => super::env::run(args).await.map(|()| 0),
         Command::Exec(args) => super::exec::run(args).await,
         Command::CredentialProcess(args) => super::credential_process::run(args).await.map(|()| 0),
+        Command::Audit(args) => super::audit::run(args).await.map(|()| 0),
+        Command::Status(args) => super::status::run(args).await.map(|()| 0),
         Command::Emulator(args) => super::emulator::run(args).await.map(|()| 0),
         Command::Demo(args) => super::demo::run(args).await.map(|()| 0),
+        Command::Onboard(args) => super::onboard::run(args).await.map(|()| 0),
+        Command::Service(args) => super::service::run(args).await.map(|()| 0),
+        Command::Jwt(args) => super::jwt::run(args).await,
+        Command::Ci(args) => super::ci::run(args).await,
+        Command::Trust(args) => super::trust::run(args).await,
+        Command::Workflow(args) => super::workflow::run(args).await,
     }
 }

@@ -7,6 +7,11 @@
 //!   fetch, so a rotated token is picked up.
 //! - `AWS_CONTAINER_AUTHORIZATION_TOKEN`: the token itself, for clients from
 //!   before late 2023 (Debian 12's AWS CLI 2.9) that know only this one.
+//!
+//! Both carry a token scoped to this one profile ([`crate::server::scope`]),
+//! never the daemon's secret: a tool started for `dev` cannot read `prod`.
+//! The file is `<runtime dir>/tokens/<hash of the profile>`, written here
+//! (0600) and re-derived by the daemon when the secret is rotated.
 //! - `AWS_REGION` / `AWS_DEFAULT_REGION`: when the profile names a region.
 //!
 //! What is unset: every variable an SDK would consult before the container
@@ -138,14 +143,18 @@ pub fn credential_env(
 }
 
 /// Everything `env` and `exec` need: the profile must exist and name a role;
-/// the token is created if missing, exactly as the daemon would.
+/// the daemon's secret is created if missing, exactly as the daemon would,
+/// and the profile's scoped token file is written.
 pub fn plan_for_profile(profile: &str) -> anyhow::Result<EnvPlan> {
     let config = crate::config::AwsConfig::load_default()?;
     let target = config
         .role_target(profile)
         .with_context(|| format!("profile '{profile}' cannot be served by credbroker"))?;
-    let token_file = crate::paths::token_file();
-    let token = AuthToken::load_or_create(&token_file)?;
+    let secret = AuthToken::load_or_create(&crate::paths::token_file())?;
+    let runtime_dir = crate::paths::runtime_dir();
+    let token_file = crate::server::scope::write_token_file(&runtime_dir, &secret, profile)
+        .with_context(|| format!("cannot write the token file for '{profile}'"))?;
+    let token = crate::server::scope::scoped_token(&secret, profile);
     let endpoint_file = crate::paths::endpoint_file();
     let base = match crate::daemon::read_endpoint_file(&endpoint_file)? {
         Some(base) => base,

@@ -1,13 +1,21 @@
 //! One module per subcommand. Each has an `Args` (clap) and a `run`.
 
+pub mod audit;
+pub mod ci;
 pub mod credential_process;
 pub mod daemon;
 pub mod demo;
 pub mod emulator;
 pub mod env;
 pub mod exec;
+pub mod jwt;
 pub mod login;
 pub mod logout;
+pub mod onboard;
+pub mod service;
+pub mod status;
+pub mod trust;
+pub mod workflow;
 
 mod app;
 pub use app::{run, Cli, Command};

@@ -13,7 +13,9 @@
 //!
 //! `status` answers with that HTTP status in the operation's own error format
 //! (`code` overrides the exception name); `latency_ms` delays the answer;
-//! `drop` closes the connection without answering; `count` limits how many
+//! `drop` closes the connection without answering; `malformed` answers 200
+//! with a body cut off mid-document (a proxy or a bug upstream, which the
+//! client must treat as a failed call, not as credentials); `count` limits how many
 //! calls are affected (absent: until the table is replaced). Each call that
 //! a fault touches uses up one of its count.
 
@@ -43,6 +45,8 @@ pub struct Fault {
     pub latency_ms: Option<u64>,
     #[serde(default)]
     pub drop: bool,
+    #[serde(default)]
+    pub malformed: bool,
     #[serde(default)]
     pub count: Option<u64>,
 }
@@ -151,6 +155,11 @@ mod tests {
             .contains("unknown"));
         assert!(Faults::parse(br#"{"Logout":{"status":200}}"#).is_err());
         assert!(Faults::parse(br#"{"Logout":{"stauts":500}}"#).is_err());
+        assert!(
+            Faults::parse(br#"{"GetRoleCredentials":{"malformed":true}}"#).unwrap()
+                ["GetRoleCredentials"]
+                .malformed
+        );
     }
 
     #[test]

@@ -221,6 +221,21 @@ async fn apply_fault(operation: &str, fault: &Fault) -> Result<Option<Answer>, D
     if fault.drop {
         return Err(DropConnection);
     }
+    if fault.malformed {
+        let body = match Protocol::of(operation) {
+            Protocol::Sts => "<GetCallerIdentityResponse><GetCallerIdentityResult><Acc",
+            _ => r#"{"roleCredentials":{"accessKeyId":"ASIA"#,
+        };
+        let content_type = match Protocol::of(operation) {
+            Protocol::Sts => "text/xml",
+            _ => "application/json",
+        };
+        return Ok(Some(respond(
+            StatusCode::OK,
+            content_type,
+            Bytes::from(body),
+        )));
+    }
     let Some(status) = fault.status else {
         return Ok(None);
     };
@@ -257,6 +272,7 @@ enum Route {
     Stats,
     Faults,
     Revoke,
+    Secrets,
     NotFound,
 }
 
@@ -290,6 +306,7 @@ fn route(req: &Call) -> Route {
         (&Method::GET, "/_emulator/stats") => Route::Stats,
         (&Method::POST, "/_emulator/faults") => Route::Faults,
         (&Method::POST, "/_emulator/revoke") => Route::Revoke,
+        (&Method::GET, "/_emulator/secrets") => Route::Secrets,
         _ => Route::NotFound,
     }
 }
@@ -320,6 +337,7 @@ fn dispatch(emulator: &Emulator, route: Route, req: &Call) -> Answer {
                 &serde_json::json!({ "message": message }),
             ),
         },
+        Route::Secrets => json(StatusCode::OK, &serde_json::json!(emulator.secrets())),
         Route::Revoke => {
             emulator.revoke_all_tokens();
             json(StatusCode::OK, &serde_json::json!({}))

@@ -11,7 +11,8 @@
 //! - STS (awsQuery/XML, SigV4-signed): `POST /` ([`sts`], [`sigv4`]);
 //! - for people: `GET /device`, the approval page ([`approval`]);
 //! - for tests: `GET /_emulator/stats`, `POST /_emulator/faults`
-//!   ([`faults`]), `POST /_emulator/revoke`.
+//!   ([`faults`]), `POST /_emulator/revoke`, `GET /_emulator/secrets` (every
+//!   secret issued and still held, for tests that grep logs for them).
 //!
 //! The protocol modules are pure state machines over [`EmulatorOptions`] and
 //! a `now`; [`http`] does the sockets, and [`Emulator`] holds the shared
@@ -167,6 +168,15 @@ impl Emulator {
             .unwrap()
             .oidc
             .decide_device(user_code, false, now)
+    }
+
+    /// Every secret the emulator holds now (`GET /_emulator/secrets`), so a
+    /// test can check that none of them reached a log.
+    pub fn secrets(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        let mut secrets = state.oidc.secrets();
+        secrets.extend(state.portal.secrets());
+        secrets
     }
 
     /// Revoke every access and refresh token, as if every session ended.

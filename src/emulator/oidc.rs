@@ -452,6 +452,19 @@ impl Oidc {
         true
     }
 
+    /// Every secret value held now: client secrets, device and
+    /// authorization codes, access and refresh tokens (for tests that look
+    /// for them where they must not be).
+    pub fn secrets(&self) -> Vec<String> {
+        let clients = self.clients.values().map(|c| c.secret.clone());
+        clients
+            .chain(self.devices.keys().cloned())
+            .chain(self.codes.keys().cloned())
+            .chain(self.access_tokens.keys().cloned())
+            .chain(self.refresh_tokens.keys().cloned())
+            .collect()
+    }
+
     /// Revoke every access and refresh token (the `/_emulator/revoke` fault).
     pub fn revoke_all(&mut self) {
         self.access_tokens.clear();

@@ -96,6 +96,14 @@ fn required<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str, PortalErr
 }
 
 impl Portal {
+    /// Every credential secret and session token handed out so far.
+    pub fn secrets(&self) -> Vec<String> {
+        self.issued
+            .values()
+            .flat_map(|c| [c.secret_access_key.clone(), c.session_token.clone()])
+            .collect()
+    }
+
     /// `GET /federation/credentials?role_name=&account_id=`.
     pub fn get_role_credentials(
         &mut self,

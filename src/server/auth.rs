@@ -9,12 +9,16 @@
 //!    `localhost:PORT` or `[::1]:PORT` with the bound port. A page that
 //!    rebinds its own DNS name to 127.0.0.1 still sends its own name, so this
 //!    defeats DNS rebinding even before the token is looked at.
-//! 3. `Authorization` must be exactly the token (no `Bearer `), compared in
-//!    constant time by [`AuthToken::matches`].
+//! 3. `Authorization` must be exactly the daemon's token or a per-profile
+//!    token derived from it (no `Bearer `), both compared in constant time
+//!    ([`scope::grant`]). What the token may read is returned as a [`Grant`];
+//!    whether it covers the profile asked for is decided once the path is
+//!    routed.
 //!
 //! Each check is a pure function of the request head so it can be tested
 //! without a socket.
 
+use super::scope::{self, Grant};
 use super::token::AuthToken;
 use hyper::header::{HeaderMap, AUTHORIZATION, HOST, ORIGIN};
 use hyper::{StatusCode, Uri};
@@ -45,8 +49,20 @@ const BAD_TOKEN: Refusal = Refusal {
     message: "missing or wrong Authorization token; see `credbroker env`",
 };
 
+/// A valid token that does not cover the profile in the path.
+pub const OUT_OF_SCOPE: Refusal = Refusal {
+    status: StatusCode::FORBIDDEN,
+    code: "TokenScopeMismatch",
+    message: "this token reads another profile only; get one for this profile with `credbroker exec --profile NAME` or `credbroker env --profile NAME`",
+};
+
 /// Run every check; the first that fails decides the answer.
-pub fn admit(headers: &HeaderMap, uri: &Uri, port: u16, token: &AuthToken) -> Result<(), Refusal> {
+pub fn admit(
+    headers: &HeaderMap,
+    uri: &Uri,
+    port: u16,
+    token: &AuthToken,
+) -> Result<Grant, Refusal> {
     refuse_browsers(headers)?;
     check_host(headers, uri, port)?;
     check_token(headers, token)
@@ -87,10 +103,10 @@ pub fn names_listener(host: &str, port: u16) -> bool {
     loopback_name && host_port == port.to_string()
 }
 
-fn check_token(headers: &HeaderMap, token: &AuthToken) -> Result<(), Refusal> {
+fn check_token(headers: &HeaderMap, token: &AuthToken) -> Result<Grant, Refusal> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     match (values.next(), values.next()) {
-        (Some(value), None) if token.matches(value.as_bytes()) => Ok(()),
+        (Some(value), None) => scope::grant(token, value.as_bytes()).ok_or(BAD_TOKEN),
         _ => Err(BAD_TOKEN),
     }
 }
@@ -141,7 +157,16 @@ mod tests {
             ("host", "127.0.0.1:1234"),
             ("authorization", token.expose()),
         ];
-        assert_eq!(admit(&head(&good), &uri, 1234, &token), Ok(()));
+        assert_eq!(
+            admit(&head(&good), &uri, 1234, &token),
+            Ok(Grant::AllProfiles)
+        );
+        let dev = scope::scoped_token(&token, "dev");
+        let scoped = [good[0], ("authorization", dev.expose())];
+        assert_eq!(
+            admit(&head(&scoped), &uri, 1234, &token),
+            Ok(Grant::Profile("dev".into()))
+        );
 
         let browser = [("origin", "https://evil.example"), good[0], good[1]];
         assert_eq!(admit(&head(&browser), &uri, 1234, &token), Err(BROWSER));

@@ -5,20 +5,29 @@
 //! completes, then lets open connections finish their current request for a
 //! bounded grace period before dropping them.
 //!
-//! Parts: [`token`] keeps the authorization token and its file, [`auth`]
-//! admits or refuses a request from its head alone, [`routes`] answers
-//! admitted requests. This file owns the sockets and the limits that keep a
+//! Parts: [`token`] keeps the authorization token and its file, [`scope`]
+//! derives and checks per-profile tokens, [`auth`] admits or refuses a
+//! request from its head alone, [`routes`] answers admitted requests.
+//!
+//! With an [`AuditTrail`] ([`serve_audited`]), every credentials request is
+//! recorded. Finding the caller's process is slow (a scan of `/proc`), so it
+//! starts on a blocking thread when the request arrives, runs while the
+//! broker answers, and is awaited only by the task that writes the record
+//! after the response is on its way; it runs once per connection. This file owns the sockets and the limits that keep a
 //! misbehaving local client from tying the daemon up: a cap on open
 //! connections, a deadline for request headers, a bound on header size and
 //! count, and a deadline for the broker's answer.
 
 pub mod auth;
 pub mod routes;
+pub mod scope;
 pub mod token;
 
 pub use token::{AuthToken, TokenError};
 
+use crate::audit::{AuditTrail, Caller, VendRecord};
 use crate::broker::CredentialSource;
+use crate::clock::Clock as _;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -28,7 +37,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OnceCell, Semaphore};
 use tokio::task::JoinSet;
 
 /// Why the endpoint could not start.
@@ -48,7 +57,8 @@ pub enum ServeError {
 /// The limits one endpoint enforces. [`Default`] suits the daemon.
 #[derive(Debug, Clone)]
 pub struct ServerLimits {
-    /// Open connections at once; further clients wait in the accept queue.
+    /// Open connections at once; further connections are closed as soon
+    /// as they are accepted (clients retry), until one ends.
     pub max_connections: usize,
     /// Time a client has to send its request headers (also closes idle
     /// keep-alive connections).
@@ -66,7 +76,9 @@ pub struct ServerLimits {
 impl Default for ServerLimits {
     fn default() -> Self {
         ServerLimits {
-            max_connections: 64,
+            // Well under the usual 1,024 open files, well over any real
+            // tool count; idle sockets cost a few KiB each.
+            max_connections: 512,
             header_read_timeout: Duration::from_secs(5),
             max_headers: 32,
             max_header_bytes: 8 * 1024,
@@ -97,6 +109,20 @@ pub async fn serve<S: CredentialSource>(
     serve_with_limits(listener, source, token, ServerLimits::default(), shutdown).await
 }
 
+/// [`serve_with_limits`] without an audit trail.
+pub async fn serve_with_limits<S: CredentialSource>(
+    listener: TcpListener,
+    source: Arc<S>,
+    token: AuthToken,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    serve_audited(listener, source, token, limits, None, shutdown).await
+}
+
+/// Caller lookups (scans of `/proc`) running at once; more wait their turn.
+const CONCURRENT_LOOKUPS: usize = 2;
+
 /// What every connection task shares.
 pub(crate) struct Endpoint<S> {
     pub(crate) source: Arc<S>,
@@ -104,14 +130,19 @@ pub(crate) struct Endpoint<S> {
     /// The bound port: the only one a `Host` header may name.
     pub(crate) port: u16,
     pub(crate) limits: ServerLimits,
+    pub(crate) audit: Option<AuditTrail>,
+    /// Bounds the caller lookups in flight.
+    pub(crate) lookups: Arc<Semaphore>,
 }
 
-/// [`serve`] with explicit limits.
-pub async fn serve_with_limits<S: CredentialSource>(
+/// [`serve`] with explicit limits, recording every credentials request in
+/// `audit` when given.
+pub async fn serve_audited<S: CredentialSource>(
     listener: TcpListener,
     source: Arc<S>,
     token: AuthToken,
     limits: ServerLimits,
+    audit: Option<AuditTrail>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let local = listener.local_addr()?;
@@ -130,6 +161,8 @@ pub async fn serve_with_limits<S: CredentialSource>(
         token,
         port: local.port(),
         limits,
+        audit,
+        lookups: Arc::new(Semaphore::new(CONCURRENT_LOOKUPS)),
     });
     let permits = Arc::new(Semaphore::new(max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -139,16 +172,10 @@ pub async fn serve_with_limits<S: CredentialSource>(
     loop {
         // Reap finished connections so the set does not grow without bound.
         while connections.try_join_next().is_some() {}
-        // Wait for a free slot before accepting, so excess clients queue in
-        // the kernel's backlog instead of holding sockets open here.
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            permit = permits.clone().acquire_owned() => permit.expect("semaphore is never closed"),
-        };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok((stream, peer)) => (stream, peer),
                 Err(err) => {
                     // Per-connection failures (e.g. reset before accept, or
                     // out of file descriptors) should not end the daemon.
@@ -158,7 +185,22 @@ pub async fn serve_with_limits<S: CredentialSource>(
                 }
             },
         };
-        let connection = serve_connection(stream, http.clone(), endpoint.clone(), stop_rx.clone());
+        // At the cap, shed the new connection at once rather than queue it:
+        // a queue behind hundreds of idle sockets (each held until the
+        // header timeout) would keep a good client waiting for minutes,
+        // while a closed connection is retried by every SDK within a second.
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "connection limit reached; connection closed");
+            drop(stream);
+            continue;
+        };
+        let connection = serve_connection(
+            stream,
+            (peer, local),
+            http.clone(),
+            endpoint.clone(),
+            stop_rx.clone(),
+        );
         connections.spawn(async move {
             connection.await;
             drop(permit);
@@ -185,20 +227,49 @@ pub async fn serve_with_limits<S: CredentialSource>(
 /// and close.
 async fn serve_connection<S: CredentialSource>(
     stream: TcpStream,
+    (peer, local): (SocketAddr, SocketAddr),
     http: http1::Builder,
     endpoint: Arc<Endpoint<S>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    // Who is on the other end, looked up at most once per connection.
+    let caller: Arc<OnceCell<Caller>> = Arc::new(OnceCell::new());
     let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
         let endpoint = endpoint.clone();
+        let caller = caller.clone();
         async move {
-            let response = routes::respond(
+            let time = crate::clock::SystemClock.now();
+            let lookup = endpoint
+                .audit
+                .is_some()
+                .then(|| request.uri().path().starts_with(routes::CREDENTIALS_PATH))
+                .filter(|&wanted| wanted)
+                .map(|_| start_caller_lookup(&endpoint, caller, peer, local));
+            let (response, vend) = routes::respond(
                 request.method(),
                 request.uri(),
                 request.headers(),
                 &endpoint,
             )
             .await;
+            if let (Some(lookup), Some(vend), Some(trail)) = (lookup, vend, endpoint.audit.clone())
+            {
+                let source = endpoint.source.clone();
+                tokio::spawn(async move {
+                    let caller = lookup.await.unwrap_or_default();
+                    let (account, role) = source.role_of(&vend.profile).unzip();
+                    trail.record(VendRecord {
+                        time,
+                        profile: vend.profile,
+                        account,
+                        role,
+                        result: vend.result.to_owned(),
+                        status: vend.status,
+                        scope: vend.scope.map(str::to_owned),
+                        caller,
+                    });
+                });
+            }
             Ok::<_, Infallible>(response)
         }
     });
@@ -214,4 +285,26 @@ async fn serve_connection<S: CredentialSource>(
     if let Err(err) = result {
         tracing::debug!(error = %err, "connection ended with an error");
     }
+}
+
+/// Start finding the connection's caller (once per connection) on a
+/// blocking thread; the handle yields it when done.
+fn start_caller_lookup<S: CredentialSource>(
+    endpoint: &Endpoint<S>,
+    caller: Arc<OnceCell<Caller>>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> tokio::task::JoinHandle<Caller> {
+    let lookups = endpoint.lookups.clone();
+    tokio::spawn(async move {
+        caller
+            .get_or_init(|| async move {
+                let _turn = lookups.acquire_owned().await;
+                tokio::task::spawn_blocking(move || crate::audit::caller::lookup(peer, local))
+                    .await
+                    .unwrap_or_default()
+            })
+            .await
+            .clone()
+    })
 }

@@ -6,10 +6,14 @@
 //! tells clients whether to retry (5xx) or give up (4xx). All responses are
 //! JSON and `Cache-Control: no-store`: credentials must not sit in a cache.
 //!
+//! A per-profile token ([`super::scope`]) that names another profile gets
+//! 403 `TokenScopeMismatch`; the broker is never asked.
+//!
 //! Only the request head is read. A body sent with GET is never read, so it
 //! costs the server nothing but the header limits already in force.
 
 use super::auth;
+use super::scope::Grant;
 use super::Endpoint;
 use crate::broker::{BrokerError, CredentialSource};
 use crate::model;
@@ -24,69 +28,125 @@ pub const CREDENTIALS_PATH: &str = "/v1/credentials/";
 /// Longest profile name served; real ones are far shorter.
 const MAX_PROFILE_LEN: usize = 256;
 
-/// Answer one request. Refusals happen before routing, and the broker is
-/// consulted only for an admitted, well-formed credentials request.
+/// What the audit trail is told about a credentials request.
+#[derive(Debug)]
+pub(super) struct Vend {
+    pub profile: String,
+    /// What the presented token could read (`all`, `profile`), if it was valid.
+    pub scope: Option<&'static str>,
+    pub status: u16,
+    /// `ok`, or the error code the client got.
+    pub result: &'static str,
+}
+
+/// Answer one request, and say what to audit when it asked for a profile's
+/// credentials (admitted or not).
 pub(super) async fn respond<S: CredentialSource>(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     endpoint: &Endpoint<S>,
-) -> Response<Full<Bytes>> {
-    if let Err(refusal) = auth::admit(headers, uri, endpoint.port, &endpoint.token) {
-        tracing::debug!(
-            status = refusal.status.as_u16(),
-            code = refusal.code,
-            "request refused"
-        );
-        return error(refusal.status, refusal.code, refusal.message);
-    }
+) -> (Response<Full<Bytes>>, Option<Vend>) {
+    let (response, result, grant) = answer(method, uri, headers, endpoint).await;
+    let vend = match parse_route(uri.path()) {
+        Route::Credentials(profile) => Some(Vend {
+            profile,
+            scope: grant.as_ref().map(Grant::kind),
+            status: response.status().as_u16(),
+            result,
+        }),
+        _ => None,
+    };
+    (response, vend)
+}
+
+/// The response, its result (`ok` or the error code) and the token's grant.
+/// Refusals happen before routing, and the broker is consulted only for an
+/// admitted, well-formed credentials request the token covers.
+async fn answer<S: CredentialSource>(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    endpoint: &Endpoint<S>,
+) -> (Response<Full<Bytes>>, &'static str, Option<Grant>) {
+    let grant = match auth::admit(headers, uri, endpoint.port, &endpoint.token) {
+        Ok(grant) => grant,
+        Err(refusal) => {
+            tracing::debug!(
+                status = refusal.status.as_u16(),
+                code = refusal.code,
+                "request refused"
+            );
+            return (refused(&refusal), refusal.code, None);
+        }
+    };
     let profile = match parse_route(uri.path()) {
         Route::Credentials(profile) => profile,
         Route::InvalidProfile => {
             tracing::debug!(status = 400, "invalid profile name in path");
-            return error(
-                StatusCode::BAD_REQUEST,
-                "InvalidProfileName",
-                "the profile name in the path is empty or not a valid profile name",
+            let code = "InvalidProfileName";
+            let message = "the profile name in the path is empty or not a valid profile name";
+            return (
+                error(StatusCode::BAD_REQUEST, code, message),
+                code,
+                Some(grant),
             );
         }
         Route::NotFound => {
             tracing::debug!(status = 404, "unknown path");
-            return error(
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                "the only path served is /v1/credentials/{profile}",
+            let code = "NotFound";
+            let message = "the only path served is /v1/credentials/{profile}";
+            return (
+                error(StatusCode::NOT_FOUND, code, message),
+                code,
+                Some(grant),
             );
         }
     };
+    if !grant.covers(&profile) {
+        tracing::debug!(%profile, status = 403, "token scoped to another profile");
+        let refusal = auth::OUT_OF_SCOPE;
+        return (refused(&refusal), refusal.code, Some(grant));
+    }
     if method != Method::GET {
         tracing::debug!(%profile, %method, status = 405, "method not allowed");
+        let code = "MethodNotAllowed";
         let mut response = error(
             StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
+            code,
             "credentials are read with GET",
         );
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET"));
-        return response;
+        return (response, code, Some(grant));
     }
     let answer = tokio::time::timeout(
         endpoint.limits.request_timeout,
         endpoint.source.credentials(&profile),
     )
     .await;
-    let response = match answer {
-        Ok(Ok(creds)) => json(StatusCode::OK, model::container_credentials_body(&creds)),
-        Ok(Err(err)) => broker_error(&err),
-        Err(_elapsed) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
+    let (response, result) = match answer {
+        Ok(Ok(creds)) => (
+            json(StatusCode::OK, model::container_credentials_body(&creds)),
+            "ok",
+        ),
+        Ok(Err(err)) => (broker_error(&err), err.code()),
+        Err(_elapsed) => (
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UpstreamTimeout",
+                "fetching credentials took too long; try again",
+            ),
             "UpstreamTimeout",
-            "fetching credentials took too long; try again",
         ),
     };
     tracing::debug!(%profile, status = response.status().as_u16(), "credentials request");
-    response
+    (response, result, Some(grant))
+}
+
+fn refused(refusal: &auth::Refusal) -> Response<Full<Bytes>> {
+    error(refusal.status, refusal.code, refusal.message)
 }
 
 fn broker_error(err: &BrokerError) -> Response<Full<Bytes>> {

@@ -119,7 +119,8 @@ impl AuthToken {
         Ok(AuthToken::from_checked(text))
     }
 
-    /// Make a new token and write it to `path` (replacing any old one).
+    /// Make a new token and write it to `path` (replacing any old one), and
+    /// re-derive the per-profile token files beside it ([`super::scope`]).
     pub fn rotate(path: &Path) -> Result<AuthToken, TokenError> {
         // Create the runtime directory private, but never re-mode one that
         // exists: the path may have been pointed somewhere shared.
@@ -136,6 +137,14 @@ impl AuthToken {
                 source,
             }
         })?;
+        // Per-profile token files are derived from the secret: re-derive them
+        // so tools that re-read them keep working.
+        if let Some(dir) = path.parent() {
+            super::scope::refresh_token_files(dir, &token).map_err(|source| TokenError::Io {
+                path: dir.join(super::scope::TOKENS_DIR),
+                source,
+            })?;
+        }
         Ok(token)
     }
 

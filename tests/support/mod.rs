@@ -71,6 +71,12 @@ impl Env {
         self.home.path().join("run")
     }
 
+    /// `XDG_STATE_HOME` of every process; the broker's state (the audit
+    /// log) is in its `credbroker` directory.
+    pub fn state_home(&self) -> PathBuf {
+        self.home.path().join(".local/state")
+    }
+
     pub fn write_config(&self, text: &str) {
         let path = self.config_path();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -109,6 +115,7 @@ impl Env {
                 self.home.path().join(".aws/credentials"),
             )
             .env("CREDBROKER_RUNTIME_DIR", self.runtime_dir())
+            .env("XDG_STATE_HOME", self.state_home())
             .env("CREDBROKER_KEYCHAIN_SERVICE", &self.name)
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_DEFAULT_PROFILE")

@@ -1,0 +1,240 @@
+//! The audit trail: who was handed which role's credentials, and when.
+//!
+//! Modelled on how CloudTrail records an `AssumeRoleWithWebIdentity`: every
+//! credentials request that reaches the endpoint's one route becomes one
+//! [`VendRecord`] with the time, the profile, the account and role it stands
+//! for, the result (`ok` or the error code the client got) and the caller
+//! (pid and executable on Linux, see [`caller`]). A record never holds a
+//! secret: no key, no token, not even a token's prefix.
+//!
+//! The endpoint must not slow down for this, so [`AuditTrail::record`] only
+//! queues the record; one writer thread appends it to `audit.log` in the
+//! state directory ([`log`]: JSON lines, append-only, 5 MiB x 4 files at
+//! most). If the queue is full the record is dropped and counted in the
+//! daemon's log rather than making a client wait.
+//!
+//! `credbroker audit` reads the file back ([`parse_since`], [`render_table`]).
+
+pub mod caller;
+pub mod log;
+
+pub use caller::Caller;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
+
+/// Records waiting for the writer before new ones are dropped.
+const QUEUE: usize = 4096;
+
+/// One credentials request, as the audit log holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VendRecord {
+    pub time: DateTime<Utc>,
+    pub profile: String,
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub role: Option<String>,
+    /// `ok`, or the `code` of the error body the client received.
+    pub result: String,
+    /// The HTTP status the client received.
+    pub status: u16,
+    /// What the presented token could read: `all`, `profile`, or none.
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub caller: Caller,
+}
+
+/// `<state dir>/audit.log`.
+pub fn audit_file() -> PathBuf {
+    crate::paths::state_dir().join("audit.log")
+}
+
+/// The endpoint's handle on the audit log; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AuditTrail {
+    queue: SyncSender<VendRecord>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl AuditTrail {
+    /// Open the log at `path` and start its writer thread, which ends when
+    /// the last handle is dropped (after writing what is queued).
+    pub fn open(path: &Path) -> std::io::Result<AuditTrail> {
+        let mut file = log::AuditLog::open(path)?;
+        let (queue, records) = sync_channel::<VendRecord>(QUEUE);
+        std::thread::Builder::new()
+            .name("credbroker-audit".into())
+            .spawn(move || {
+                for record in records {
+                    if let Err(err) = file.append(&record) {
+                        tracing::warn!(error = %err, "cannot write the audit log");
+                    }
+                }
+            })?;
+        Ok(AuditTrail {
+            queue,
+            dropped: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Queue a record; never blocks.
+    pub fn record(&self, record: VendRecord) {
+        match self.queue.try_send(record) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(dropped, "audit queue full; record dropped");
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                tracing::warn!("audit writer stopped; record dropped");
+            }
+        }
+    }
+}
+
+/// `90s`, `30m`, `1h`, `7d` (or a bare number of seconds) as a duration.
+pub fn parse_since(text: &str) -> Result<chrono::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration like 30m, 1h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("'{text}': the unit must be s, m, h or d")),
+    };
+    n.checked_mul(seconds)
+        .and_then(chrono::Duration::try_seconds)
+        .ok_or_else(|| format!("'{text}' is too long"))
+}
+
+/// Records as an aligned table, one line each, with a header.
+pub fn render_table(records: &[VendRecord]) -> String {
+    let header = [
+        "TIME", "PROFILE", "ACCOUNT", "ROLE", "RESULT", "SCOPE", "PID", "CALLER",
+    ];
+    let rows: Vec<[String; 8]> = records
+        .iter()
+        .map(|r| {
+            [
+                r.time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                r.profile.clone(),
+                r.account.clone().unwrap_or_else(|| "-".into()),
+                r.role.clone().unwrap_or_else(|| "-".into()),
+                r.result.clone(),
+                r.scope.clone().unwrap_or_else(|| "-".into()),
+                r.caller
+                    .pid
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                r.caller
+                    .exe
+                    .clone()
+                    .or_else(|| r.caller.uid.map(|u| format!("uid {u}")))
+                    .or_else(|| r.caller.peer.clone())
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.push('\n');
+        out
+    };
+    let mut out = line(&header);
+    for row in &rows {
+        out.push_str(&line(&row.each_ref().map(String::as_str)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_common_units() {
+        assert_eq!(parse_since("90").unwrap().num_seconds(), 90);
+        assert_eq!(parse_since("30m").unwrap().num_seconds(), 1800);
+        assert_eq!(parse_since("1h").unwrap().num_seconds(), 3600);
+        assert_eq!(parse_since("7d").unwrap().num_seconds(), 7 * 86400);
+        for bad in ["", "h", "1w", "1.5h", "-1h", "99999999999999999999d"] {
+            assert!(parse_since(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn table_aligns_and_shows_the_caller() {
+        let record = VendRecord {
+            time: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            profile: "dev".into(),
+            account: Some("111111111111".into()),
+            role: Some("ReadOnly".into()),
+            result: "ok".into(),
+            status: 200,
+            scope: Some("profile".into()),
+            caller: Caller {
+                pid: Some(42),
+                exe: Some("/usr/bin/curl".into()),
+                ..Caller::default()
+            },
+        };
+        let text = render_table(&[record]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("TIME"), "{text}");
+        assert!(lines[1].contains("111111111111  ReadOnly"), "{text}");
+        assert!(lines[1].ends_with("42   /usr/bin/curl"), "{text}");
+        assert_eq!(lines[0].find("PROFILE"), lines[1].find("dev"));
+    }
+
+    #[test]
+    fn trail_writes_what_it_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let trail = AuditTrail::open(&path).unwrap();
+        let record = VendRecord {
+            time: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            profile: "dev".into(),
+            account: None,
+            role: None,
+            result: "InvalidToken".into(),
+            status: 401,
+            scope: None,
+            caller: Caller::default(),
+        };
+        trail.record(record.clone());
+        drop(trail);
+        for _ in 0..100 {
+            if log::read_all(&path).unwrap() == [record.clone()] {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("record not written: {:?}", log::read_all(&path));
+    }
+}

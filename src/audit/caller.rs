@@ -1,0 +1,241 @@
+//! Which process is on the other end of a loopback TCP connection.
+//!
+//! TCP has no peer credentials (unlike the Unix socket's SO_PEERCRED), but on
+//! Linux the kernel publishes every socket: first `/proc/net/tcp` and
+//! `/proc/net/tcp6` give, per socket, its local and remote address, its
+//! owner's uid and its inode. The client's socket is the one whose *local*
+//! end is the peer address we accepted and whose *remote* end is our
+//! listener. Then the process holding that inode is found by reading the
+//! `/proc/PID/fd/*` links (`socket:[INODE]`) of the processes we may look at
+//! (our own user's), and its executable from `/proc/PID/exe`.
+//!
+//! [`find_socket`] is the pure part (text in, uid and inode out) and is
+//! unit-tested; [`lookup`] does the reading. The fd scan costs a few
+//! milliseconds, so the endpoint runs it on a blocking thread while it
+//! answers, never before. A caller that exits before the scan reaches it is
+//! recorded with its uid only; elsewhere than Linux, with its address only.
+
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// What is known about the process that asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    /// The client's address and port as the endpoint saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// The uid owning the client's socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// `/proc/PID/exe`: the executable's path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe: Option<String>,
+}
+
+/// One line of `/proc/net/tcp{,6}` that matters here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketEntry {
+    pub uid: u32,
+    pub inode: u64,
+}
+
+/// The socket whose local end is `local` and remote end is `remote`, in the
+/// text of `/proc/net/tcp` or `/proc/net/tcp6`. Inode 0 (a socket in
+/// TIME_WAIT, owned by nobody) does not count.
+pub fn find_socket(table: &str, local: SocketAddr, remote: SocketAddr) -> Option<SocketEntry> {
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
+        if fields.len() < 10 {
+            return None;
+        }
+        let (l, r) = (parse_addr(fields[1])?, parse_addr(fields[2])?);
+        if !same_endpoint(l, local) || !same_endpoint(r, remote) {
+            return None;
+        }
+        let entry = SocketEntry {
+            uid: fields[7].parse().ok()?,
+            inode: fields[9].parse().ok()?,
+        };
+        (entry.inode != 0).then_some(entry)
+    })
+}
+
+/// Equal ports and equal addresses, an IPv4-mapped IPv6 address counting as
+/// its IPv4 address (a dual-stack socket lists 127.0.0.1 as ::ffff:127.0.0.1).
+fn same_endpoint(a: SocketAddr, b: SocketAddr) -> bool {
+    let canonical = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    };
+    a.port() == b.port() && canonical(a.ip()) == canonical(b.ip())
+}
+
+/// `0100007F:1F90` (IPv4) or 32 hex digits + port (IPv6). The kernel prints
+/// each 32-bit word of the address as a native-endian number, so the bytes
+/// come back with `to_ne_bytes`; the port is a plain hex number.
+fn parse_addr(text: &str) -> Option<SocketAddr> {
+    let (addr, port) = text.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let word = |hex: &str| u32::from_str_radix(hex, 16).ok().map(u32::to_ne_bytes);
+    let ip = match addr.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(word(addr)?)),
+        32 => {
+            let mut bytes = [0u8; 16];
+            for (i, chunk) in bytes.chunks_mut(4).enumerate() {
+                chunk.copy_from_slice(&word(addr.get(i * 8..i * 8 + 8)?)?);
+            }
+            IpAddr::V6(Ipv6Addr::from(bytes))
+        }
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+/// Find the process behind the connection we accepted from `peer` on our
+/// listener `listener`. Blocking; run it off the async runtime.
+pub fn lookup(peer: SocketAddr, listener: SocketAddr) -> Caller {
+    let mut caller = Caller {
+        peer: Some(peer.to_string()),
+        ..Caller::default()
+    };
+    #[cfg(target_os = "linux")]
+    {
+        let entry = ["/proc/net/tcp", "/proc/net/tcp6"]
+            .iter()
+            .filter_map(|path| std::fs::read_to_string(path).ok())
+            .find_map(|table| find_socket(&table, peer, listener));
+        if let Some(entry) = entry {
+            caller.uid = Some(entry.uid);
+            if let Some(pid) = pid_holding(entry.inode, entry.uid) {
+                caller.pid = Some(pid);
+                caller.exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+                    .ok()
+                    .map(|p| p.to_string_lossy().into_owned());
+            }
+        }
+    }
+    caller
+}
+
+/// The process with an fd on `socket:[inode]`. Only processes of `uid` are
+/// scanned (others' fds are unreadable anyway), newest first: the caller is
+/// usually a process that just started.
+#[cfg(target_os = "linux")]
+fn pid_holding(inode: u64, uid: u32) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let wanted = format!("socket:[{inode}]");
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable_by(|a, b| b.cmp(a));
+    pids.into_iter().find(|pid| {
+        let dir = format!("/proc/{pid}");
+        if std::fs::metadata(&dir).map(|m| m.uid()).ok() != Some(uid) {
+            return false;
+        }
+        let Ok(fds) = std::fs::read_dir(format!("{dir}/fd")) else {
+            return false;
+        };
+        fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == wanted.as_str())
+        })
+    })
+}
+
+#[cfg(all(test, target_endian = "little"))]
+mod tests {
+    use super::*;
+
+    // A client on 127.0.0.1:51234 talking to a listener on 127.0.0.1:9911
+    // (0x26B7), the listener's own accepted socket, a listening socket and a
+    // TIME_WAIT leftover with inode 0.
+    const TCP: &str = "\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:26B7 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1111 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:26B7 0100007F:C862 01 00000000:00000000 00:00000000 00000000  1000        0 2222 1 0000000000000000 20 4 30 10 -1
+   2: 0100007F:C862 0100007F:26B7 01 00000000:00000000 00:00000000 00000000  1001        0 3333 1 0000000000000000 20 4 30 10 -1
+   3: 0100007F:C863 0100007F:26B7 06 00000000:00000000 03:00000DE8 00000000     0        0 0 3 0000000000000000
+";
+
+    const TCP6: &str = "\
+  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:C864 00000000000000000000000001000000:26B7 01 00000000:00000000 00:00000000 00000000  1000        0 4444 1 0000000000000000 20 4 30 10 -1
+   1: 0000000000000000FFFF00000100007F:C865 0000000000000000FFFF00000100007F:26B7 01 00000000:00000000 00:00000000 00000000  1000        0 5555 1 0000000000000000 20 4 30 10 -1
+";
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn finds_the_clients_socket_not_ours() {
+        let entry = find_socket(TCP, addr("127.0.0.1:51298"), addr("127.0.0.1:9911"));
+        assert_eq!(
+            entry,
+            Some(SocketEntry {
+                uid: 1001,
+                inode: 3333
+            })
+        );
+    }
+
+    #[test]
+    fn time_wait_and_strangers_do_not_match() {
+        assert_eq!(
+            find_socket(TCP, addr("127.0.0.1:51299"), addr("127.0.0.1:9911")),
+            None
+        );
+        assert_eq!(
+            find_socket(TCP, addr("127.0.0.1:51298"), addr("127.0.0.1:9912")),
+            None
+        );
+        assert_eq!(
+            find_socket(TCP, addr("127.0.0.2:51298"), addr("127.0.0.1:9911")),
+            None
+        );
+        assert_eq!(
+            find_socket("", addr("127.0.0.1:1"), addr("127.0.0.1:2")),
+            None
+        );
+        assert_eq!(
+            find_socket(
+                "header\n garbage line\n",
+                addr("127.0.0.1:1"),
+                addr("127.0.0.1:2")
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn reads_ipv6_and_mapped_ipv4() {
+        assert_eq!(
+            find_socket(TCP6, addr("[::1]:51300"), addr("[::1]:9911")).map(|e| e.inode),
+            Some(4444)
+        );
+        assert_eq!(
+            find_socket(TCP6, addr("127.0.0.1:51301"), addr("127.0.0.1:9911")).map(|e| e.inode),
+            Some(5555)
+        );
+    }
+
+    #[test]
+    fn lookup_finds_this_very_process() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_server_side, peer) = listener.accept().unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        let caller = lookup(peer, listener.local_addr().unwrap());
+        assert_eq!(caller.peer.as_deref(), Some(peer.to_string().as_str()));
+        if cfg!(target_os = "linux") {
+            assert_eq!(caller.pid, Some(std::process::id()));
+            let exe = std::env::current_exe().unwrap();
+            assert_eq!(caller.exe.as_deref(), exe.to_str());
+        }
+    }
+}
