@@ -51,6 +51,13 @@ pub struct Args {
     /// Default: 111111111111 "dev" (ReadOnly, Admin) and 222222222222 "prod" (ReadOnly).
     #[arg(long, value_name = "FILE")]
     pub directory: Option<PathBuf>,
+
+    /// JSON object of role ARN -> trust policy (inline, or a policy file
+    /// path relative to this file) for STS AssumeRoleWithWebIdentity.
+    /// Default: arn:aws:iam::111111111111:role/GitHubDeploy, trusting
+    /// repo:octo-org/octo-repo on main or in the production environment.
+    #[arg(long, value_name = "FILE")]
+    pub web_identity_roles: Option<PathBuf>,
 }
 
 impl Args {
@@ -71,6 +78,10 @@ impl Args {
             device_code_ttl: positive("device-code-ttl", self.device_code_ttl)?,
             auto_approve: self.auto_approve,
             directory,
+            web_identity_roles: match &self.web_identity_roles {
+                Some(path) => crate::emulator::web_identity::WebIdentityRoles::load(path)?,
+                None => Default::default(),
+            },
             ..EmulatorOptions::default()
         })
     }

@@ -8,6 +8,7 @@
 
 mod answer;
 mod pages;
+mod web_identity;
 
 use super::approval;
 use super::faults::{self, Fault, Protocol};
@@ -180,6 +181,7 @@ async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Result<Answe
     let operation = match &route {
         Route::Operation(op) => Some(*op),
         Route::Sts(Ok(action)) => Some(action.name()),
+        Route::Github(g) => g.operation(),
         _ => None,
     };
     if let Some(op) = operation {
@@ -272,6 +274,7 @@ enum Route {
     Stats,
     Faults,
     Revoke,
+    Github(web_identity::GithubRoute),
     Secrets,
     NotFound,
 }
@@ -284,6 +287,9 @@ fn route(req: &Call) -> Route {
         }
         params
     };
+    if let Some(g) = web_identity::GithubRoute::of(&req.method, &req.path) {
+        return Route::Github(g);
+    }
     match (&req.method, req.path.as_str()) {
         (&Method::POST, "/client/register") => Route::Operation("RegisterClient"),
         (&Method::POST, "/device_authorization") => Route::Operation("StartDeviceAuthorization"),
@@ -338,6 +344,7 @@ fn dispatch(emulator: &Emulator, route: Route, req: &Call) -> Answer {
             ),
         },
         Route::Secrets => json(StatusCode::OK, &serde_json::json!(emulator.secrets())),
+        Route::Github(g) => web_identity::github(emulator, g, req),
         Route::Revoke => {
             emulator.revoke_all_tokens();
             json(StatusCode::OK, &serde_json::json!({}))
@@ -442,6 +449,9 @@ fn sts_operation(emulator: &Emulator, action: Result<sts::Action, StsError>, req
             };
             let state = emulator.state.lock().unwrap();
             sts::get_caller_identity(&signed, &state.portal, emulator.now(), &request_id)
+        }
+        sts::Action::AssumeRoleWithWebIdentity => {
+            web_identity::assume_role(emulator, req, &request_id)
         }
     });
     let mut answer = match result {

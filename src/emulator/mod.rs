@@ -9,6 +9,10 @@
 //! - the SSO portal (restJson1, bearer token): `GET /federation/credentials`,
 //!   `/assignment/accounts`, `/assignment/roles`, `POST /logout` ([`portal`]);
 //! - STS (awsQuery/XML, SigV4-signed): `POST /` ([`sts`], [`sigv4`]);
+//!   `AssumeRoleWithWebIdentity` (unsigned) is decided in [`web_identity`];
+//! - a GitHub Actions-style OIDC issuer: `/.well-known/openid-configuration`,
+//!   `/.well-known/jwks`, the token request `GET /_github/token`, and for
+//!   tests `GET /_emulator/github`, `POST /_emulator/github/claims` ([`github`]);
 //! - for people: `GET /device`, the approval page ([`approval`]);
 //! - for tests: `GET /_emulator/stats`, `POST /_emulator/faults`
 //!   ([`faults`]), `POST /_emulator/revoke`, `GET /_emulator/secrets` (every
@@ -36,12 +40,14 @@
 pub mod approval;
 pub mod directory;
 pub mod faults;
+pub mod github;
 mod http;
 mod mint;
 pub mod oidc;
 pub mod portal;
 pub mod sigv4;
 pub mod sts;
+pub mod web_identity;
 
 pub use directory::{Account, Directory};
 pub use faults::Fault;
@@ -75,6 +81,8 @@ pub struct EmulatorOptions {
     pub directory: Directory,
     /// Where `now` comes from for every expiry decision.
     pub clock: SharedClock,
+    /// Roles STS `AssumeRoleWithWebIdentity` knows, with their trust policies.
+    pub web_identity_roles: web_identity::WebIdentityRoles,
 }
 
 impl Default for EmulatorOptions {
@@ -88,6 +96,7 @@ impl Default for EmulatorOptions {
             auto_approve: false,
             directory: Directory::default(),
             clock: crate::clock::system(),
+            web_identity_roles: web_identity::WebIdentityRoles::default(),
         }
     }
 }
@@ -109,6 +118,8 @@ pub struct Emulator {
     state: Mutex<State>,
     stats: Mutex<BTreeMap<String, u64>>,
     faults: Mutex<faults::Faults>,
+    /// The GitHub-style OIDC issuer ([`github`]).
+    github: github::GithubIssuer,
 }
 
 impl Emulator {
@@ -119,6 +130,7 @@ impl Emulator {
             state: Mutex::default(),
             stats: Mutex::default(),
             faults: Mutex::default(),
+            github: github::GithubIssuer::default(),
         }
     }
 

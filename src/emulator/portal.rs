@@ -144,6 +144,12 @@ impl Portal {
         Ok(body)
     }
 
+    /// Remember credentials issued elsewhere (STS AssumeRoleWithWebIdentity),
+    /// so GetCallerIdentity verifies requests signed with them.
+    pub fn record(&mut self, access_key_id: String, issued: IssuedCredentials) {
+        self.issued.insert(access_key_id, issued);
+    }
+
     /// The credentials with this access key id, if the portal issued them.
     pub fn credentials(&self, access_key_id: &str) -> Option<&IssuedCredentials> {
         self.issued.get(access_key_id)

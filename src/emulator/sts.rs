@@ -11,8 +11,8 @@
 //! `MissingAuthenticationToken`; unknown access key id or wrong session token
 //! -> `InvalidClientTokenId`; bad signature -> `SignatureDoesNotMatch`;
 //! expired -> `ExpiredToken`. `AssumeRoleWithWebIdentity` (unsigned, see
-//! protocols.md §6) belongs beside [`get_caller_identity`] when it comes;
-//! other actions are `InvalidAction`.
+//! protocols.md §6) is decided in [`super::web_identity`]; other actions
+//! are `InvalidAction`.
 //!
 //! Pure: request parts and the portal's record in, XML out.
 
@@ -62,12 +62,14 @@ impl StsError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     GetCallerIdentity,
+    AssumeRoleWithWebIdentity,
 }
 
 impl Action {
     pub fn name(self) -> &'static str {
         match self {
             Action::GetCallerIdentity => "GetCallerIdentity",
+            Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentity",
         }
     }
 }
@@ -88,6 +90,7 @@ pub fn action(params: &[(String, String)]) -> Result<Action, StsError> {
     }
     match action {
         "GetCallerIdentity" => Ok(Action::GetCallerIdentity),
+        "AssumeRoleWithWebIdentity" => Ok(Action::AssumeRoleWithWebIdentity),
         other => Err(StsError::new(
             400,
             "InvalidAction",
@@ -202,6 +205,12 @@ mod tests {
         assert_eq!(
             action(&params("Action=GetCallerIdentity&Version=2011-06-15")),
             Ok(Action::GetCallerIdentity)
+        );
+        assert_eq!(
+            action(&params(
+                "Action=AssumeRoleWithWebIdentity&Version=2011-06-15"
+            )),
+            Ok(Action::AssumeRoleWithWebIdentity)
         );
         assert_eq!(
             action(&params("Action=Nope&Version=2011-06-15"))

@@ -1,0 +1,200 @@
+//! `credbroker trust lint` and `credbroker workflow lint` on the fixture
+//! files: every open pattern of the issue is caught in a bad fixture, the
+//! clean fixtures pass, and the exit status follows `--fail-on`.
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_credbroker");
+
+fn fixture(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Run the binary; (exit code, stdout as JSON findings or text).
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+/// (rule, severity, line) of every finding of a JSON report.
+fn findings(stdout: &str) -> Vec<(String, String, u64)> {
+    let v: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert!(!f["reason"].as_str().unwrap().is_empty());
+            assert!(!f["fix"].as_str().unwrap().is_empty());
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn trust_lint_catches_every_open_pattern() {
+    for (file, rule, severity) in [
+        ("sub-wildcard.json", "sub-wildcard", "critical"),
+        ("deploy-org-wide.json", "org-wide-wildcard", "high"),
+        ("aud-missing.json", "aud-missing", "high"),
+        ("aud-not-sts.json", "aud-not-sts", "medium"),
+        ("sub-missing.json", "sub-missing", "critical"),
+        (
+            "for-all-values-sub.json",
+            "set-operator-on-single-valued-key",
+            "critical",
+        ),
+        (
+            "stringlike-without-wildcard.json",
+            "stringlike-without-wildcard",
+            "low",
+        ),
+        (
+            "deploy-pull-request.json",
+            "deploy-admits-pull-request",
+            "high",
+        ),
+        ("principal-not-github.json", "principal-not-github", "high"),
+        ("legacy-subject.json", "legacy-subject-format", "info"),
+    ] {
+        let path = fixture(&format!("trust/bad/{file}"));
+        let (code, stdout) = run(&["trust", "lint", "--format", "json", &path]);
+        let found = findings(&stdout);
+        assert!(
+            found.iter().any(|(r, s, _)| r == rule && s == severity),
+            "{file}: expected {rule} ({severity}), got {found:?}"
+        );
+        let worst_is_high = found.iter().any(|(_, s, _)| s == "high" || s == "critical");
+        assert_eq!(code, i32::from(worst_is_high), "{file}: {found:?}");
+    }
+}
+
+#[test]
+fn trust_lint_passes_clean_policies() {
+    let (code, stdout) = run(&[
+        "trust",
+        "lint",
+        "--fail-on",
+        "info",
+        &fixture("trust/clean/deploy-production.json"),
+        &fixture("trust/clean/readonly-branches.json"),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(stdout, "no findings\n");
+}
+
+#[test]
+fn trust_lint_text_names_file_line_severity_and_fix() {
+    let path = fixture("trust/bad/sub-wildcard.json");
+    let (code, stdout) = run(&["trust", "lint", &path]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains(&format!("{path}:7: critical [sub-wildcard]")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("    fix: "), "{stdout}");
+    let (code, _) = run(&[
+        "trust",
+        "lint",
+        "--fail-on",
+        "critical",
+        &fixture("trust/bad/aud-not-sts.json"),
+    ]);
+    assert_eq!(code, 0);
+    let (code, _) = run(&["trust", "lint", &fixture("workflows/clean/deploy.yml")]);
+    assert_eq!(code, 2, "a file that is not a policy is bad input");
+}
+
+#[test]
+fn workflow_lint_catches_every_pattern_with_its_line() {
+    for (file, rule, line) in [
+        ("no-id-token.yml", "missing-id-token-permission", 12),
+        ("static-keys.yml", "static-aws-keys", 7),
+        ("static-keys.yml", "static-aws-keys", 11),
+        ("static-keys.yml", "static-aws-keys", 12),
+        ("pull-request-target.yml", "role-on-pull-request-target", 3),
+        ("fork-reachable.yml", "role-on-fork-reachable-trigger", 3),
+    ] {
+        let (_, stdout) = run(&[
+            "workflow",
+            "lint",
+            "--format",
+            "json",
+            &fixture(&format!("workflows/bad/{file}")),
+        ]);
+        let found = findings(&stdout);
+        assert!(
+            found.iter().any(|(r, _, l)| r == rule && *l == line),
+            "{file}: expected {rule} at line {line}, got {found:?}"
+        );
+    }
+    let (code, _) = run(&["workflow", "lint", &fixture("workflows/bad")]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn workflow_lint_passes_clean_workflows() {
+    let (code, stdout) = run(&[
+        "workflow",
+        "lint",
+        "--fail-on",
+        "info",
+        &fixture("workflows/clean"),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(stdout, "no findings\n");
+}
+
+#[test]
+fn sarif_reports_are_code_scanning_shaped() {
+    let (code, stdout) = run(&[
+        "workflow",
+        "lint",
+        "--format",
+        "sarif",
+        &fixture("workflows/bad"),
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let sarif_run = &v["runs"][0];
+    let rules: Vec<&str> = sarif_run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let results = sarif_run["results"].as_array().unwrap();
+    assert!(results.len() >= 6, "{stdout}");
+    for r in results {
+        assert!(rules.contains(&r["ruleId"].as_str().unwrap()));
+        assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
+        let location = &r["locations"][0]["physicalLocation"];
+        assert!(location["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(".yml"));
+        assert!(location["region"]["startLine"].as_u64().unwrap() >= 1);
+    }
+    let (_, stdout) = run(&[
+        "trust",
+        "lint",
+        "--format",
+        "sarif",
+        &fixture("trust/bad/sub-missing.json"),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["runs"][0]["results"][0]["ruleId"], "sub-missing");
+}
