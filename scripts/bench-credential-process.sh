@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Time `credbroker credential-process` with the daemon warm, side by side
+# with the AWS CLI v2 from Debian resolving equivalent cached credentials.
+#
+#   scripts/bench-credential-process.sh [--runs N]
+#
+# First it installs what it drives (hyperfine, the AWS CLI, a Secret Service)
+# and builds the release binary. Then, in a temporary HOME under a private
+# D-Bus session with an unlocked gnome-keyring, it starts the emulator,
+# signs in (the emulator approves at once), starts the daemon and warms its
+# cache. Finally hyperfine times, in one run:
+#
+#   credbroker credential-process --profile dev                         (daemon socket)
+#   credbroker --version                          (the floor: starting the binary at all)
+#   aws configure export-credentials --format process --profile cli-sso (AWS CLI)
+#
+# `cli-sso` is an ordinary AWS CLI SSO profile for the same role, with the
+# same role credentials in the CLI's own cache (~/.aws/cli/cache) and the
+# session token in ~/.aws/sso/cache, so the CLI also answers without any
+# network call: both sides serve cached credentials. (The CLI 2.9 cannot be
+# pointed at the emulator, so its role-credential cache is written here.)
+# Last, with the daemon stopped, it times the in-process fallback (keychain).
+#
+# Results: hyperfine's JSON in target/bench/, and a summary on stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo="$PWD"
+
+runs=200
+if [ "${1:-}" = "--runs" ]; then runs="$2"; shift 2; fi
+
+if [ "${1:-}" != "--inside" ]; then
+    as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+    missing=()
+    command -v hyperfine >/dev/null || missing+=(hyperfine)
+    command -v dbus-run-session >/dev/null || missing+=(dbus)
+    command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
+    command -v python3 >/dev/null || missing+=(python3)
+    [ -x /usr/bin/aws ] || missing+=(awscli)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "==> installing Debian packages: ${missing[*]}"
+        as_root apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    echo "==> cargo build --release"
+    cargo build --release --quiet --bin credbroker
+
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' EXIT
+    mkdir -p "$work/home" "$work/data" "$work/run"
+    chmod 700 "$work/run"
+    export WORK="$work" RUNS="$runs"
+    export HOME="$work/home" XDG_DATA_HOME="$work/data" XDG_RUNTIME_DIR="$work/run"
+    dbus-run-session -- "$repo/scripts/bench-credential-process.sh" --inside
+    exit
+fi
+
+# ---- inside the private D-Bus session --------------------------------------
+printf bench-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+bin="$repo/target/release/credbroker"
+out="$repo/target/bench"
+mkdir -p "$out"
+export CREDBROKER_KEYCHAIN_SERVICE="credbroker-bench-$$"
+export CREDBROKER_RUNTIME_DIR="$WORK/run/credbroker"
+export AWS_CONFIG_FILE="$HOME/.aws/config"
+export AWS_SHARED_CREDENTIALS_FILE="$HOME/.aws/credentials"
+unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+export AWS_EC2_METADATA_DISABLED=true
+
+pids=()
+cleanup() {
+    "$bin" logout --all >/dev/null 2>&1 || true
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+wait_for_line() { # file
+    for _ in $(seq 200); do
+        [ -s "$1" ] && return 0
+        sleep 0.05
+    done
+    echo "timed out waiting for $1" >&2
+    return 1
+}
+
+echo "==> emulator, sign-in, daemon"
+"$bin" emulator --listen 127.0.0.1:0 --auto-approve --credentials-ttl 43200 --token-ttl 43200 \
+    >"$WORK/emulator.out" 2>/dev/null &
+pids+=($!)
+wait_for_line "$WORK/emulator.out"
+export AWS_ENDPOINT_URL="$(head -n1 "$WORK/emulator.out")"
+
+mkdir -p "$HOME/.aws"
+cat >"$AWS_CONFIG_FILE" <<EOF
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access
+
+[profile dev]
+credential_process = $bin credential-process --profile dev
+credbroker_sso_session = corp
+credbroker_account_id = 111111111111
+credbroker_role_name = ReadOnly
+region = us-east-1
+
+[profile cli-sso]
+sso_session = corp
+sso_account_id = 111111111111
+sso_role_name = ReadOnly
+region = us-east-1
+EOF
+
+"$bin" login --sso-session corp --no-browser --export-aws-cli-cache >/dev/null 2>&1
+"$bin" daemon --listen 127.0.0.1:0 >/dev/null 2>"$WORK/daemon.err" &
+pids+=($!)
+daemon_pid=$!
+wait_for_line "$CREDBROKER_RUNTIME_DIR/endpoint"
+
+# Warm the daemon, and give the CLI the same role credentials in its cache.
+"$bin" credential-process --profile dev >"$WORK/dev.json"
+python3 - "$WORK/dev.json" "$HOME/.aws/cli/cache" <<'EOF'
+import hashlib, json, os, sys
+doc = json.load(open(sys.argv[1]))
+# botocore's SSOCredentialFetcher cache key for an sso-session profile.
+key = json.dumps({"accountId": "111111111111", "roleName": "ReadOnly", "sessionName": "corp"},
+                 sort_keys=True, separators=(",", ":"))
+os.makedirs(sys.argv[2], exist_ok=True)
+path = os.path.join(sys.argv[2], hashlib.sha1(key.encode()).hexdigest() + ".json")
+with open(path, "w") as f:
+    json.dump({"ProviderType": "sso", "Credentials": {
+        "AccessKeyId": doc["AccessKeyId"], "SecretAccessKey": doc["SecretAccessKey"],
+        "SessionToken": doc["SessionToken"], "Expiration": doc["Expiration"]}}, f)
+os.chmod(path, 0o600)
+EOF
+# Both must answer with the same credentials, without the network.
+cli_key="$(/usr/bin/aws configure export-credentials --format process --profile cli-sso \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["AccessKeyId"])')"
+cb_key="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["AccessKeyId"])' "$WORK/dev.json")"
+[ "$cli_key" = "$cb_key" ] || { echo "the AWS CLI did not answer from its cache" >&2; exit 1; }
+
+echo "==> hyperfine (daemon warm)"
+hyperfine -N --warmup 20 --min-runs "$RUNS" --style basic \
+    --export-json "$out/credential-process.json" \
+    -n "credbroker credential-process (daemon)" "$bin credential-process --profile dev" \
+    -n "credbroker --version (process start alone)" "$bin --version" \
+    -n "aws configure export-credentials (AWS CLI $(/usr/bin/aws --version 2>&1 | cut -d' ' -f1 | cut -d/ -f2))" \
+    "/usr/bin/aws configure export-credentials --format process --profile cli-sso"
+
+echo "==> hyperfine (no daemon: in-process from the keychain)"
+kill -TERM "$daemon_pid"
+wait "$daemon_pid" 2>/dev/null || true
+hyperfine -N --warmup 3 --min-runs 30 --style basic \
+    --export-json "$out/credential-process-in-process.json" \
+    -n "credbroker credential-process (in-process)" "$bin credential-process --profile dev"
+
+python3 - "$out/credential-process.json" "$out/credential-process-in-process.json" <<'EOF'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"] + json.load(open(sys.argv[2]))["results"]
+print("\n| command | median | mean ± σ | min | runs |\n|---|---|---|---|---|")
+for r in results:
+    print(f"| {r['command']} | {r['median']*1000:.2f} ms | {r['mean']*1000:.2f} ± {r['stddev']*1000:.2f} ms "
+          f"| {r['min']*1000:.2f} ms | {len(r['times'])} |")
+fast, cli = results[0]["median"], results[2]["median"]
+print(f"\nAWS CLI median / credbroker (daemon) median: {cli / fast:.0f}x")
+EOF

@@ -1,0 +1,441 @@
+//! The line protocol of the daemon's Unix socket (pure: no socket here).
+//!
+//! Each request is one JSON object on one line, answered by one JSON line:
+//!
+//! ```text
+//! -> {"op":"credentials","profile":"dev"}
+//! <- {"Version":1,"AccessKeyId":"ASIA...","SecretAccessKey":"...","SessionToken":"...","Expiration":"2026-11-21T23:10:00Z"}
+//! <- {"error":{"code":"LoginRequired","message":"...; run `credbroker login --sso-session corp`","status":403,"login_command":"credbroker login --sso-session corp"}}
+//! -> {"op":"status"}
+//! <- {"pid":4242,"endpoint":"http://127.0.0.1:9911","config_path":"...","config_error":null,"last_upstream_error":null,"roles":[...]}
+//! ```
+//!
+//! A credentials answer is the `credential_process` document itself
+//! (protocols.md §2), so the client can print it unchanged. Errors carry the
+//! broker's code and HTTP-like status, and the login command when one is
+//! needed, so the client can rebuild the same [`BrokerError`] the in-process
+//! path would have returned (and so the same exit code).
+
+use crate::broker::{BrokerError, BrokerSnapshot};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Longest request line accepted, newline included. Real ones are ~60 bytes.
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024;
+
+/// Longest profile name accepted (the HTTP endpoint uses the same bound).
+const MAX_PROFILE_LEN: usize = 256;
+
+/// What a client asks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// The `credential_process` document for a profile.
+    Credentials { profile: String },
+    /// What the daemon holds: [`DaemonStatus`].
+    Status,
+}
+
+impl Request {
+    /// The request as one line, newline included.
+    pub fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(self).expect("requests always encode");
+        line.push('\n');
+        line
+    }
+}
+
+/// Why a line is not a valid request or reply.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("request longer than {MAX_REQUEST_BYTES} bytes")]
+    TooLong,
+    #[error("not a valid request: {0}")]
+    BadRequest(String),
+    #[error("invalid profile name")]
+    InvalidProfile,
+    #[error("the daemon sent an unreadable reply: {0}")]
+    BadReply(String),
+}
+
+/// Parse one request line (with or without its newline).
+pub fn parse_request(line: &[u8]) -> Result<Request, ProtocolError> {
+    if line.len() > MAX_REQUEST_BYTES {
+        return Err(ProtocolError::TooLong);
+    }
+    let text = std::str::from_utf8(line)
+        .map_err(|_| ProtocolError::BadRequest("not UTF-8".into()))?
+        .trim_end_matches(['\n', '\r']);
+    // serde's message names only the field or variant, never the value.
+    let request: Request =
+        serde_json::from_str(text).map_err(|e| ProtocolError::BadRequest(e.to_string()))?;
+    if let Request::Credentials { profile } = &request {
+        if !is_profile_name(profile) {
+            return Err(ProtocolError::InvalidProfile);
+        }
+    }
+    Ok(request)
+}
+
+fn is_profile_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_PROFILE_LEN
+        && !name.chars().any(char::is_control)
+        && name.trim() == name
+}
+
+/// The error half of a reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub code: String,
+    pub message: String,
+    /// The status the HTTP endpoint would answer with (4xx final, 5xx transient).
+    pub status: u16,
+    /// For `LoginRequired`: the exact command that signs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_command: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorReply,
+}
+
+impl ErrorReply {
+    pub fn new(code: &str, message: impl Into<String>, status: u16) -> Self {
+        ErrorReply {
+            code: code.into(),
+            message: message.into(),
+            status,
+            login_command: None,
+        }
+    }
+
+    pub fn from_broker(err: &BrokerError) -> Self {
+        let mut reply = ErrorReply::new(err.code(), err.to_string(), err.status());
+        if let BrokerError::LoginRequired { command, .. } = err {
+            reply.login_command = Some(command.clone());
+        }
+        reply
+    }
+
+    pub fn from_protocol(err: &ProtocolError) -> Self {
+        let code = match err {
+            ProtocolError::InvalidProfile => "InvalidProfileName",
+            _ => "BadRequest",
+        };
+        ErrorReply::new(code, err.to_string(), 400)
+    }
+
+    /// The reply line, newline included.
+    pub fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(&ErrorEnvelope {
+            error: self.clone(),
+        })
+        .expect("error replies always encode");
+        line.push('\n');
+        line
+    }
+
+    /// The broker error the in-process path would have returned for
+    /// `profile`, so callers (and exit codes) cannot tell the paths apart.
+    pub fn into_broker_error(self, profile: &str) -> BrokerError {
+        match (self.code.as_str(), self.login_command) {
+            ("LoginRequired", Some(command)) => {
+                let suffix = format!("; run `{command}`");
+                let reason = self
+                    .message
+                    .strip_suffix(&suffix)
+                    .unwrap_or(&self.message)
+                    .to_string();
+                BrokerError::LoginRequired { reason, command }
+            }
+            ("UnknownProfile", _) => BrokerError::UnknownProfile(profile.to_string()),
+            ("ProfileNotBrokered" | "InvalidProfileName", _) => {
+                BrokerError::NotBrokered(self.message)
+            }
+            ("InvalidConfiguration" | "BadRequest", _) => BrokerError::Config(self.message),
+            ("KeychainUnavailable", _) => BrokerError::Keychain(self.message),
+            _ => BrokerError::Upstream(self.message),
+        }
+    }
+}
+
+/// A reply to a credentials request.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CredentialsReply {
+    /// The `credential_process` document, exactly as received (no newline).
+    Document(String),
+    Error(ErrorReply),
+}
+
+impl std::fmt::Debug for CredentialsReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialsReply::Document(_) => f.write_str("Document(** redacted **)"),
+            CredentialsReply::Error(e) => f.debug_tuple("Error").field(e).finish(),
+        }
+    }
+}
+
+/// Parse the reply to a credentials request. A document must be Version 1
+/// with every field a credential_process consumer requires.
+pub fn parse_credentials_reply(line: &str) -> Result<CredentialsReply, ProtocolError> {
+    let line = line.trim_end_matches(['\n', '\r']);
+    // Never put the parse error's text in a message: it could quote a secret.
+    let value: serde_json::Value = serde_json::from_str(line)
+        .map_err(|_| ProtocolError::BadReply("not a JSON object".into()))?;
+    if let Some(error) = value.get("error") {
+        let error: ErrorReply = serde_json::from_value(error.clone())
+            .map_err(|_| ProtocolError::BadReply("malformed error".into()))?;
+        return Ok(CredentialsReply::Error(error));
+    }
+    if value.get("Version").and_then(|v| v.as_u64()) != Some(1) {
+        return Err(ProtocolError::BadReply("not a Version 1 document".into()));
+    }
+    for field in [
+        "AccessKeyId",
+        "SecretAccessKey",
+        "SessionToken",
+        "Expiration",
+    ] {
+        if !value.get(field).is_some_and(|v| v.is_string()) {
+            return Err(ProtocolError::BadReply(format!("no {field}")));
+        }
+    }
+    Ok(CredentialsReply::Document(line.to_string()))
+}
+
+/// The answer to a status request: what the running daemon holds. Stable
+/// (docs/status.md); secrets never appear in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    pub pid: u32,
+    /// The container-credentials URL base, `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    pub config_path: PathBuf,
+    /// Why the config file on disk is not in use (the last good one is served).
+    pub config_error: Option<String>,
+    pub last_upstream_error: Option<UpstreamErrorStatus>,
+    pub roles: Vec<HeldRoleStatus>,
+    /// Sessions whose renewal failed for good: the person must sign in.
+    #[serde(default)]
+    pub needs_login: Vec<NeedsLoginStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedsLoginStatus {
+    pub session: String,
+    pub reason: String,
+    pub command: String,
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamErrorStatus {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldRoleStatus {
+    pub session: String,
+    pub account_id: String,
+    pub role_name: String,
+    pub expiration: chrono::DateTime<chrono::Utc>,
+    pub renew_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl DaemonStatus {
+    pub fn new(pid: u32, endpoint: String, snapshot: BrokerSnapshot) -> Self {
+        DaemonStatus {
+            pid,
+            endpoint,
+            config_path: snapshot.config_path,
+            config_error: snapshot.config_error,
+            last_upstream_error: snapshot.last_upstream_error.map(|e| UpstreamErrorStatus {
+                at: e.at,
+                message: e.message,
+            }),
+            roles: snapshot
+                .roles
+                .into_iter()
+                .map(|r| HeldRoleStatus {
+                    session: r.session,
+                    account_id: r.account_id,
+                    role_name: r.role_name,
+                    expiration: r.expiration,
+                    renew_at: r.renew_at,
+                })
+                .collect(),
+            needs_login: snapshot
+                .needs_login
+                .into_iter()
+                .map(|n| NeedsLoginStatus {
+                    session: n.session,
+                    reason: n.reason,
+                    command: n.command,
+                    since: n.since,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(self).expect("status always encodes");
+        line.push('\n');
+        line
+    }
+}
+
+/// Parse the reply to a status request.
+pub fn parse_status_reply(line: &str) -> Result<Result<DaemonStatus, ErrorReply>, ProtocolError> {
+    if let Ok(envelope) = serde_json::from_str::<ErrorEnvelope>(line) {
+        return Ok(Err(envelope.error));
+    }
+    serde_json::from_str(line)
+        .map(Ok)
+        .map_err(|e| ProtocolError::BadReply(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_requests() {
+        assert_eq!(
+            parse_request(b"{\"op\":\"credentials\",\"profile\":\"dev\"}\n"),
+            Ok(Request::Credentials {
+                profile: "dev".into()
+            })
+        );
+        assert_eq!(parse_request(b"{\"op\":\"status\"}"), Ok(Request::Status));
+        let line = Request::Credentials {
+            profile: "team dev".into(),
+        }
+        .to_line();
+        assert!(line.ends_with('\n'));
+        assert_eq!(
+            parse_request(line.as_bytes()),
+            Ok(Request::Credentials {
+                profile: "team dev".into()
+            })
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_requests() {
+        for line in [
+            &b""[..],
+            b"{}",
+            b"{\"op\":\"shutdown\"}",
+            b"{\"op\":\"credentials\"}",
+            b"{\"op\":\"credentials\",\"profile\":42}",
+            b"not json",
+            b"\xff\xfe",
+        ] {
+            assert!(
+                matches!(parse_request(line), Err(ProtocolError::BadRequest(_))),
+                "{line:?}"
+            );
+        }
+        for profile in ["", " dev", "a\\nb", "a\\u0000b"] {
+            let line = format!("{{\"op\":\"credentials\",\"profile\":\"{profile}\"}}");
+            assert_eq!(
+                parse_request(line.as_bytes()),
+                Err(ProtocolError::InvalidProfile),
+                "{line}"
+            );
+        }
+        let long = format!(
+            "{{\"op\":\"credentials\",\"profile\":\"{}\"}}",
+            "a".repeat(MAX_REQUEST_BYTES)
+        );
+        assert_eq!(parse_request(long.as_bytes()), Err(ProtocolError::TooLong));
+    }
+
+    const DOCUMENT: &str = r#"{"Version":1,"AccessKeyId":"ASIAX","SecretAccessKey":"s3cr3t","SessionToken":"t0k3n","Expiration":"2026-11-21T23:10:00Z"}"#;
+
+    #[test]
+    fn a_document_reply_is_kept_verbatim_and_redacted_in_debug() {
+        let reply = parse_credentials_reply(&format!("{DOCUMENT}\n")).unwrap();
+        assert_eq!(reply, CredentialsReply::Document(DOCUMENT.into()));
+        let debug = format!("{reply:?}");
+        assert!(
+            !debug.contains("s3cr3t") && !debug.contains("t0k3n"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn incomplete_documents_are_refused_without_quoting_them() {
+        for line in [
+            r#"{"Version":2,"AccessKeyId":"A","SecretAccessKey":"s3cr3t","SessionToken":"t","Expiration":"x"}"#,
+            r#"{"Version":1,"AccessKeyId":"A","SecretAccessKey":"s3cr3t","Expiration":"x"}"#,
+            r#"{"Version":1,"SecretAccessKey":"s3cr3t""#,
+            "",
+        ] {
+            let err = parse_credentials_reply(line).unwrap_err();
+            assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        }
+    }
+
+    #[test]
+    fn login_required_survives_the_round_trip() {
+        let original = BrokerError::LoginRequired {
+            reason: "not signed in to SSO session 'corp'".into(),
+            command: "credbroker login --sso-session corp".into(),
+        };
+        let line = ErrorReply::from_broker(&original).to_line();
+        let CredentialsReply::Error(reply) = parse_credentials_reply(&line).unwrap() else {
+            panic!("expected an error reply: {line}");
+        };
+        assert_eq!(reply.status, 403);
+        let rebuilt = reply.into_broker_error("dev");
+        assert_eq!(rebuilt.to_string(), original.to_string());
+        assert!(
+            matches!(rebuilt, BrokerError::LoginRequired { ref command, .. } if command == "credbroker login --sso-session corp")
+        );
+    }
+
+    #[test]
+    fn other_errors_keep_their_code_and_status() {
+        for original in [
+            BrokerError::UnknownProfile("dev".into()),
+            BrokerError::NotBrokered("no role".into()),
+            BrokerError::Config("bad file".into()),
+            BrokerError::Upstream("throttled".into()),
+            BrokerError::Keychain("locked".into()),
+        ] {
+            let reply = ErrorReply::from_broker(&original);
+            let rebuilt = reply.clone().into_broker_error("dev");
+            assert_eq!(rebuilt.code(), original.code());
+            assert_eq!(rebuilt.status(), reply.status);
+            assert_eq!(rebuilt.to_string(), original.to_string());
+        }
+    }
+
+    #[test]
+    fn status_reply_round_trips_and_errors_are_told_apart() {
+        let status = DaemonStatus {
+            pid: 7,
+            endpoint: "http://127.0.0.1:9911".into(),
+            config_path: "/home/u/.aws/config".into(),
+            config_error: Some("bad".into()),
+            last_upstream_error: None,
+            roles: vec![],
+            needs_login: vec![],
+        };
+        assert_eq!(
+            parse_status_reply(status.to_line().trim_end()),
+            Ok(Ok(status))
+        );
+        let error = ErrorReply::new("BadRequest", "nope", 400);
+        assert_eq!(
+            parse_status_reply(error.to_line().trim_end()),
+            Ok(Err(error))
+        );
+        assert!(parse_status_reply("{}").is_err());
+    }
+}
