@@ -18,14 +18,20 @@ fn daemon_serves_after_login_without_restart_and_maps_every_error() {
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["code"], "LoginRequired");
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("credbroker login --sso-session corp"), "{message}");
+    assert!(
+        message.contains("credbroker login --sso-session corp"),
+        "{message}"
+    );
 
     // Sign in while the daemon runs: it serves the new session at once.
     env.login();
     let (status, body) = get_credentials(&endpoint, "dev", &token);
     assert_eq!(status, 200, "{body}");
     for field in ["AccessKeyId", "SecretAccessKey", "Token", "Expiration"] {
-        assert!(body[field].as_str().is_some_and(|v| !v.is_empty()), "{field}: {body}");
+        assert!(
+            body[field].as_str().is_some_and(|v| !v.is_empty()),
+            "{field}: {body}"
+        );
     }
     assert!(body["Expiration"].as_str().unwrap().ends_with('Z'));
     assert_eq!(body["AccountId"], "111111111111");
@@ -74,19 +80,30 @@ fn restart_serves_from_the_keychain_without_a_new_login() {
     assert_eq!(env.token(), token, "the token survives a restart");
     let (status, second) = get_credentials(&endpoint, "prod", &token);
     assert_eq!(status, 200, "{second}");
-    assert_eq!(second["AccessKeyId"], first["AccessKeyId"], "served from the keychain");
+    assert_eq!(
+        second["AccessKeyId"], first["AccessKeyId"],
+        "served from the keychain"
+    );
     assert_eq!(env.stat("GetRoleCredentials"), 1);
 
     // A role not fetched before still works with the stored SSO token.
     let (status, body) = get_credentials(&endpoint, "admin", &token);
     assert_eq!(status, 200, "{body}");
-    assert_eq!(env.stat("CreateToken"), create_token_calls, "no new sign-in");
+    assert_eq!(
+        env.stat("CreateToken"),
+        create_token_calls,
+        "no new sign-in"
+    );
 }
 
 #[test]
 fn an_expired_session_asks_for_login() {
     let mut env = Env::new("expiry", &["--auto-approve", "--token-ttl", "3"]);
-    env.write_standard_config();
+    // No sso:account:access scope: no refresh token, so expiry is final.
+    env.write_config(
+        "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\n\
+         [profile dev]\ncredbroker_sso_session = corp\ncredbroker_account_id = 111111111111\ncredbroker_role_name = ReadOnly\n",
+    );
     env.login();
     let endpoint = env.start_daemon();
     let token = env.token();
@@ -94,7 +111,10 @@ fn an_expired_session_asks_for_login() {
     let (status, body) = get_credentials(&endpoint, "dev", &token);
     assert_eq!(status, 403, "{body}");
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("credbroker login --sso-session corp"), "{message}");
+    assert!(
+        message.contains("credbroker login --sso-session corp"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -103,12 +123,19 @@ fn logout_revokes_the_session() {
     env.write_standard_config();
     env.login();
     let out = env.run(&["logout", "--sso-session", "corp"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(env.stat("Logout"), 1);
     let out = env.run(&["credential-process", "--profile", "dev"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("credbroker login --sso-session corp"), "{stderr}");
+    assert!(
+        stderr.contains("credbroker login --sso-session corp"),
+        "{stderr}"
+    );
     assert!(out.stdout.is_empty());
 }
 
@@ -118,7 +145,11 @@ fn credential_process_prints_version_1_json() {
     env.write_standard_config();
     env.login();
     let out = env.run(&["credential-process", "--profile", "dev"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["Version"], 1);
     assert!(v["SessionToken"].as_str().is_some());
