@@ -43,7 +43,7 @@ chmod 700 "$XDG_RUNTIME_DIR"
 export CREDBROKER_KEYCHAIN_TESTS=1
 
 # With no arguments, every target; else what the caller asked for (e.g. --test daemon).
-[ $# -gt 0 ] || set -- --all-targets
+[ $# -gt 0 ] || set -- --all-targets --no-fail-fast
 echo "==> cargo test (under a private D-Bus session with gnome-keyring)"
 dbus-run-session -- sh -c '
     printf test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
