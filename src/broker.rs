@@ -322,6 +322,12 @@ impl Broker {
         });
     }
 
+    /// Also write the AWS CLI's SSO token cache under `home` after each
+    /// token refresh (see [`crate::aws_cli_cache`]).
+    pub fn export_aws_cli_cache_to(&self, home: PathBuf) {
+        self.sessions.export_aws_cli_cache_to(home);
+    }
+
     pub fn config_path(&self) -> &std::path::Path {
         &self.config_path
     }

@@ -34,6 +34,9 @@ pub struct DaemonOptions {
     pub vault: crate::store::Vault,
     /// The AWS config file the broker resolves profiles in.
     pub config_path: PathBuf,
+    /// Write the AWS CLI's SSO token cache under this home directory after
+    /// each token refresh (`--export-aws-cli-cache`; off when `None`).
+    pub export_aws_cli_cache: Option<PathBuf>,
 }
 
 /// Run the daemon until SIGINT or SIGTERM.
@@ -66,6 +69,9 @@ pub async fn run_until(
 
     let broker =
         crate::broker::Broker::new(options.vault, options.config_path, crate::clock::system());
+    if let Some(home) = options.export_aws_cli_cache {
+        broker.export_aws_cli_cache_to(home);
+    }
     eprintln!("credbroker: serving credentials at {base}/v1/credentials/<profile>");
     tracing::info!(%base, token_file = %token_path.display(), "daemon listening");
 

@@ -56,6 +56,8 @@ pub struct SessionKeeper {
     vault: Vault,
     clock: SharedClock,
     slots: Mutex<HashMap<String, Arc<SessionSlot>>>,
+    /// Home directory whose `~/.aws/sso/cache` gets each refreshed token.
+    export_home: Mutex<Option<std::path::PathBuf>>,
 }
 
 impl SessionKeeper {
@@ -64,7 +66,13 @@ impl SessionKeeper {
             vault,
             clock,
             slots: Mutex::new(HashMap::new()),
+            export_home: Mutex::new(None),
         }
+    }
+
+    /// Write the AWS CLI token cache under `home` after every refresh.
+    pub fn export_aws_cli_cache_to(&self, home: std::path::PathBuf) {
+        *self.export_home.lock().unwrap() = Some(home);
     }
 
     fn slot(&self, key: &str) -> Arc<SessionSlot> {
@@ -200,14 +208,14 @@ impl SessionKeeper {
             .registration(&registration_key)
             .await
             .map_err(|e| BrokerError::Keychain(e.to_string()))?;
-        let outcome = match registration {
+        let outcome = match &registration {
             Some(reg) if reg.expires_at > now => {
                 let refresh_session = SessionInfo {
                     start_url: token.start_url.clone(),
                     region: token.region.clone(),
                     ..session.clone()
                 };
-                oidc::refresh(&refresh_session, &reg, &refresh_token, now).await
+                oidc::refresh(&refresh_session, reg, &refresh_token, now).await
             }
             Some(_) => Err(RefreshError::NeedsLogin(
                 "the client registration has expired".into(),
@@ -224,6 +232,22 @@ impl SessionKeeper {
                     .await
                     .map_err(|e| BrokerError::Keychain(e.to_string()))?;
                 slot.state.lock().unwrap().last_failure = None;
+                let export_home = self.export_home.lock().unwrap().clone();
+                if let Some(home) = export_home {
+                    match crate::aws_cli_cache::export_aws_cli_cache(
+                        session,
+                        &fresh,
+                        registration.as_ref(),
+                        &home,
+                    ) {
+                        Ok(path) => {
+                            tracing::debug!(path = %path.display(), "exported the AWS CLI token cache")
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not write the AWS CLI token cache")
+                        }
+                    }
+                }
                 tracing::info!(session = %session.key, expires = %fresh.expires_at, "refreshed the SSO access token");
                 Ok(fresh)
             }

@@ -25,6 +25,7 @@ async fn daemon_writes_its_files_serves_and_cleans_up() {
         rotate_token: false,
         vault: Vault::in_memory(),
         config_path: config,
+        export_aws_cli_cache: None,
     };
     let running = tokio::spawn(daemon::run_until(options, async {
         let _ = stopped.await;

@@ -133,3 +133,45 @@ fn a_dead_refresh_token_asks_for_a_sign_in_once() {
     let (status, body) = get_credentials(&endpoint, "admin", &token);
     assert_eq!(status, 200, "{body}");
 }
+
+#[test]
+fn the_daemon_exports_each_refreshed_token_to_the_aws_cli_cache_when_asked() {
+    let mut env = Env::new(
+        "export",
+        &[
+            "--auto-approve",
+            "--token-ttl",
+            "9",
+            "--credentials-ttl",
+            "60",
+        ],
+    );
+    env.write_standard_config();
+    env.login();
+    let endpoint = env.start_daemon_with(&["--export-aws-cli-cache"]);
+    let token = env.token();
+    let (status, _) = get_credentials(&endpoint, "dev", &token);
+    assert_eq!(status, 200);
+    let cache_dir = env.home.path().join(".aws/sso/cache");
+    // The token (9 s) is refreshed at 4.5 s left; wait for two refreshes.
+    let mut seen = BTreeSet::new();
+    let started = Instant::now();
+    while seen.len() < 2 && started.elapsed() < Duration::from_secs(20) {
+        if let Ok(entries) = std::fs::read_dir(&cache_dir) {
+            for entry in entries.flatten() {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                    assert_eq!(v["startUrl"], "https://corp.awsapps.com/start");
+                    assert!(v["expiresAt"].as_str().unwrap().ends_with('Z'));
+                    seen.insert(v["accessToken"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        seen.len() >= 2,
+        "the cache file follows each refresh: {}",
+        seen.len()
+    );
+}

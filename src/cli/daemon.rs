@@ -18,6 +18,11 @@ pub struct Args {
     /// token in AWS_CONTAINER_AUTHORIZATION_TOKEN must run `credbroker env` again.
     #[arg(long)]
     pub rotate_token: bool,
+    /// After each token refresh, also write the AWS CLI's token cache
+    /// (~/.aws/sso/cache), for tools that read it directly. Off by default:
+    /// that file holds the bearer token in plain text.
+    #[arg(long)]
+    pub export_aws_cli_cache: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -30,6 +35,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         rotate_token: args.rotate_token,
         vault,
         config_path: crate::paths::aws_config_file(),
+        export_aws_cli_cache: args.export_aws_cli_cache.then(crate::paths::home_dir),
     })
     .await
 }

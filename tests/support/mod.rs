@@ -155,11 +155,17 @@ impl Env {
 
     /// Start the daemon on a free port and wait until it has written its endpoint file.
     pub fn start_daemon(&mut self) -> String {
+        self.start_daemon_with(&[])
+    }
+
+    /// Start the daemon with extra arguments; returns its URL base.
+    pub fn start_daemon_with(&mut self, extra: &[&str]) -> String {
         let endpoint = self.runtime_dir().join("endpoint");
         let _ = std::fs::remove_file(&endpoint);
         let child = self
             .command()
             .args(["daemon", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
