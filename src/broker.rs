@@ -165,6 +165,9 @@ pub struct Broker {
     sessions: SessionKeeper,
     /// Bounds how many roles are fetched from the portal at once.
     upstream: tokio::sync::Semaphore,
+    /// Wakes the renewal loop when a role is fetched, so its next pass
+    /// plans for the new credentials' expiry.
+    renewal_wakeup: tokio::sync::Notify,
 }
 
 /// How many GetRoleCredentials calls may be in flight at once.
@@ -210,6 +213,7 @@ impl Broker {
             last_upstream_error: Mutex::new(None),
             sessions: SessionKeeper::new(vault.clone(), clock.clone()),
             upstream: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
+            renewal_wakeup: tokio::sync::Notify::new(),
         }
     }
 
@@ -381,6 +385,7 @@ impl Broker {
         match self.fetch(target, keychain_first).await {
             Ok(creds) => {
                 *slot.current.lock().unwrap() = Some(creds.clone());
+                self.renewal_wakeup.notify_one();
                 Ok(creds)
             }
             Err(BrokerError::Upstream(message)) => {

@@ -136,6 +136,7 @@ impl Broker {
                 .clamp(Duration::milliseconds(250), MAX_SLEEP);
             tokio::select! {
                 _ = tokio::time::sleep(wait.to_std().unwrap_or_default()) => {}
+                _ = self.renewal_wakeup.notified() => {}
                 _ = &mut shutdown => return,
             }
         }
