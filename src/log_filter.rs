@@ -4,41 +4,58 @@
 //! codes, access and refresh tokens, role credentials) and SigV4 logs the
 //! canonical request, session token included, at debug. So `RUST_LOG=trace`
 //! would print secrets. [`from_env`] reads `RUST_LOG` (or the command's
-//! default level) and then caps those targets below the levels where they
-//! carry secrets; the caps are added last, so they win over a `RUST_LOG`
-//! that names the same targets.
+//! default level), and [`caps`] keeps those targets below the levels where
+//! they carry secrets. A line is written only when both agree, so a cap
+//! only ever lowers what is logged: it wins over a `RUST_LOG` that names
+//! the same target, and never turns a quiet target on.
 
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Targets whose verbose levels carry secrets, and the most they may log.
-pub const SECRET_BEARING: &[&str] = &[
-    "aws_smithy_runtime=debug",
-    "aws_smithy_runtime_api=debug",
-    "aws_smithy_http=debug",
-    "aws_smithy_http_client=debug",
-    "aws_smithy_json=info",
-    "aws_sigv4=info",
-    "aws_config=debug",
-    "hyper=debug",
-    "hyper_util=debug",
-    "reqwest=debug",
-    "h2=info",
-    "rustls=info",
-    "zbus=info",
+pub const SECRET_BEARING: &[(&str, Level)] = &[
+    ("aws_smithy_runtime", Level::DEBUG),
+    ("aws_smithy_runtime_api", Level::DEBUG),
+    ("aws_smithy_http", Level::DEBUG),
+    ("aws_smithy_http_client", Level::DEBUG),
+    ("aws_smithy_json", Level::INFO),
+    ("aws_sigv4", Level::INFO),
+    ("aws_config", Level::DEBUG),
+    ("hyper", Level::DEBUG),
+    ("hyper_util", Level::DEBUG),
+    ("reqwest", Level::DEBUG),
+    ("h2", Level::INFO),
+    ("rustls", Level::INFO),
+    ("zbus", Level::INFO),
 ];
 
-/// `RUST_LOG` (else `default_level`), with [`SECRET_BEARING`] capped.
+/// `RUST_LOG`, else `default_level` for everything.
 pub fn from_env(default_level: &str) -> EnvFilter {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    cap(filter)
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level))
 }
 
-fn cap(mut filter: EnvFilter) -> EnvFilter {
-    for directive in SECRET_BEARING {
-        filter = filter.add_directive(directive.parse().expect("static directive parses"));
-    }
-    filter
+/// The caps: everything passes except the [`SECRET_BEARING`] targets above
+/// their level. Combined with [`from_env`] by AND, so a cap only ever
+/// lowers what is logged and never turns a quiet target on.
+pub fn caps() -> Targets {
+    SECRET_BEARING.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |t, (target, level)| t.with_target(*target, *level),
+    )
+}
+
+/// Log to stderr at `default_level` (or `RUST_LOG`), with the caps applied.
+pub fn init(default_level: &str) {
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(from_env(default_level).and(caps())),
+        )
+        .init();
 }
 
 #[cfg(test)]
@@ -46,11 +63,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn caps_win_over_a_trace_everything_filter() {
-        let filter = cap(EnvFilter::new("trace,aws_smithy_runtime=trace"));
-        let text = filter.to_string();
-        assert!(text.contains("aws_smithy_runtime=debug"), "{text}");
-        assert!(!text.contains("aws_smithy_runtime=trace"), "{text}");
-        assert!(text.contains("aws_sigv4=info"), "{text}");
+    fn caps_lower_secret_bearing_targets_only() {
+        let caps = caps();
+        assert!(caps.would_enable("aws_smithy_runtime::client", &Level::DEBUG));
+        assert!(!caps.would_enable("aws_smithy_runtime::client", &Level::TRACE));
+        assert!(!caps.would_enable("aws_sigv4::http_request", &Level::DEBUG));
+        assert!(caps.would_enable("credbroker::broker", &Level::TRACE));
     }
 }

@@ -12,11 +12,7 @@ const EXIT_LOGIN_REQUIRED: i32 = 3;
 fn main() {
     let cli = Cli::parse();
     // RUST_LOG, with the SDK targets that would log secrets capped.
-    let filter = credbroker::log_filter::from_env(cli.default_log_level());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    credbroker::log_filter::init(cli.default_log_level());
 
     // credential-process runs once per AWS call: a single-threaded runtime
     // starts faster, and its one request needs no parallelism.
