@@ -155,13 +155,23 @@ impl Jwt {
     /// `exp` must be in the future and `nbf` (when present) in the past, with
     /// `leeway` either side for clock skew.
     pub fn check_time(&self, now: DateTime<Utc>, leeway: chrono::Duration) -> Result<(), JwtError> {
+        // Checked: a time within `leeway` of chrono's last instant would
+        // overflow (and panic) in `+`; past the end of time is not expired.
+        let expired =
+            |exp: DateTime<Utc>| exp.checked_add_signed(leeway).is_some_and(|end| now >= end);
         match self.time("exp") {
-            Some(exp) if now >= exp + leeway => return Err(JwtError::Expired(exp)),
+            Some(exp) if expired(exp) => return Err(JwtError::Expired(exp)),
             Some(_) => {}
             None => return Err(JwtError::Malformed("no exp claim".into())),
         }
         match self.time("nbf") {
-            Some(nbf) if now + leeway < nbf => Err(JwtError::NotYetValid(nbf)),
+            Some(nbf)
+                if now
+                    .checked_add_signed(leeway)
+                    .is_some_and(|start| start < nbf) =>
+            {
+                Err(JwtError::NotYetValid(nbf))
+            }
             _ => Ok(()),
         }
     }
