@@ -82,7 +82,10 @@ fn survives(name: &str, operation: &str, fault: &str) {
     // Each pass also waits on `admin`'s failing fetch (the SDK's retries),
     // so a loaded machine makes few passes; the 503 arm above already
     // fails the test if valid credentials were ever refused.
-    assert!(served_dev >= 2, "cached credentials were served: {served_dev}");
+    assert!(
+        served_dev >= 2,
+        "cached credentials were served: {served_dev}"
+    );
     // Bounded: about 14 s of requests every ~0.5 s for a role that cannot
     // be fetched, each with the SDK's 3 attempts at most, plus renewals
     // with backoff. Unbounded retrying would be hundreds.
