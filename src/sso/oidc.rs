@@ -158,6 +158,17 @@ pub async fn register(
         .send()
         .await
         .map_err(|e| login_error(classify(&e)))?;
+    registration_from(&out, session, Vec::new(), now)
+}
+
+/// A RegisterClient answer as the registration credbroker keeps, for the
+/// grant types it was registered with.
+pub(crate) fn registration_from(
+    out: &aws_sdk_ssooidc::operation::register_client::RegisterClientOutput,
+    session: &SessionInfo,
+    grant_types: Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<ClientRegistration, LoginError> {
     let (Some(id), Some(secret)) = (out.client_id(), out.client_secret()) else {
         return Err(LoginError::Unexpected(
             "RegisterClient returned no client id or secret".into(),
@@ -173,7 +184,7 @@ pub async fn register(
         client_secret: Secret::new(secret),
         expires_at,
         scopes: session.registration_scopes.clone(),
-        grant_types: Vec::new(),
+        grant_types,
     })
 }
 

@@ -26,7 +26,7 @@ use crate::config::SessionInfo;
 use crate::model::{ClientRegistration, Secret, SsoToken};
 use crate::store::Vault;
 use aws_sdk_ssooidc::Client;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 /// The grant types of a PKCE registration.
 pub const PKCE_GRANT_TYPES: [&str; 2] = [AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT];
@@ -64,22 +64,8 @@ pub async fn register_for_pkce(
         .send()
         .await
         .map_err(|e| login_error(classify(&e)))?;
-    let (Some(id), Some(secret)) = (out.client_id(), out.client_secret()) else {
-        return Err(LoginError::Unexpected(
-            "RegisterClient returned no client id or secret".into(),
-        ));
-    };
-    let expires_at = DateTime::from_timestamp(out.client_secret_expires_at(), 0)
-        .filter(|t| *t > now)
-        .unwrap_or(now + Duration::days(1));
-    Ok(ClientRegistration {
-        region: session.region.clone(),
-        client_id: id.to_owned(),
-        client_secret: Secret::new(secret),
-        expires_at,
-        scopes: session.registration_scopes.clone(),
-        grant_types: PKCE_GRANT_TYPES.iter().map(|g| g.to_string()).collect(),
-    })
+    let grant_types = PKCE_GRANT_TYPES.iter().map(|g| g.to_string()).collect();
+    oidc::registration_from(&out, session, grant_types, now)
 }
 
 /// The cached PKCE registration, or a new one (saved) when there is none or
