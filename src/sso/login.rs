@@ -162,26 +162,48 @@ pub async fn device_login_with(
 ) -> Result<SsoToken, LoginError> {
     let client = oidc::client(&session.region).await;
     let open_browser = options.open_browser && can_open_browser(|name| std::env::var_os(name));
-    let outcome = {
-        let approval = approve(&client, session, vault, options, open_browser, &mut *ui);
-        if options.cancel_on_ctrl_c {
-            tokio::select! {
-                result = approval => Some(result),
-                _ = ctrl_c() => None,
-            }
-        } else {
-            Some(approval.await)
-        }
+    let approval = approve(&client, session, vault, options, open_browser, &mut *ui);
+    let Some(result) = unless_cancelled(approval, options.cancel_on_ctrl_c).await else {
+        ui.done();
+        return Err(LoginError::Cancelled);
     };
-    let grant = match outcome {
-        Some(result) => result?,
-        None => {
-            ui.done();
-            return Err(LoginError::Cancelled);
+    save_grant(
+        result?,
+        session,
+        vault,
+        options,
+        oidc::registration_key(session),
+    )
+    .await
+}
+
+/// Wait for `approval`; `None` when Ctrl-C came first (only watched when
+/// `cancel_on_ctrl_c`).
+pub(crate) async fn unless_cancelled<F: std::future::Future>(
+    approval: F,
+    cancel_on_ctrl_c: bool,
+) -> Option<F::Output> {
+    if cancel_on_ctrl_c {
+        tokio::select! {
+            result = approval => Some(result),
+            _ = ctrl_c() => None,
         }
-    };
+    } else {
+        Some(approval.await)
+    }
+}
+
+/// Store an approved grant as the session's token, tagged with the
+/// registration that obtained it (a refresh must use the same client).
+pub(crate) async fn save_grant(
+    grant: oidc::TokenGrant,
+    session: &SessionInfo,
+    vault: &Vault,
+    options: &LoginOptions,
+    registration_key: String,
+) -> Result<SsoToken, LoginError> {
     let mut token = grant.into_token(session, options.clock.now());
-    token.registration_key = Some(oidc::registration_key(session));
+    token.registration_key = Some(registration_key);
     vault.put_sso_token(&session.key, &token).await?;
     Ok(token)
 }

@@ -17,7 +17,9 @@
 
 use super::callback::{CallbackError, CallbackListener};
 use super::classify;
-use super::login::{ctrl_c, AuthorizePrompt, LoginOptions, LoginUi, TerminalUi};
+use super::login::{
+    save_grant, unless_cancelled, AuthorizePrompt, LoginOptions, LoginUi, TerminalUi,
+};
 use super::oidc::{self, grant_from, login_error, LoginError, TokenGrant, REFRESH_TOKEN_GRANT};
 use super::pkce::{
     authorize_url, oidc_endpoint, PkceSecrets, AUTHORIZATION_CODE_GRANT, REGISTERED_REDIRECT_URI,
@@ -131,25 +133,19 @@ pub async fn pkce_login_with(
     ui: &mut dyn LoginUi,
 ) -> Result<SsoToken, LoginError> {
     let client = oidc::client(&session.region).await;
-    let outcome = {
-        let approval = approve(&client, session, vault, options, &mut *ui);
-        if options.cancel_on_ctrl_c {
-            tokio::select! {
-                result = approval => Some(result),
-                _ = ctrl_c() => None,
-            }
-        } else {
-            Some(approval.await)
-        }
-    };
-    let Some(result) = outcome else {
+    let approval = approve(&client, session, vault, options, &mut *ui);
+    let Some(result) = unless_cancelled(approval, options.cancel_on_ctrl_c).await else {
         ui.done();
         return Err(LoginError::Cancelled);
     };
-    let mut token = result?.into_token(session, options.clock.now());
-    token.registration_key = Some(pkce_registration_key(session));
-    vault.put_sso_token(&session.key, &token).await?;
-    Ok(token)
+    save_grant(
+        result?,
+        session,
+        vault,
+        options,
+        pkce_registration_key(session),
+    )
+    .await
 }
 
 /// Everything up to a token; registers again once if the cached
