@@ -9,11 +9,17 @@
 //!
 //! Concurrent requests for one role share one upstream call: each role has
 //! a fetch lock, and whoever waits on it re-checks the cache first.
+//!
+//! A cache hit is the endpoint's hot path, so it does little: a profile
+//! resolved once is remembered until the config file changes; credentials
+//! are kept with their response body already made ([`Vended`]); and while
+//! the daemon's file watcher runs ([`Broker::set_config_watched`]) the file
+//! is looked at no more than once a second instead of on every request.
 
 use crate::clock::SharedClock;
 use crate::config::{AwsConfig, ConfigError, RoleTarget};
 use crate::lifecycle;
-use crate::model::RoleCredentials;
+use crate::model::{RoleCredentials, Vended};
 use crate::session::SessionKeeper;
 use crate::sso::portal::{self, PortalError};
 use crate::store::{StoreError, Vault};
@@ -22,8 +28,9 @@ mod renewal;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 /// Why credentials could not be served. The variant decides the HTTP status
 /// and the exit code, so callers match on it rather than on text.
@@ -86,6 +93,27 @@ pub trait CredentialSource: Send + Sync + 'static {
     fn role_of(&self, _profile: &str) -> Option<(String, String)> {
         None
     }
+
+    /// What the endpoint sends for `profile`: the response body, and the
+    /// role for the audit trail. Sources that keep no body make it here.
+    fn serve(&self, profile: &str) -> impl Future<Output = Result<Served, BrokerError>> + Send {
+        async move {
+            let credentials = self.credentials(profile).await?;
+            Ok(Served {
+                body: Vended::new(credentials).body(),
+                role: self.role_of(profile),
+            })
+        }
+    }
+}
+
+/// The endpoint's answer to a credentials request that succeeded.
+#[derive(Debug)]
+pub struct Served {
+    /// The container-credentials body (protocols.md §1).
+    pub body: bytes::Bytes,
+    /// Account id and role name, when the profile names an SSO role.
+    pub role: Option<(String, String)>,
 }
 
 /// One role in one session: the cache key.
@@ -110,7 +138,7 @@ impl RoleKey {
 /// makes concurrent misses share one upstream call.
 #[derive(Debug, Default)]
 struct RoleSlot {
-    current: Mutex<Option<RoleCredentials>>,
+    current: Mutex<Option<Arc<Vended>>>,
     /// The role as last resolved, so the renewal loop can fetch it again.
     target: Mutex<Option<RoleTarget>>,
     /// Failed background renewals in a row, and when to try next.
@@ -119,13 +147,35 @@ struct RoleSlot {
 }
 
 impl RoleSlot {
-    fn servable(&self, now: chrono::DateTime<chrono::Utc>) -> Option<RoleCredentials> {
+    fn servable(&self, now: chrono::DateTime<chrono::Utc>) -> Option<Arc<Vended>> {
         let current = self.current.lock().unwrap();
         current
             .as_ref()
-            .filter(|c| lifecycle::is_servable(c, now))
+            .filter(|v| lifecycle::is_servable(&v.credentials, now))
             .cloned()
     }
+}
+
+/// A profile resolved to its SSO role, and that role's cache slot.
+#[derive(Debug)]
+struct SsoRole {
+    target: RoleTarget,
+    slot: Arc<RoleSlot>,
+}
+
+/// What a profile stands for.
+enum Resolved {
+    Sso(Arc<SsoRole>),
+    /// Assumed with STS from a web identity token (see [`crate::web_identity`]).
+    WebIdentity(crate::web_identity::WebIdentityTarget),
+}
+
+/// Profiles resolved to SSO roles under one parse of the config file; a
+/// new parse starts afresh.
+#[derive(Debug, Default)]
+struct Resolutions {
+    config: Option<Arc<AwsConfig>>,
+    roles: HashMap<String, Arc<SsoRole>>,
 }
 
 /// The config file as last read: the last good parse, and the error of the
@@ -133,6 +183,8 @@ impl RoleSlot {
 #[derive(Debug)]
 struct LoadedConfig {
     stamp: Option<(SystemTime, u64)>,
+    /// When `stamp` was last compared with the file.
+    checked: Instant,
     good: Option<Arc<AwsConfig>>,
     error: Option<ConfigError>,
 }
@@ -160,6 +212,9 @@ pub struct Broker {
     config_path: PathBuf,
     clock: SharedClock,
     config: Mutex<Option<LoadedConfig>>,
+    /// Set while a file watcher reloads the config on change.
+    config_watched: AtomicBool,
+    resolved: Mutex<Resolutions>,
     roles: Mutex<HashMap<RoleKey, Arc<RoleSlot>>>,
     last_upstream_error: Mutex<Option<UpstreamError>>,
     sessions: SessionKeeper,
@@ -172,6 +227,10 @@ pub struct Broker {
 
 /// How many GetRoleCredentials calls may be in flight at once.
 pub const MAX_CONCURRENT_FETCHES: usize = 8;
+
+/// While the config file is watched, how often its stamp is still compared:
+/// the watcher misses edits made through a symlink into another directory.
+const WATCHED_RECHECK: Duration = Duration::from_secs(1);
 
 /// The latest upstream failure, for `credbroker status`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -209,6 +268,8 @@ impl Broker {
             config_path,
             clock: clock.clone(),
             config: Mutex::new(None),
+            config_watched: AtomicBool::new(false),
+            resolved: Mutex::new(Resolutions::default()),
             roles: Mutex::new(HashMap::new()),
             last_upstream_error: Mutex::new(None),
             sessions: SessionKeeper::new(vault.clone(), clock.clone()),
@@ -220,10 +281,19 @@ impl Broker {
     /// The current AWS config, re-read when the file changed. An invalid edit
     /// keeps the last good configuration (and is reported by [`Broker::status`]).
     pub fn config(&self) -> Result<Arc<AwsConfig>, ConfigError> {
+        if self.config_watched.load(Ordering::Relaxed) {
+            let loaded = self.config.lock().unwrap();
+            if let Some(l) = loaded.as_ref() {
+                if l.stamp.is_some() && l.checked.elapsed() < WATCHED_RECHECK {
+                    return l.current();
+                }
+            }
+        }
         let stamp = file_stamp(&self.config_path);
         let mut loaded = self.config.lock().unwrap();
-        if let Some(l) = loaded.as_ref() {
+        if let Some(l) = loaded.as_mut() {
             if l.stamp == stamp && stamp.is_some() {
+                l.checked = Instant::now();
                 return l.current();
             }
         }
@@ -236,6 +306,7 @@ impl Broker {
                 }
                 LoadedConfig {
                     stamp,
+                    checked: Instant::now(),
                     good: Some(config),
                     error: None,
                 }
@@ -244,6 +315,7 @@ impl Broker {
                 tracing::warn!(error = %e, "AWS config file is invalid; keeping the last good configuration");
                 LoadedConfig {
                     stamp,
+                    checked: Instant::now(),
                     good: previous.and_then(|p| p.good),
                     error: Some(e),
                 }
@@ -252,6 +324,13 @@ impl Broker {
         let current = next.current();
         *loaded = Some(next);
         current
+    }
+
+    /// Say whether a file watcher calls [`Broker::reload_config`] on every
+    /// change; while one does, requests compare the file's stamp at most
+    /// once a second.
+    pub fn set_config_watched(&self, watched: bool) {
+        self.config_watched.store(watched, Ordering::Relaxed);
     }
 
     /// Re-read the config file now (the file watcher calls this on change).
@@ -294,7 +373,7 @@ impl Broker {
             .into_iter()
             .filter_map(|(key, slot)| {
                 let current = slot.current.lock().unwrap();
-                current.as_ref().map(|c| HeldRole {
+                current.as_ref().map(|v| &v.credentials).map(|c| HeldRole {
                     session: key.session.clone(),
                     account_id: key.account_id.clone(),
                     role_name: key.role_name.clone(),
@@ -341,15 +420,47 @@ impl Broker {
         let config = self
             .config()
             .map_err(|e| BrokerError::Config(e.to_string()))?;
-        config.role_target(profile).map_err(|e| match e {
-            ConfigError::UnknownProfile { .. } => BrokerError::UnknownProfile(profile.to_string()),
-            ConfigError::UnknownSession { .. } | ConfigError::Incomplete(_) => {
-                BrokerError::NotBrokered(e.to_string())
+        role_target(&config, profile)
+    }
+
+    /// What `profile` stands for; an SSO role is remembered until the
+    /// config file is parsed again.
+    fn resolve(&self, profile: &str) -> Result<Resolved, BrokerError> {
+        let config = self
+            .config()
+            .map_err(|e| BrokerError::Config(e.to_string()))?;
+        {
+            let mut memo = self.resolved.lock().unwrap();
+            if !memo
+                .config
+                .as_ref()
+                .is_some_and(|c| Arc::ptr_eq(c, &config))
+            {
+                *memo = Resolutions {
+                    config: Some(config.clone()),
+                    roles: HashMap::new(),
+                };
+            } else if let Some(role) = memo.roles.get(profile) {
+                return Ok(Resolved::Sso(role.clone()));
             }
-            ConfigError::Syntax { .. } | ConfigError::Io { .. } => {
-                BrokerError::Config(e.to_string())
-            }
-        })
+        }
+        // Web-identity profiles (credbroker_web_identity_*) assume their role
+        // with STS instead of the SSO portal; see crate::web_identity.
+        if let Some(target) = crate::web_identity::target_of(&config, profile) {
+            return Ok(Resolved::WebIdentity(target?));
+        }
+        let target = role_target(&config, profile)?;
+        let slot = self.slot(RoleKey::of(&target));
+        let role = Arc::new(SsoRole { target, slot });
+        let mut memo = self.resolved.lock().unwrap();
+        if memo
+            .config
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, &config))
+        {
+            memo.roles.insert(profile.to_owned(), role.clone());
+        }
+        Ok(Resolved::Sso(role))
     }
 
     fn slot(&self, key: RoleKey) -> Arc<RoleSlot> {
@@ -357,20 +468,17 @@ impl Broker {
     }
 
     /// Credentials for a resolved role (the single-flight path).
-    pub async fn credentials_for(
-        &self,
-        target: &RoleTarget,
-    ) -> Result<RoleCredentials, BrokerError> {
-        let slot = self.slot(RoleKey::of(target));
-        if let Some(creds) = slot.servable(self.clock.now()) {
-            return Ok(creds);
+    async fn vended(&self, role: &SsoRole) -> Result<Arc<Vended>, BrokerError> {
+        let slot = &role.slot;
+        if let Some(vended) = slot.servable(self.clock.now()) {
+            return Ok(vended);
         }
         let _fetching = slot.fetch.lock().await;
         // Whoever held the lock before us may have fetched already.
-        if let Some(creds) = slot.servable(self.clock.now()) {
-            return Ok(creds);
+        if let Some(vended) = slot.servable(self.clock.now()) {
+            return Ok(vended);
         }
-        self.fetch_into(&slot, target, true).await
+        self.fetch_into(slot, &role.target, true).await
     }
 
     /// Fetch for `slot` (its fetch lock held) and remember the result; on
@@ -380,22 +488,23 @@ impl Broker {
         slot: &RoleSlot,
         target: &RoleTarget,
         keychain_first: bool,
-    ) -> Result<RoleCredentials, BrokerError> {
+    ) -> Result<Arc<Vended>, BrokerError> {
         *slot.target.lock().unwrap() = Some(target.clone());
         match self.fetch(target, keychain_first).await {
             Ok(creds) => {
-                *slot.current.lock().unwrap() = Some(creds.clone());
+                let vended = Arc::new(Vended::new(creds));
+                *slot.current.lock().unwrap() = Some(vended.clone());
                 self.renewal_wakeup.notify_one();
-                Ok(creds)
+                Ok(vended)
             }
             Err(BrokerError::Upstream(message)) => {
                 self.record_upstream_error(&message);
                 // During an outage, still-valid credentials are better than none.
                 let stale = slot.current.lock().unwrap().clone();
-                match stale.filter(|c| lifecycle::is_unexpired(c, self.clock.now())) {
-                    Some(creds) => {
+                match stale.filter(|v| lifecycle::is_unexpired(&v.credentials, self.clock.now())) {
+                    Some(vended) => {
                         tracing::warn!(profile = %target.profile, %message, "renewal failed; serving cached credentials");
-                        Ok(creds)
+                        Ok(vended)
                     }
                     None => Err(BrokerError::Upstream(message)),
                 }
@@ -464,26 +573,61 @@ impl Broker {
     }
 }
 
+/// Resolve `profile` to its SSO role in `config`.
+fn role_target(config: &AwsConfig, profile: &str) -> Result<RoleTarget, BrokerError> {
+    config.role_target(profile).map_err(|e| match e {
+        ConfigError::UnknownProfile { .. } => BrokerError::UnknownProfile(profile.to_string()),
+        ConfigError::UnknownSession { .. } | ConfigError::Incomplete(_) => {
+            BrokerError::NotBrokered(e.to_string())
+        }
+        ConfigError::Syntax { .. } | ConfigError::Io { .. } => BrokerError::Config(e.to_string()),
+    })
+}
+
 fn keychain_error(e: StoreError) -> BrokerError {
     BrokerError::Keychain(e.to_string())
 }
 
 impl CredentialSource for Broker {
     async fn credentials(&self, profile: &str) -> Result<RoleCredentials, BrokerError> {
-        // Web-identity profiles (credbroker_web_identity_*) assume their role
-        // with STS instead of the SSO portal; see crate::web_identity.
-        if let Ok(config) = self.config() {
-            if let Some(target) = crate::web_identity::target_of(&config, profile) {
+        match self.resolve(profile)? {
+            Resolved::Sso(role) => Ok(self.vended(&role).await?.credentials.clone()),
+            Resolved::WebIdentity(target) => {
                 let clock = self.clock.clone();
-                return crate::web_identity::credentials(&target?, move || clock.now()).await;
+                crate::web_identity::credentials(&target, move || clock.now()).await
             }
         }
-        let target = self.target(profile)?;
-        self.credentials_for(&target).await
     }
 
     fn role_of(&self, profile: &str) -> Option<(String, String)> {
         let target = self.target(profile).ok()?;
         Some((target.account_id, target.role_name))
     }
+
+    async fn serve(&self, profile: &str) -> Result<Served, BrokerError> {
+        match self.resolve(profile)? {
+            Resolved::Sso(role) => {
+                let vended = self.vended(&role).await?;
+                Ok(Served {
+                    body: vended.body(),
+                    role: Some((
+                        role.target.account_id.clone(),
+                        role.target.role_name.clone(),
+                    )),
+                })
+            }
+            Resolved::WebIdentity(target) => {
+                let clock = self.clock.clone();
+                let credentials =
+                    crate::web_identity::credentials(&target, move || clock.now()).await?;
+                Ok(Served {
+                    body: Vended::new(credentials).body(),
+                    role: None,
+                })
+            }
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;

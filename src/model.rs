@@ -71,6 +71,38 @@ impl RoleCredentials {
     }
 }
 
+/// Role credentials with the container-credentials body made from them
+/// once, when they arrive. Serving a cached role then hands out a reference
+/// to that body: no serialization and no copy of a secret per request. The
+/// body's bytes are zeroized when its last reference is dropped.
+pub struct Vended {
+    pub credentials: RoleCredentials,
+    body: bytes::Bytes,
+}
+
+impl Vended {
+    pub fn new(credentials: RoleCredentials) -> Self {
+        let body = zeroize::Zeroizing::new(container_credentials_body(&credentials).into_bytes());
+        Vended {
+            credentials,
+            body: bytes::Bytes::from_owner(body),
+        }
+    }
+
+    /// The container-credentials body (protocols.md §1); a cheap clone.
+    pub fn body(&self) -> bytes::Bytes {
+        self.body.clone()
+    }
+}
+
+impl std::fmt::Debug for Vended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vended")
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
 /// An IAM Identity Center access token, with its refresh token when the
 /// registration asked for `sso:account:access`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +197,16 @@ mod tests {
             account_id: Some("111111111111".into()),
             issued_at: None,
         }
+    }
+
+    #[test]
+    fn vended_keeps_the_body_and_hides_it_from_debug() {
+        let creds = sample();
+        let vended = Vended::new(creds.clone());
+        assert_eq!(vended.body(), container_credentials_body(&creds).as_bytes());
+        let shown = format!("{vended:?}");
+        assert!(!shown.contains(creds.secret_access_key.expose()), "{shown}");
+        assert!(!shown.contains(creds.session_token.expose()), "{shown}");
     }
 
     #[test]

@@ -56,13 +56,28 @@ impl AuditLog {
 
     /// Append one record as one line, rotating first if it would not fit.
     pub fn append(&mut self, record: &VendRecord) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        if self.size > 0 && self.size + line.len() as u64 > self.max_bytes {
-            self.rotate()?;
+        self.append_all(std::slice::from_ref(record))
+    }
+
+    /// Append records, one line each, with one `write` per file: the lines
+    /// are gathered first, and the file is rotated before a line that
+    /// would take it past its size.
+    pub fn append_all(&mut self, records: &[VendRecord]) -> std::io::Result<()> {
+        let mut pending: Vec<u8> = Vec::new();
+        for record in records {
+            let start = pending.len();
+            serde_json::to_writer(&mut pending, record).map_err(std::io::Error::other)?;
+            pending.push(b'\n');
+            let line = (pending.len() - start) as u64;
+            let size = self.size + start as u64;
+            if size > 0 && size + line > self.max_bytes {
+                self.file.write_all(&pending[..start])?;
+                pending.drain(..start);
+                self.rotate()?;
+            }
         }
-        self.file.write_all(&line)?;
-        self.size += line.len() as u64;
+        self.file.write_all(&pending)?;
+        self.size += pending.len() as u64;
         Ok(())
     }
 
@@ -195,6 +210,27 @@ mod tests {
         assert_eq!(kept.len(), (KEEP + 1) * 2);
         assert_eq!(kept.last().unwrap(), "p19");
         assert_eq!(kept.first().unwrap(), "p12");
+    }
+
+    #[test]
+    fn a_batch_writes_the_same_files_as_one_record_at_a_time() {
+        let records: Vec<VendRecord> = (0..20).map(record).collect();
+        let one_line = serde_json::to_vec(&record(19)).unwrap().len() as u64 + 1;
+        let (single, batched) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut log =
+            AuditLog::open_bounded(&single.path().join("audit.log"), one_line * 3).unwrap();
+        for r in &records {
+            log.append(r).unwrap();
+        }
+        let mut log =
+            AuditLog::open_bounded(&batched.path().join("audit.log"), one_line * 3).unwrap();
+        log.append_all(&records[..7]).unwrap();
+        log.append_all(&records[7..]).unwrap();
+        for name in ["audit.log", "audit.log.1", "audit.log.2", "audit.log.3"] {
+            let read = |dir: &tempfile::TempDir| std::fs::read(dir.path().join(name)).unwrap();
+            assert_eq!(read(&single), read(&batched), "{name}");
+        }
+        assert!(!batched.path().join("audit.log.4").exists());
     }
 
     #[cfg(unix)]

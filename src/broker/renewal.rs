@@ -83,9 +83,9 @@ impl Broker {
             let (target, due) = {
                 let target = slot.target.lock().unwrap().clone();
                 let current = slot.current.lock().unwrap();
-                let due = current
-                    .as_ref()
-                    .map(|c| lifecycle::renew_at(c.expiration, c.lifetime()));
+                let due = current.as_ref().map(|v| {
+                    lifecycle::renew_at(v.credentials.expiration, v.credentials.lifetime())
+                });
                 (target, due)
             };
             let (Some(target), Some(mut due)) = (target, due) else {
@@ -99,7 +99,8 @@ impl Broker {
                 continue;
             }
             let _fetching = slot.fetch.lock().await;
-            let still_due = slot.current.lock().unwrap().as_ref().is_some_and(|c| {
+            let still_due = slot.current.lock().unwrap().as_ref().is_some_and(|v| {
+                let c = &v.credentials;
                 self.clock.now() >= lifecycle::renew_at(c.expiration, c.lifetime())
             });
             if !still_due {
@@ -107,7 +108,7 @@ impl Broker {
             }
             let before = slot.current.lock().unwrap().clone();
             let result = self.fetch_into(&slot, &target, false).await;
-            let renewed = matches!((&result, &before), (Ok(new), Some(old)) if new.access_key_id != old.access_key_id);
+            let renewed = matches!((&result, &before), (Ok(new), Some(old)) if new.credentials.access_key_id != old.credentials.access_key_id);
             let mut backoff_state = slot.backoff.lock().unwrap();
             if renewed {
                 tracing::debug!(profile = %target.profile, "renewed role credentials ahead of expiry");

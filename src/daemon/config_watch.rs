@@ -10,7 +10,8 @@
 //! configuration, and the error stays visible in `credbroker status` until
 //! the file is fixed. If the file sits behind a symlink into another
 //! directory, edits there are not seen here; the broker still notices them
-//! on the next request, because it compares the file's mtime and length.
+//! within a second, because requests still compare the file's mtime and
+//! length, once a second while the watch runs (every time without one).
 
 use crate::broker::Broker;
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
@@ -111,7 +112,11 @@ pub fn watch_broker(broker: &Arc<Broker>) -> Option<ConfigWatch> {
         }
     });
     match watched {
-        Ok(watch) => Some(watch),
+        Ok(watch) => {
+            // Requests may now skip most of their own checks of the file.
+            broker.set_config_watched(true);
+            Some(watch)
+        }
         Err(error) => {
             tracing::warn!(path = %path.display(), %error, "cannot watch the AWS config file; changes are picked up on the next request");
             None

@@ -11,9 +11,12 @@
 //!
 //! With an [`AuditTrail`] ([`serve_audited`]), every credentials request is
 //! recorded. Finding the caller's process is slow (a scan of `/proc`), so it
-//! starts on a blocking thread when the request arrives, runs while the
-//! broker answers, and is awaited only by the task that writes the record
-//! after the response is on its way; it runs once per connection. This file owns the sockets and the limits that keep a
+//! runs once per connection: on a blocking thread started when the first
+//! request arrives, while the broker answers, awaited only by a task that
+//! queues that request's record after the response is on its way. Later
+//! requests on the connection queue their record at once.
+//!
+//! This file owns the sockets and the limits that keep a
 //! misbehaving local client from tying the daemon up: a cap on open
 //! connections, a deadline for request headers, a bound on header size and
 //! count, and a deadline for the broker's answer.
@@ -239,12 +242,10 @@ async fn serve_connection<S: CredentialSource>(
         let caller = caller.clone();
         async move {
             let time = crate::clock::SystemClock.now();
-            let lookup = endpoint
-                .audit
-                .is_some()
-                .then(|| request.uri().path().starts_with(routes::CREDENTIALS_PATH))
-                .filter(|&wanted| wanted)
-                .map(|_| start_caller_lookup(&endpoint, caller, peer, local));
+            let audited = endpoint.audit.is_some()
+                && request.uri().path().starts_with(routes::CREDENTIALS_PATH);
+            let lookup = (audited && caller.get().is_none())
+                .then(|| start_caller_lookup(&endpoint, caller.clone(), peer, local));
             let (response, vend) = routes::respond(
                 request.method(),
                 request.uri(),
@@ -252,23 +253,34 @@ async fn serve_connection<S: CredentialSource>(
                 &endpoint,
             )
             .await;
-            if let (Some(lookup), Some(vend), Some(trail)) = (lookup, vend, endpoint.audit.clone())
-            {
-                let source = endpoint.source.clone();
-                tokio::spawn(async move {
-                    let caller = lookup.await.unwrap_or_default();
-                    let (account, role) = source.role_of(&vend.profile).unzip();
-                    trail.record(VendRecord {
-                        time,
-                        profile: vend.profile,
-                        account,
-                        role,
-                        result: vend.result.to_owned(),
-                        status: vend.status,
-                        scope: vend.scope.map(str::to_owned),
-                        caller,
-                    });
-                });
+            if let (Some(vend), Some(trail)) = (vend, endpoint.audit.clone()) {
+                let role = vend.role.or_else(|| endpoint.source.role_of(&vend.profile));
+                let (account, role) = role.unzip();
+                let record = VendRecord {
+                    time,
+                    profile: vend.profile,
+                    account,
+                    role,
+                    result: vend.result.to_owned(),
+                    status: vend.status,
+                    scope: vend.scope.map(str::to_owned),
+                    caller: Caller::default(),
+                };
+                match (caller.get(), lookup) {
+                    // Known from an earlier request on this connection: no
+                    // task, no wait.
+                    (Some(known), _) => trail.record(VendRecord {
+                        caller: known.clone(),
+                        ..record
+                    }),
+                    (None, Some(lookup)) => {
+                        tokio::spawn(async move {
+                            let caller = lookup.await.unwrap_or_default();
+                            trail.record(VendRecord { caller, ..record });
+                        });
+                    }
+                    (None, None) => trail.record(record),
+                }
             }
             Ok::<_, Infallible>(response)
         }

@@ -37,6 +37,8 @@ pub(super) struct Vend {
     pub status: u16,
     /// `ok`, or the error code the client got.
     pub result: &'static str,
+    /// Account id and role name, when the broker served the profile.
+    pub role: Option<(String, String)>,
 }
 
 /// Answer one request, and say what to audit when it asked for a profile's
@@ -47,20 +49,29 @@ pub(super) async fn respond<S: CredentialSource>(
     headers: &HeaderMap,
     endpoint: &Endpoint<S>,
 ) -> (Response<Full<Bytes>>, Option<Vend>) {
-    let (response, result, grant) = answer(method, uri, headers, endpoint).await;
+    let (response, result, grant, role) = answer(method, uri, headers, endpoint).await;
     let vend = match parse_route(uri.path()) {
         Route::Credentials(profile) => Some(Vend {
             profile,
             scope: grant.as_ref().map(Grant::kind),
             status: response.status().as_u16(),
             result,
+            role,
         }),
         _ => None,
     };
     (response, vend)
 }
 
-/// The response, its result (`ok` or the error code) and the token's grant.
+/// What [`answer`] returns: the response, its result (`ok` or the error
+/// code), the token's grant, and the role served.
+type Answer = (
+    Response<Full<Bytes>>,
+    &'static str,
+    Option<Grant>,
+    Option<(String, String)>,
+);
+
 /// Refusals happen before routing, and the broker is consulted only for an
 /// admitted, well-formed credentials request the token covers.
 async fn answer<S: CredentialSource>(
@@ -68,7 +79,7 @@ async fn answer<S: CredentialSource>(
     uri: &Uri,
     headers: &HeaderMap,
     endpoint: &Endpoint<S>,
-) -> (Response<Full<Bytes>>, &'static str, Option<Grant>) {
+) -> Answer {
     let grant = match auth::admit(headers, uri, endpoint.port, &endpoint.token) {
         Ok(grant) => grant,
         Err(refusal) => {
@@ -77,7 +88,7 @@ async fn answer<S: CredentialSource>(
                 code = refusal.code,
                 "request refused"
             );
-            return (refused(&refusal), refusal.code, None);
+            return (refused(&refusal), refusal.code, None, None);
         }
     };
     let profile = match parse_route(uri.path()) {
@@ -90,6 +101,7 @@ async fn answer<S: CredentialSource>(
                 error(StatusCode::BAD_REQUEST, code, message),
                 code,
                 Some(grant),
+                None,
             );
         }
         Route::NotFound => {
@@ -100,13 +112,14 @@ async fn answer<S: CredentialSource>(
                 error(StatusCode::NOT_FOUND, code, message),
                 code,
                 Some(grant),
+                None,
             );
         }
     };
     if !grant.covers(&profile) {
         tracing::debug!(%profile, status = 403, "token scoped to another profile");
         let refusal = auth::OUT_OF_SCOPE;
-        return (refused(&refusal), refusal.code, Some(grant));
+        return (refused(&refusal), refusal.code, Some(grant), None);
     }
     if method != Method::GET {
         tracing::debug!(%profile, %method, status = 405, "method not allowed");
@@ -119,19 +132,16 @@ async fn answer<S: CredentialSource>(
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET"));
-        return (response, code, Some(grant));
+        return (response, code, Some(grant), None);
     }
     let answer = tokio::time::timeout(
         endpoint.limits.request_timeout,
-        endpoint.source.credentials(&profile),
+        endpoint.source.serve(&profile),
     )
     .await;
-    let (response, result) = match answer {
-        Ok(Ok(creds)) => (
-            json(StatusCode::OK, model::container_credentials_body(&creds)),
-            "ok",
-        ),
-        Ok(Err(err)) => (broker_error(&err), err.code()),
+    let (response, result, role) = match answer {
+        Ok(Ok(served)) => (json(StatusCode::OK, served.body), "ok", served.role),
+        Ok(Err(err)) => (broker_error(&err), err.code(), None),
         Err(_elapsed) => (
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -139,10 +149,11 @@ async fn answer<S: CredentialSource>(
                 "fetching credentials took too long; try again",
             ),
             "UpstreamTimeout",
+            None,
         ),
     };
     tracing::debug!(%profile, status = response.status().as_u16(), "credentials request");
-    (response, result, Some(grant))
+    (response, result, Some(grant), role)
 }
 
 fn refused(refusal: &auth::Refusal) -> Response<Full<Bytes>> {
@@ -155,11 +166,11 @@ fn broker_error(err: &BrokerError) -> Response<Full<Bytes>> {
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
-    json(status, model::error_body(code, message))
+    json(status, Bytes::from(model::error_body(code, message)))
 }
 
-fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
