@@ -5,8 +5,13 @@
 //! authorization, routing, lookup or audit record.
 //!
 //! ```text
-//! cargo run --release --example minimal_server -- BODY_FILE
+//! cargo run --release --example minimal_server -- BODY_FILE [--limits]
 //! ```
+//!
+//! With `--limits` it also enforces the daemon's per-connection limits
+//! (the header read deadline, which arms a timer for every request, and
+//! the header count and size bounds), so a benchmark can tell what those
+//! cost apart from everything else the daemon does.
 //!
 //! It binds 127.0.0.1 on a free port, prints `http://127.0.0.1:PORT` on the
 //! first line of stdout, and serves until it is killed.
@@ -26,12 +31,21 @@ fn main() -> anyhow::Result<()> {
     let path = std::env::args()
         .nth(1)
         .ok_or_else(|| anyhow::anyhow!("usage: minimal_server BODY_FILE"))?;
+    let limits = std::env::args().nth(2).as_deref() == Some("--limits");
     let body = Bytes::from(std::fs::read(path)?);
     // The daemon runs on `Runtime::new()` (one worker per core); so does this.
-    tokio::runtime::Runtime::new()?.block_on(serve(body))
+    tokio::runtime::Runtime::new()?.block_on(serve(body, limits))
 }
 
-async fn serve(body: Bytes) -> anyhow::Result<()> {
+async fn serve(body: Bytes, limits: bool) -> anyhow::Result<()> {
+    let mut http = http1::Builder::new();
+    if limits {
+        let daemon = credbroker::server::ServerLimits::default();
+        http.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(daemon.header_read_timeout)
+            .max_headers(daemon.max_headers)
+            .max_header_size(daemon.max_header_bytes);
+    }
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "http://{}", listener.local_addr()?)?;
@@ -39,6 +53,7 @@ async fn serve(body: Bytes) -> anyhow::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         let body = body.clone();
+        let http = http.clone();
         tokio::spawn(async move {
             let service = service_fn(move |_: Request<hyper::body::Incoming>| {
                 let mut response = Response::new(Full::new(body.clone()));
@@ -47,9 +62,7 @@ async fn serve(body: Bytes) -> anyhow::Result<()> {
                 headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 async move { Ok::<_, Infallible>(response) }
             });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = http.serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }

@@ -16,6 +16,7 @@
 //! the daemon's file watcher runs ([`Broker::set_config_watched`]) the file
 //! is looked at no more than once a second instead of on every request.
 
+use crate::audit::Subject;
 use crate::clock::SharedClock;
 use crate::config::{AwsConfig, ConfigError, RoleTarget};
 use crate::lifecycle;
@@ -29,7 +30,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Why credentials could not be served. The variant decides the HTTP status
@@ -94,6 +95,14 @@ pub trait CredentialSource: Send + Sync + 'static {
         None
     }
 
+    /// What the endpoint sends for `profile` when it can answer at once from
+    /// memory; `None` sends the request down [`CredentialSource::serve`].
+    /// The endpoint's hot path: no future is built (the broker's is several
+    /// kilobytes, moved on every poll).
+    fn cached(&self, _profile: &str) -> Option<Served> {
+        None
+    }
+
     /// What the endpoint sends for `profile`: the response body, and the
     /// role for the audit trail. Sources that keep no body make it here.
     fn serve(&self, profile: &str) -> impl Future<Output = Result<Served, BrokerError>> + Send {
@@ -101,7 +110,7 @@ pub trait CredentialSource: Send + Sync + 'static {
             let credentials = self.credentials(profile).await?;
             Ok(Served {
                 body: Vended::new(credentials).body(),
-                role: self.role_of(profile),
+                subject: None,
             })
         }
     }
@@ -112,8 +121,8 @@ pub trait CredentialSource: Send + Sync + 'static {
 pub struct Served {
     /// The container-credentials body (protocols.md §1).
     pub body: bytes::Bytes,
-    /// Account id and role name, when the profile names an SSO role.
-    pub role: Option<(String, String)>,
+    /// Who the audit record is about, when the source knows the role.
+    pub subject: Option<Arc<Subject>>,
 }
 
 /// One role in one session: the cache key.
@@ -138,7 +147,9 @@ impl RoleKey {
 /// makes concurrent misses share one upstream call.
 #[derive(Debug, Default)]
 struct RoleSlot {
-    current: Mutex<Option<Arc<Vended>>>,
+    /// Read by every request, written once per renewal: a read-write lock,
+    /// so concurrent requests never wait on each other.
+    current: RwLock<Option<Arc<Vended>>>,
     /// The role as last resolved, so the renewal loop can fetch it again.
     target: Mutex<Option<RoleTarget>>,
     /// Failed background renewals in a row, and when to try next.
@@ -148,7 +159,7 @@ struct RoleSlot {
 
 impl RoleSlot {
     fn servable(&self, now: chrono::DateTime<chrono::Utc>) -> Option<Arc<Vended>> {
-        let current = self.current.lock().unwrap();
+        let current = self.current.read().unwrap();
         current
             .as_ref()
             .filter(|v| lifecycle::is_servable(&v.credentials, now))
@@ -156,11 +167,13 @@ impl RoleSlot {
     }
 }
 
-/// A profile resolved to its SSO role, and that role's cache slot.
+/// A profile resolved to its SSO role, that role's cache slot, and the
+/// subject of its audit records.
 #[derive(Debug)]
 struct SsoRole {
     target: RoleTarget,
     slot: Arc<RoleSlot>,
+    subject: Arc<Subject>,
 }
 
 /// What a profile stands for.
@@ -211,10 +224,10 @@ pub struct Broker {
     vault: Vault,
     config_path: PathBuf,
     clock: SharedClock,
-    config: Mutex<Option<LoadedConfig>>,
+    config: RwLock<Option<LoadedConfig>>,
     /// Set while a file watcher reloads the config on change.
     config_watched: AtomicBool,
-    resolved: Mutex<Resolutions>,
+    resolved: RwLock<Resolutions>,
     roles: Mutex<HashMap<RoleKey, Arc<RoleSlot>>>,
     last_upstream_error: Mutex<Option<UpstreamError>>,
     sessions: SessionKeeper,
@@ -267,9 +280,9 @@ impl Broker {
             vault: vault.clone(),
             config_path,
             clock: clock.clone(),
-            config: Mutex::new(None),
+            config: RwLock::new(None),
             config_watched: AtomicBool::new(false),
-            resolved: Mutex::new(Resolutions::default()),
+            resolved: RwLock::new(Resolutions::default()),
             roles: Mutex::new(HashMap::new()),
             last_upstream_error: Mutex::new(None),
             sessions: SessionKeeper::new(vault.clone(), clock.clone()),
@@ -282,7 +295,7 @@ impl Broker {
     /// keeps the last good configuration (and is reported by [`Broker::status`]).
     pub fn config(&self) -> Result<Arc<AwsConfig>, ConfigError> {
         if self.config_watched.load(Ordering::Relaxed) {
-            let loaded = self.config.lock().unwrap();
+            let loaded = self.config.read().unwrap();
             if let Some(l) = loaded.as_ref() {
                 if l.stamp.is_some() && l.checked.elapsed() < WATCHED_RECHECK {
                     return l.current();
@@ -290,7 +303,7 @@ impl Broker {
             }
         }
         let stamp = file_stamp(&self.config_path);
-        let mut loaded = self.config.lock().unwrap();
+        let mut loaded = self.config.write().unwrap();
         if let Some(l) = loaded.as_mut() {
             if l.stamp == stamp && stamp.is_some() {
                 l.checked = Instant::now();
@@ -335,13 +348,13 @@ impl Broker {
 
     /// Re-read the config file now (the file watcher calls this on change).
     pub fn reload_config(&self) -> Result<(), ConfigError> {
-        if let Some(l) = self.config.lock().unwrap().as_mut() {
+        if let Some(l) = self.config.write().unwrap().as_mut() {
             l.stamp = None;
         }
         self.config()?;
         match self
             .config
-            .lock()
+            .read()
             .unwrap()
             .as_ref()
             .and_then(|l| l.error.clone())
@@ -354,7 +367,7 @@ impl Broker {
     /// The last reload error, if the file on disk is currently invalid.
     pub fn config_error(&self) -> Option<ConfigError> {
         self.config
-            .lock()
+            .read()
             .unwrap()
             .as_ref()
             .and_then(|l| l.error.clone())
@@ -372,7 +385,7 @@ impl Broker {
         let mut roles: Vec<HeldRole> = slots
             .into_iter()
             .filter_map(|(key, slot)| {
-                let current = slot.current.lock().unwrap();
+                let current = slot.current.read().unwrap();
                 current.as_ref().map(|v| &v.credentials).map(|c| HeldRole {
                     session: key.session.clone(),
                     account_id: key.account_id.clone(),
@@ -430,17 +443,12 @@ impl Broker {
             .config()
             .map_err(|e| BrokerError::Config(e.to_string()))?;
         {
-            let mut memo = self.resolved.lock().unwrap();
-            if !memo
+            let memo = self.resolved.read().unwrap();
+            let same_parse = memo
                 .config
                 .as_ref()
-                .is_some_and(|c| Arc::ptr_eq(c, &config))
-            {
-                *memo = Resolutions {
-                    config: Some(config.clone()),
-                    roles: HashMap::new(),
-                };
-            } else if let Some(role) = memo.roles.get(profile) {
+                .is_some_and(|c| Arc::ptr_eq(c, &config));
+            if let Some(role) = memo.roles.get(profile).filter(|_| same_parse) {
                 return Ok(Resolved::Sso(role.clone()));
             }
         }
@@ -451,15 +459,30 @@ impl Broker {
         }
         let target = role_target(&config, profile)?;
         let slot = self.slot(RoleKey::of(&target));
-        let role = Arc::new(SsoRole { target, slot });
-        let mut memo = self.resolved.lock().unwrap();
-        if memo
+        let subject = Arc::new(Subject {
+            profile: profile.to_owned(),
+            account: Some(target.account_id.clone()),
+            role: Some(target.role_name.clone()),
+        });
+        let role = Arc::new(SsoRole {
+            target,
+            slot,
+            subject,
+        });
+        // Entries of another parse are dropped. (Should a request still on
+        // an older parse get here last, the next one starts afresh again.)
+        let mut memo = self.resolved.write().unwrap();
+        if !memo
             .config
             .as_ref()
             .is_some_and(|c| Arc::ptr_eq(c, &config))
         {
-            memo.roles.insert(profile.to_owned(), role.clone());
+            *memo = Resolutions {
+                config: Some(config.clone()),
+                roles: HashMap::new(),
+            };
         }
+        memo.roles.insert(profile.to_owned(), role.clone());
         Ok(Resolved::Sso(role))
     }
 
@@ -493,14 +516,14 @@ impl Broker {
         match self.fetch(target, keychain_first).await {
             Ok(creds) => {
                 let vended = Arc::new(Vended::new(creds));
-                *slot.current.lock().unwrap() = Some(vended.clone());
+                *slot.current.write().unwrap() = Some(vended.clone());
                 self.renewal_wakeup.notify_one();
                 Ok(vended)
             }
             Err(BrokerError::Upstream(message)) => {
                 self.record_upstream_error(&message);
                 // During an outage, still-valid credentials are better than none.
-                let stale = slot.current.lock().unwrap().clone();
+                let stale = slot.current.read().unwrap().clone();
                 match stale.filter(|v| lifecycle::is_unexpired(&v.credentials, self.clock.now())) {
                     Some(vended) => {
                         tracing::warn!(profile = %target.profile, %message, "renewal failed; serving cached credentials");
@@ -604,16 +627,24 @@ impl CredentialSource for Broker {
         Some((target.account_id, target.role_name))
     }
 
+    fn cached(&self, profile: &str) -> Option<Served> {
+        let Ok(Resolved::Sso(role)) = self.resolve(profile) else {
+            return None;
+        };
+        let vended = role.slot.servable(self.clock.now())?;
+        Some(Served {
+            body: vended.body(),
+            subject: Some(role.subject.clone()),
+        })
+    }
+
     async fn serve(&self, profile: &str) -> Result<Served, BrokerError> {
         match self.resolve(profile)? {
             Resolved::Sso(role) => {
                 let vended = self.vended(&role).await?;
                 Ok(Served {
                     body: vended.body(),
-                    role: Some((
-                        role.target.account_id.clone(),
-                        role.target.role_name.clone(),
-                    )),
+                    subject: Some(role.subject.clone()),
                 })
             }
             Resolved::WebIdentity(target) => {
@@ -622,7 +653,7 @@ impl CredentialSource for Broker {
                     crate::web_identity::credentials(&target, move || clock.now()).await?;
                 Ok(Served {
                     body: Vended::new(credentials).body(),
-                    role: None,
+                    subject: None,
                 })
             }
         }

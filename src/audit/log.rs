@@ -62,7 +62,7 @@ impl AuditLog {
     /// Append records, one line each, with one `write` per file: the lines
     /// are gathered first, and the file is rotated before a line that
     /// would take it past its size.
-    pub fn append_all(&mut self, records: &[VendRecord]) -> std::io::Result<()> {
+    pub fn append_all<R: serde::Serialize>(&mut self, records: &[R]) -> std::io::Result<()> {
         let mut pending: Vec<u8> = Vec::new();
         for record in records {
             let start = pending.len();

@@ -82,7 +82,7 @@ impl Broker {
         for slot in slots {
             let (target, due) = {
                 let target = slot.target.lock().unwrap().clone();
-                let current = slot.current.lock().unwrap();
+                let current = slot.current.read().unwrap();
                 let due = current.as_ref().map(|v| {
                     lifecycle::renew_at(v.credentials.expiration, v.credentials.lifetime())
                 });
@@ -99,14 +99,14 @@ impl Broker {
                 continue;
             }
             let _fetching = slot.fetch.lock().await;
-            let still_due = slot.current.lock().unwrap().as_ref().is_some_and(|v| {
+            let still_due = slot.current.read().unwrap().as_ref().is_some_and(|v| {
                 let c = &v.credentials;
                 self.clock.now() >= lifecycle::renew_at(c.expiration, c.lifetime())
             });
             if !still_due {
                 continue;
             }
-            let before = slot.current.lock().unwrap().clone();
+            let before = slot.current.read().unwrap().clone();
             let result = self.fetch_into(&slot, &target, false).await;
             let renewed = matches!((&result, &before), (Ok(new), Some(old)) if new.credentials.access_key_id != old.credentials.access_key_id);
             let mut backoff_state = slot.backoff.lock().unwrap();

@@ -110,7 +110,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
 
     let renewals = renew_forever(broker.clone(), args.profile.clone());
     let served = tokio::select! {
-        served = server::serve(listener, broker, token, shutdown_signal()?) => served,
+        served = server::serve(listener, broker, token, crate::daemon::shutdown_signal()?) => served,
         () = renewals => Ok(()),
     };
     if std::fs::read_to_string(&endpoint_path).is_ok_and(|t| t == base) {
@@ -196,26 +196,6 @@ fn detach(args: &Args) -> anyhow::Result<i32> {
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     eprint!("{log}");
     anyhow::bail!("the background credbroker stopped before it was ready ({status})")
-}
-
-#[cfg(unix)]
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }
 
 #[cfg(test)]

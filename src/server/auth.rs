@@ -16,12 +16,19 @@
 //!    routed.
 //!
 //! Each check is a pure function of the request head so it can be tested
-//! without a socket.
+//! without a socket. The endpoint passes a [`GrantMemo`] per connection: a
+//! keep-alive client presents the same token on every request, and a
+//! scoped token's check costs an HMAC and two base64 decodings, so the
+//! connection remembers the last token it presented (compared in constant
+//! time, zeroized when the connection ends) and what it was granted.
 
 use super::scope::{self, Grant};
 use super::token::AuthToken;
-use hyper::header::{HeaderMap, AUTHORIZATION, HOST, ORIGIN};
+use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, HOST, ORIGIN};
 use hyper::{StatusCode, Uri};
+use std::sync::Mutex;
+use subtle::ConstantTimeEq as _;
+use zeroize::Zeroizing;
 
 /// A request refused before routing, with what the client is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +63,23 @@ pub const OUT_OF_SCOPE: Refusal = Refusal {
     message: "this token reads another profile only; get one for this profile with `credbroker exec --profile NAME` or `credbroker env --profile NAME`",
 };
 
+/// The last `Authorization` value one connection presented, and its grant.
+#[derive(Debug, Default)]
+pub struct GrantMemo(Mutex<Option<(Zeroizing<Vec<u8>>, Grant)>>);
+
+impl GrantMemo {
+    fn recall(&self, presented: &HeaderValue) -> Option<Grant> {
+        let last = self.0.lock().unwrap();
+        let (value, grant) = last.as_ref()?;
+        bool::from(value.as_slice().ct_eq(presented.as_bytes())).then(|| grant.clone())
+    }
+
+    fn remember(&self, presented: &HeaderValue, grant: &Grant) {
+        let value = Zeroizing::new(presented.as_bytes().to_vec());
+        *self.0.lock().unwrap() = Some((value, grant.clone()));
+    }
+}
+
 /// Run every check; the first that fails decides the answer.
 pub fn admit(
     headers: &HeaderMap,
@@ -63,9 +87,20 @@ pub fn admit(
     port: u16,
     token: &AuthToken,
 ) -> Result<Grant, Refusal> {
+    admit_on(headers, uri, port, token, &GrantMemo::default())
+}
+
+/// [`admit`] for a request on a connection with its memo.
+pub fn admit_on(
+    headers: &HeaderMap,
+    uri: &Uri,
+    port: u16,
+    token: &AuthToken,
+    memo: &GrantMemo,
+) -> Result<Grant, Refusal> {
     refuse_browsers(headers)?;
     check_host(headers, uri, port)?;
-    check_token(headers, token)
+    check_token(headers, token, memo)
 }
 
 fn refuse_browsers(headers: &HeaderMap) -> Result<(), Refusal> {
@@ -103,12 +138,18 @@ pub fn names_listener(host: &str, port: u16) -> bool {
     loopback_name && host_port == port.to_string()
 }
 
-fn check_token(headers: &HeaderMap, token: &AuthToken) -> Result<Grant, Refusal> {
+fn check_token(headers: &HeaderMap, token: &AuthToken, memo: &GrantMemo) -> Result<Grant, Refusal> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
-    match (values.next(), values.next()) {
-        (Some(value), None) => scope::grant(token, value.as_bytes()).ok_or(BAD_TOKEN),
-        _ => Err(BAD_TOKEN),
+    let value = match (values.next(), values.next()) {
+        (Some(value), None) => value,
+        _ => return Err(BAD_TOKEN),
+    };
+    if let Some(grant) = memo.recall(value) {
+        return Ok(grant);
     }
+    let grant = scope::grant(token, value.as_bytes()).ok_or(BAD_TOKEN)?;
+    memo.remember(value, &grant);
+    Ok(grant)
 }
 
 #[cfg(test)]
@@ -122,6 +163,31 @@ mod tests {
             headers.append(*name, HeaderValue::from_str(value).unwrap());
         }
         headers
+    }
+
+    #[test]
+    fn a_connection_remembers_only_the_token_it_presented() {
+        let token = AuthToken::generate();
+        let uri: Uri = "/v1/credentials/dev".parse().unwrap();
+        let scoped = scope::scoped_token(&token, "dev");
+        let memo = GrantMemo::default();
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(HOST, HeaderValue::from_static("127.0.0.1:1234"));
+            headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            admit_on(&headers, &uri, 1234, &token, &memo)
+        };
+        let dev = Ok(Grant::Profile("dev".into()));
+        assert_eq!(with(scoped.expose()), dev);
+        assert_eq!(with(scoped.expose()), dev, "recalled");
+        // Anything else is checked afresh; a good one replaces the memo.
+        let mut forged = scoped.expose().to_owned();
+        forged.pop();
+        assert_eq!(with(&forged), Err(BAD_TOKEN));
+        assert_eq!(with(token.expose()), Ok(Grant::AllProfiles));
+        assert_eq!(with(&format!("{}x", token.expose())), Err(BAD_TOKEN));
+        assert_eq!(with(scoped.expose()), dev);
+        assert_eq!(with(&format!("Bearer {}", scoped.expose())), Err(BAD_TOKEN));
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub mod token;
 
 pub use token::{AuthToken, TokenError};
 
-use crate::audit::{AuditTrail, Caller, VendRecord};
+use crate::audit::{AuditTrail, Caller, Subject, Vend};
 use crate::broker::CredentialSource;
 use crate::clock::Clock as _;
 use hyper::server::conn::http1;
@@ -235,51 +235,61 @@ async fn serve_connection<S: CredentialSource>(
     endpoint: Arc<Endpoint<S>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    // Who is on the other end, looked up at most once per connection.
-    let caller: Arc<OnceCell<Caller>> = Arc::new(OnceCell::new());
+    let connection = Arc::new(Connection {
+        endpoint,
+        caller: OnceCell::new(),
+        grants: auth::GrantMemo::default(),
+    });
     let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-        let endpoint = endpoint.clone();
-        let caller = caller.clone();
+        let connection = connection.clone();
         async move {
+            let Connection {
+                endpoint,
+                caller,
+                grants,
+            } = &*connection;
             let time = crate::clock::SystemClock.now();
             let audited = endpoint.audit.is_some()
                 && request.uri().path().starts_with(routes::CREDENTIALS_PATH);
             let lookup = (audited && caller.get().is_none())
-                .then(|| start_caller_lookup(&endpoint, caller.clone(), peer, local));
-            let (response, vend) = routes::respond(
+                .then(|| start_caller_lookup(connection.clone(), peer, local));
+            let (response, outcome) = routes::respond(
                 request.method(),
                 request.uri(),
                 request.headers(),
-                &endpoint,
+                endpoint,
+                grants,
             )
             .await;
-            if let (Some(vend), Some(trail)) = (vend, endpoint.audit.clone()) {
-                let role = vend.role.or_else(|| endpoint.source.role_of(&vend.profile));
-                let (account, role) = role.unzip();
-                let record = VendRecord {
+            if let (Some(outcome), Some(trail)) = (outcome, endpoint.audit.as_ref()) {
+                let subject = outcome.subject.unwrap_or_else(|| {
+                    let (account, role) = endpoint.source.role_of(&outcome.profile).unzip();
+                    Arc::new(Subject {
+                        profile: outcome.profile,
+                        account,
+                        role,
+                    })
+                });
+                let vend = move |caller| Vend {
                     time,
-                    profile: vend.profile,
-                    account,
-                    role,
-                    result: vend.result.to_owned(),
-                    status: vend.status,
-                    scope: vend.scope.map(str::to_owned),
-                    caller: Caller::default(),
+                    subject,
+                    result: outcome.result,
+                    status: outcome.status,
+                    scope: outcome.scope,
+                    caller,
                 };
                 match (caller.get(), lookup) {
                     // Known from an earlier request on this connection: no
                     // task, no wait.
-                    (Some(known), _) => trail.record(VendRecord {
-                        caller: known.clone(),
-                        ..record
-                    }),
+                    (Some(known), _) => trail.record(vend(known.clone())),
                     (None, Some(lookup)) => {
+                        let trail = trail.clone();
                         tokio::spawn(async move {
                             let caller = lookup.await.unwrap_or_default();
-                            trail.record(VendRecord { caller, ..record });
+                            trail.record(vend(caller));
                         });
                     }
-                    (None, None) => trail.record(record),
+                    (None, None) => trail.record(vend(Arc::default())),
                 }
             }
             Ok::<_, Infallible>(response)
@@ -299,22 +309,33 @@ async fn serve_connection<S: CredentialSource>(
     }
 }
 
+/// What the requests of one connection share.
+struct Connection<S> {
+    endpoint: Arc<Endpoint<S>>,
+    /// Who is on the other end, looked up at most once.
+    caller: OnceCell<Arc<Caller>>,
+    /// The last token presented here and what it may read.
+    grants: auth::GrantMemo,
+}
+
 /// Start finding the connection's caller (once per connection) on a
 /// blocking thread; the handle yields it when done.
 fn start_caller_lookup<S: CredentialSource>(
-    endpoint: &Endpoint<S>,
-    caller: Arc<OnceCell<Caller>>,
+    connection: Arc<Connection<S>>,
     peer: SocketAddr,
     local: SocketAddr,
-) -> tokio::task::JoinHandle<Caller> {
-    let lookups = endpoint.lookups.clone();
+) -> tokio::task::JoinHandle<Arc<Caller>> {
+    let lookups = connection.endpoint.lookups.clone();
     tokio::spawn(async move {
-        caller
+        connection
+            .caller
             .get_or_init(|| async move {
                 let _turn = lookups.acquire_owned().await;
-                tokio::task::spawn_blocking(move || crate::audit::caller::lookup(peer, local))
-                    .await
-                    .unwrap_or_default()
+                let found =
+                    tokio::task::spawn_blocking(move || crate::audit::caller::lookup(peer, local))
+                        .await
+                        .unwrap_or_default();
+                Arc::new(found)
             })
             .await
             .clone()

@@ -15,12 +15,14 @@
 use super::auth;
 use super::scope::Grant;
 use super::Endpoint;
+use crate::audit::Subject;
 use crate::broker::{BrokerError, CredentialSource};
 use crate::model;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Response, StatusCode, Uri};
+use std::sync::Arc;
 
 /// The path prefix of the one route.
 pub const CREDENTIALS_PATH: &str = "/v1/credentials/";
@@ -30,15 +32,15 @@ const MAX_PROFILE_LEN: usize = 256;
 
 /// What the audit trail is told about a credentials request.
 #[derive(Debug)]
-pub(super) struct Vend {
+pub(super) struct Outcome {
     pub profile: String,
     /// What the presented token could read (`all`, `profile`), if it was valid.
     pub scope: Option<&'static str>,
     pub status: u16,
     /// `ok`, or the error code the client got.
     pub result: &'static str,
-    /// Account id and role name, when the broker served the profile.
-    pub role: Option<(String, String)>,
+    /// Who it was about, when the broker served the profile.
+    pub subject: Option<Arc<Subject>>,
 }
 
 /// Answer one request, and say what to audit when it asked for a profile's
@@ -48,28 +50,29 @@ pub(super) async fn respond<S: CredentialSource>(
     uri: &Uri,
     headers: &HeaderMap,
     endpoint: &Endpoint<S>,
-) -> (Response<Full<Bytes>>, Option<Vend>) {
-    let (response, result, grant, role) = answer(method, uri, headers, endpoint).await;
-    let vend = match parse_route(uri.path()) {
-        Route::Credentials(profile) => Some(Vend {
+    grants: &auth::GrantMemo,
+) -> (Response<Full<Bytes>>, Option<Outcome>) {
+    let (response, result, grant, subject) = answer(method, uri, headers, endpoint, grants).await;
+    let outcome = match parse_route(uri.path()) {
+        Route::Credentials(profile) => Some(Outcome {
             profile,
             scope: grant.as_ref().map(Grant::kind),
             status: response.status().as_u16(),
             result,
-            role,
+            subject,
         }),
         _ => None,
     };
-    (response, vend)
+    (response, outcome)
 }
 
 /// What [`answer`] returns: the response, its result (`ok` or the error
-/// code), the token's grant, and the role served.
+/// code), the token's grant, and who was served.
 type Answer = (
     Response<Full<Bytes>>,
     &'static str,
     Option<Grant>,
-    Option<(String, String)>,
+    Option<Arc<Subject>>,
 );
 
 /// Refusals happen before routing, and the broker is consulted only for an
@@ -79,8 +82,9 @@ async fn answer<S: CredentialSource>(
     uri: &Uri,
     headers: &HeaderMap,
     endpoint: &Endpoint<S>,
+    grants: &auth::GrantMemo,
 ) -> Answer {
-    let grant = match auth::admit(headers, uri, endpoint.port, &endpoint.token) {
+    let grant = match auth::admit_on(headers, uri, endpoint.port, &endpoint.token, grants) {
         Ok(grant) => grant,
         Err(refusal) => {
             tracing::debug!(
@@ -134,13 +138,16 @@ async fn answer<S: CredentialSource>(
             .insert(ALLOW, HeaderValue::from_static("GET"));
         return (response, code, Some(grant), None);
     }
-    let answer = tokio::time::timeout(
-        endpoint.limits.request_timeout,
-        endpoint.source.serve(&profile),
-    )
-    .await;
-    let (response, result, role) = match answer {
-        Ok(Ok(served)) => (json(StatusCode::OK, served.body), "ok", served.role),
+    let answer = match endpoint.source.cached(&profile) {
+        Some(served) => Ok(Ok(served)),
+        // A miss builds the source's (large) future on the heap, once.
+        None => {
+            let serving = Box::pin(endpoint.source.serve(&profile));
+            tokio::time::timeout(endpoint.limits.request_timeout, serving).await
+        }
+    };
+    let (response, result, subject) = match answer {
+        Ok(Ok(served)) => (json(StatusCode::OK, served.body), "ok", served.subject),
         Ok(Err(err)) => (broker_error(&err), err.code(), None),
         Err(_elapsed) => (
             error(
@@ -153,7 +160,7 @@ async fn answer<S: CredentialSource>(
         ),
     };
     tracing::debug!(%profile, status = response.status().as_u16(), "credentials request");
-    (response, result, Some(grant), role)
+    (response, result, Some(grant), subject)
 }
 
 fn refused(refusal: &auth::Refusal) -> Response<Full<Bytes>> {
