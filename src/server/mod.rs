@@ -7,30 +7,30 @@
 //!
 //! Parts: [`token`] keeps the authorization token and its file, [`scope`]
 //! derives and checks per-profile tokens, [`auth`] admits or refuses a
-//! request from its head alone, [`routes`] answers admitted requests.
+//! request from its head alone, [`routes`] answers admitted requests, and
+//! `connection` holds what one connection's requests share, including who
+//! the caller is for the audit trail.
 //!
 //! With an [`AuditTrail`] ([`serve_audited`]), every credentials request is
-//! recorded. Finding the caller's process is slow (a scan of `/proc`), so it
-//! runs once per connection: on a blocking thread started when the first
-//! request arrives, while the broker answers, awaited only by a task that
-//! queues that request's record after the response is on its way. Later
-//! requests on the connection queue their record at once.
+//! recorded, once the response is on its way.
 //!
-//! This file owns the sockets and the limits that keep a
-//! misbehaving local client from tying the daemon up: a cap on open
-//! connections, a deadline for request headers, a bound on header size and
-//! count, and a deadline for the broker's answer.
+//! This file owns the sockets and the limits that keep a misbehaving local
+//! client from tying the daemon up: a cap on open connections, a deadline
+//! for request headers, a bound on header size and count, and a deadline
+//! for the broker's answer.
 
 pub mod auth;
+mod connection;
 pub mod routes;
 pub mod scope;
 pub mod token;
 
 pub use token::{AuthToken, TokenError};
 
-use crate::audit::{AuditTrail, Caller, Subject, Vend};
+use crate::audit::{AuditTrail, Subject, Vend};
 use crate::broker::CredentialSource;
 use crate::clock::Clock as _;
+use connection::Connection;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -40,7 +40,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OnceCell, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 /// Why the endpoint could not start.
@@ -235,33 +235,26 @@ async fn serve_connection<S: CredentialSource>(
     endpoint: Arc<Endpoint<S>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let connection = Arc::new(Connection {
-        endpoint,
-        caller: OnceCell::new(),
-        grants: auth::GrantMemo::default(),
-    });
+    let connection = Arc::new(Connection::new(endpoint, peer, local));
     let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
         let connection = connection.clone();
         async move {
-            let Connection {
-                endpoint,
-                caller,
-                grants,
-            } = &*connection;
+            let endpoint = &connection.endpoint;
             let time = crate::clock::SystemClock.now();
-            let audited = endpoint.audit.is_some()
-                && request.uri().path().starts_with(routes::CREDENTIALS_PATH);
-            let lookup = (audited && caller.get().is_none())
-                .then(|| start_caller_lookup(connection.clone(), peer, local));
+            if endpoint.audit.is_some()
+                && request.uri().path().starts_with(routes::CREDENTIALS_PATH)
+            {
+                connection.find_caller();
+            }
             let (response, outcome) = routes::respond(
                 request.method(),
                 request.uri(),
                 request.headers(),
                 endpoint,
-                grants,
+                &connection.grants,
             )
             .await;
-            if let (Some(outcome), Some(trail)) = (outcome, endpoint.audit.as_ref()) {
+            if let (Some(outcome), Some(_)) = (outcome, &endpoint.audit) {
                 let subject = outcome.subject.unwrap_or_else(|| {
                     let (account, role) = endpoint.source.role_of(&outcome.profile).unzip();
                     Arc::new(Subject {
@@ -270,27 +263,14 @@ async fn serve_connection<S: CredentialSource>(
                         role,
                     })
                 });
-                let vend = move |caller| Vend {
+                connection.record(Vend {
                     time,
                     subject,
                     result: outcome.result,
                     status: outcome.status,
                     scope: outcome.scope,
-                    caller,
-                };
-                match (caller.get(), lookup) {
-                    // Known from an earlier request on this connection: no
-                    // task, no wait.
-                    (Some(known), _) => trail.record(vend(known.clone())),
-                    (None, Some(lookup)) => {
-                        let trail = trail.clone();
-                        tokio::spawn(async move {
-                            let caller = lookup.await.unwrap_or_default();
-                            trail.record(vend(caller));
-                        });
-                    }
-                    (None, None) => trail.record(vend(Arc::default())),
-                }
+                    caller: Arc::default(),
+                });
             }
             Ok::<_, Infallible>(response)
         }
@@ -307,37 +287,4 @@ async fn serve_connection<S: CredentialSource>(
     if let Err(err) = result {
         tracing::debug!(error = %err, "connection ended with an error");
     }
-}
-
-/// What the requests of one connection share.
-struct Connection<S> {
-    endpoint: Arc<Endpoint<S>>,
-    /// Who is on the other end, looked up at most once.
-    caller: OnceCell<Arc<Caller>>,
-    /// The last token presented here and what it may read.
-    grants: auth::GrantMemo,
-}
-
-/// Start finding the connection's caller (once per connection) on a
-/// blocking thread; the handle yields it when done.
-fn start_caller_lookup<S: CredentialSource>(
-    connection: Arc<Connection<S>>,
-    peer: SocketAddr,
-    local: SocketAddr,
-) -> tokio::task::JoinHandle<Arc<Caller>> {
-    let lookups = connection.endpoint.lookups.clone();
-    tokio::spawn(async move {
-        connection
-            .caller
-            .get_or_init(|| async move {
-                let _turn = lookups.acquire_owned().await;
-                let found =
-                    tokio::task::spawn_blocking(move || crate::audit::caller::lookup(peer, local))
-                        .await
-                        .unwrap_or_default();
-                Arc::new(found)
-            })
-            .await
-            .clone()
-    })
 }
