@@ -12,7 +12,8 @@
 //! [`find_socket`] is the pure part (text in, uid and inode out) and is
 //! unit-tested; [`lookup`] does the reading. The fd scan costs a few
 //! milliseconds, so the endpoint runs it on a blocking thread while it
-//! answers, never before. A caller that exits before the scan reaches it is
+//! answers, never before, and every socket a scan passes is remembered, so
+//! a client's further connections are found with one `readlink`. A caller that exits before the scan reaches it is
 //! recorded with its uid only; elsewhere than Linux, with its address only.
 
 use serde::{Deserialize, Serialize};
@@ -123,17 +124,49 @@ pub fn lookup(peer: SocketAddr, listener: SocketAddr) -> Caller {
 /// The process with an fd on `socket:[inode]`. Only processes of `uid` are
 /// scanned (others' fds are unreadable anyway), newest first: the caller is
 /// usually a process that just started.
+/// Socket inodes seen in earlier scans and where (the fd link of the
+/// process that held them): a client that opens many connections at once,
+/// such as an SDK's connection pool, is scanned once rather than once per
+/// connection. A hit is checked by reading that one link again, so a stale
+/// entry costs one `readlink`.
+#[cfg(target_os = "linux")]
+static SEEN: std::sync::Mutex<Option<std::collections::HashMap<u64, (u32, std::path::PathBuf)>>> =
+    std::sync::Mutex::new(None);
+/// Entries kept before [`SEEN`] starts afresh.
+#[cfg(target_os = "linux")]
+const SEEN_MAX: usize = 16_384;
+
+/// The inode in a `socket:[INODE]` fd link.
+#[cfg(any(target_os = "linux", test))]
+fn socket_inode(link: &std::path::Path) -> Option<u64> {
+    link.to_str()?
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
 #[cfg(target_os = "linux")]
 fn pid_holding(inode: u64, uid: u32) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
-    let wanted = format!("socket:[{inode}]");
+    let remembered = SEEN
+        .lock()
+        .unwrap()
+        .as_ref()
+        .and_then(|seen| seen.get(&inode).cloned());
+    if let Some((pid, link)) = remembered {
+        if std::fs::read_link(&link).is_ok_and(|target| socket_inode(&target) == Some(inode)) {
+            return Some(pid);
+        }
+    }
     let mut pids: Vec<u32> = std::fs::read_dir("/proc")
         .ok()?
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
         .collect();
     pids.sort_unstable_by(|a, b| b.cmp(a));
-    pids.into_iter().find(|pid| {
+    let mut found = Vec::new();
+    let holder = pids.into_iter().find(|&pid| {
         let dir = format!("/proc/{pid}");
         if std::fs::metadata(&dir).map(|m| m.uid()).ok() != Some(uid) {
             return false;
@@ -141,10 +174,26 @@ fn pid_holding(inode: u64, uid: u32) -> Option<u32> {
         let Ok(fds) = std::fs::read_dir(format!("{dir}/fd")) else {
             return false;
         };
-        fds.flatten().any(|fd| {
-            std::fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == wanted.as_str())
-        })
-    })
+        let mut holds = false;
+        for fd in fds.flatten() {
+            let path = fd.path();
+            if let Some(socket) = std::fs::read_link(&path)
+                .ok()
+                .and_then(|t| socket_inode(&t))
+            {
+                holds |= socket == inode;
+                found.push((socket, (pid, path)));
+            }
+        }
+        holds
+    });
+    let mut seen = SEEN.lock().unwrap();
+    let seen = seen.get_or_insert_with(Default::default);
+    if seen.len() + found.len() > SEEN_MAX {
+        seen.clear();
+    }
+    seen.extend(found);
+    holder
 }
 
 #[cfg(all(test, target_endian = "little"))]
@@ -170,6 +219,37 @@ mod tests {
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn finds_this_process_for_each_of_its_connections() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = listener.local_addr().unwrap();
+        let clients: Vec<std::net::TcpStream> = (0..3)
+            .map(|_| std::net::TcpStream::connect(server).unwrap())
+            .collect();
+        // The first lookup scans; the others find the sockets it passed.
+        for client in &clients {
+            let caller = lookup(client.local_addr().unwrap(), server);
+            assert_eq!(caller.pid, Some(std::process::id()), "{caller:?}");
+            assert!(caller.exe.is_some(), "{caller:?}");
+        }
+        // The last client's socket was remembered by the first scan.
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        let last = find_socket(&table, clients[2].local_addr().unwrap(), server).unwrap();
+        let seen = SEEN.lock().unwrap();
+        let (pid, _) = &seen.as_ref().unwrap()[&last.inode];
+        assert_eq!(*pid, std::process::id());
+    }
+
+    #[test]
+    fn reads_the_inode_of_a_socket_link() {
+        let inode = |s: &str| socket_inode(std::path::Path::new(s));
+        assert_eq!(inode("socket:[12345]"), Some(12345));
+        assert_eq!(inode("pipe:[12345]"), None);
+        assert_eq!(inode("socket:[x]"), None);
+        assert_eq!(inode("/dev/null"), None);
     }
 
     #[test]

@@ -52,8 +52,10 @@ pub(super) async fn respond<S: CredentialSource>(
     endpoint: &Endpoint<S>,
     grants: &auth::GrantMemo,
 ) -> (Response<Full<Bytes>>, Option<Outcome>) {
-    let (response, result, grant, subject) = answer(method, uri, headers, endpoint, grants).await;
-    let outcome = match parse_route(uri.path()) {
+    let route = parse_route(uri.path());
+    let (response, result, grant, subject) =
+        answer(method, uri, &route, headers, endpoint, grants).await;
+    let outcome = match route {
         Route::Credentials(profile) => Some(Outcome {
             profile,
             scope: grant.as_ref().map(Grant::kind),
@@ -80,6 +82,7 @@ type Answer = (
 async fn answer<S: CredentialSource>(
     method: &Method,
     uri: &Uri,
+    route: &Route,
     headers: &HeaderMap,
     endpoint: &Endpoint<S>,
     grants: &auth::GrantMemo,
@@ -95,8 +98,8 @@ async fn answer<S: CredentialSource>(
             return (refused(&refusal), refusal.code, None, None);
         }
     };
-    let profile = match parse_route(uri.path()) {
-        Route::Credentials(profile) => profile,
+    let profile = match route {
+        Route::Credentials(profile) => profile.as_str(),
         Route::InvalidProfile => {
             tracing::debug!(status = 400, "invalid profile name in path");
             let code = "InvalidProfileName";
@@ -120,7 +123,7 @@ async fn answer<S: CredentialSource>(
             );
         }
     };
-    if !grant.covers(&profile) {
+    if !grant.covers(profile) {
         tracing::debug!(%profile, status = 403, "token scoped to another profile");
         let refusal = auth::OUT_OF_SCOPE;
         return (refused(&refusal), refusal.code, Some(grant), None);
@@ -138,11 +141,11 @@ async fn answer<S: CredentialSource>(
             .insert(ALLOW, HeaderValue::from_static("GET"));
         return (response, code, Some(grant), None);
     }
-    let answer = match endpoint.source.cached(&profile) {
+    let answer = match endpoint.source.cached(profile) {
         Some(served) => Ok(Ok(served)),
         // A miss builds the source's (large) future on the heap, once.
         None => {
-            let serving = Box::pin(endpoint.source.serve(&profile));
+            let serving = Box::pin(endpoint.source.serve(profile));
             tokio::time::timeout(endpoint.limits.request_timeout, serving).await
         }
     };
