@@ -25,13 +25,13 @@ use crate::session::SessionKeeper;
 use crate::sso::portal::{self, PortalError};
 use crate::store::{StoreError, Vault};
 
+mod config_file;
 mod renewal;
+use config_file::ConfigFile;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
 
 /// Why credentials could not be served. The variant decides the HTTP status
 /// and the exit code, so callers match on it rather than on text.
@@ -191,42 +191,12 @@ struct Resolutions {
     roles: HashMap<String, Arc<SsoRole>>,
 }
 
-/// The config file as last read: the last good parse, and the error of the
-/// latest read when the file on disk is invalid.
-#[derive(Debug)]
-struct LoadedConfig {
-    stamp: Option<(SystemTime, u64)>,
-    /// When `stamp` was last compared with the file.
-    checked: Instant,
-    good: Option<Arc<AwsConfig>>,
-    error: Option<ConfigError>,
-}
-
-impl LoadedConfig {
-    fn current(&self) -> Result<Arc<AwsConfig>, ConfigError> {
-        match (&self.good, &self.error) {
-            (Some(good), _) => Ok(good.clone()),
-            (None, Some(e)) => Err(e.clone()),
-            (None, None) => unreachable!("a loaded config has a parse or an error"),
-        }
-    }
-}
-
-/// Modification time and length: what changes when the file is edited.
-fn file_stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
-}
-
 /// Profile name -> role credentials: cache, then keychain, then the portal.
 #[derive(Debug)]
 pub struct Broker {
     vault: Vault,
-    config_path: PathBuf,
     clock: SharedClock,
-    config: RwLock<Option<LoadedConfig>>,
-    /// Set while a file watcher reloads the config on change.
-    config_watched: AtomicBool,
+    config: ConfigFile,
     resolved: RwLock<Resolutions>,
     roles: Mutex<HashMap<RoleKey, Arc<RoleSlot>>>,
     last_upstream_error: Mutex<Option<UpstreamError>>,
@@ -240,10 +210,6 @@ pub struct Broker {
 
 /// How many GetRoleCredentials calls may be in flight at once.
 pub const MAX_CONCURRENT_FETCHES: usize = 8;
-
-/// While the config file is watched, how often its stamp is still compared:
-/// the watcher misses edits made through a symlink into another directory.
-const WATCHED_RECHECK: Duration = Duration::from_secs(1);
 
 /// The latest upstream failure, for `credbroker status`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -278,10 +244,8 @@ impl Broker {
     pub fn new(vault: Vault, config_path: PathBuf, clock: SharedClock) -> Self {
         Broker {
             vault: vault.clone(),
-            config_path,
             clock: clock.clone(),
-            config: RwLock::new(None),
-            config_watched: AtomicBool::new(false),
+            config: ConfigFile::new(config_path),
             resolved: RwLock::new(Resolutions::default()),
             roles: Mutex::new(HashMap::new()),
             last_upstream_error: Mutex::new(None),
@@ -292,85 +256,26 @@ impl Broker {
     }
 
     /// The current AWS config, re-read when the file changed. An invalid edit
-    /// keeps the last good configuration (and is reported by [`Broker::status`]).
+    /// keeps the last good configuration (and is reported by [`Broker::snapshot`]).
     pub fn config(&self) -> Result<Arc<AwsConfig>, ConfigError> {
-        if self.config_watched.load(Ordering::Relaxed) {
-            let loaded = self.config.read().unwrap();
-            if let Some(l) = loaded.as_ref() {
-                if l.stamp.is_some() && l.checked.elapsed() < WATCHED_RECHECK {
-                    return l.current();
-                }
-            }
-        }
-        let stamp = file_stamp(&self.config_path);
-        let mut loaded = self.config.write().unwrap();
-        if let Some(l) = loaded.as_mut() {
-            if l.stamp == stamp && stamp.is_some() {
-                l.checked = Instant::now();
-                return l.current();
-            }
-        }
-        let result = AwsConfig::load(&self.config_path).map(Arc::new);
-        let previous = loaded.take();
-        let next = match result {
-            Ok(config) => {
-                if previous.as_ref().is_some_and(|p| p.error.is_some()) {
-                    tracing::info!(path = %self.config_path.display(), "AWS config file is valid again");
-                }
-                LoadedConfig {
-                    stamp,
-                    checked: Instant::now(),
-                    good: Some(config),
-                    error: None,
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "AWS config file is invalid; keeping the last good configuration");
-                LoadedConfig {
-                    stamp,
-                    checked: Instant::now(),
-                    good: previous.and_then(|p| p.good),
-                    error: Some(e),
-                }
-            }
-        };
-        let current = next.current();
-        *loaded = Some(next);
-        current
+        self.config.current()
     }
 
     /// Say whether a file watcher calls [`Broker::reload_config`] on every
     /// change; while one does, requests compare the file's stamp at most
     /// once a second.
     pub fn set_config_watched(&self, watched: bool) {
-        self.config_watched.store(watched, Ordering::Relaxed);
+        self.config.set_watched(watched);
     }
 
     /// Re-read the config file now (the file watcher calls this on change).
     pub fn reload_config(&self) -> Result<(), ConfigError> {
-        if let Some(l) = self.config.write().unwrap().as_mut() {
-            l.stamp = None;
-        }
-        self.config()?;
-        match self
-            .config
-            .read()
-            .unwrap()
-            .as_ref()
-            .and_then(|l| l.error.clone())
-        {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.config.reload()
     }
 
     /// The last reload error, if the file on disk is currently invalid.
     pub fn config_error(&self) -> Option<ConfigError> {
-        self.config
-            .read()
-            .unwrap()
-            .as_ref()
-            .and_then(|l| l.error.clone())
+        self.config.error()
     }
 
     /// Roles held, config state and the last upstream error; no secrets.
@@ -403,7 +308,7 @@ impl Broker {
             ))
         });
         BrokerSnapshot {
-            config_path: self.config_path.clone(),
+            config_path: self.config.path().to_path_buf(),
             config_error: self.config_error().map(|e| e.to_string()),
             last_upstream_error: self.last_upstream_error.lock().unwrap().clone(),
             roles,
@@ -425,7 +330,7 @@ impl Broker {
     }
 
     pub fn config_path(&self) -> &std::path::Path {
-        &self.config_path
+        self.config.path()
     }
 
     /// Resolve a profile to its role.
