@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Time `credbroker credential-process` with the daemon warm, side by side
-# with the AWS CLI v2 from Debian resolving equivalent cached credentials.
+# with the AWS CLI v2 from Debian and aws-sso-util (PyPI) resolving
+# equivalent cached credentials.
 #
 #   scripts/bench-credential-process.sh [--runs N]
 #
-# First it installs what it drives (hyperfine, the AWS CLI, a Secret Service)
-# and builds the release binary. Then, in a temporary HOME under a private
+# First it installs what it drives (hyperfine, the AWS CLI, a Secret Service,
+# aws-sso-util in a venv under target/) and builds the release binary. Then, in a temporary HOME under a private
 # D-Bus session with an unlocked gnome-keyring, it starts the emulator,
 # signs in (the emulator approves at once), starts the daemon and warms its
 # cache. Finally hyperfine times, in one run:
@@ -13,12 +14,17 @@
 #   credbroker credential-process --profile dev                         (daemon socket)
 #   credbroker --version                          (the floor: starting the binary at all)
 #   aws configure export-credentials --format process --profile cli-sso (AWS CLI)
+#   aws-sso-util credential-process --profile sso-util                  (aws-sso-util)
 #
 # `cli-sso` is an ordinary AWS CLI SSO profile for the same role, with the
 # same role credentials in the CLI's own cache (~/.aws/cli/cache) and the
 # session token in ~/.aws/sso/cache, so the CLI also answers without any
 # network call: both sides serve cached credentials. (The CLI 2.9 cannot be
 # pointed at the emulator, so its role-credential cache is written here.)
+# `sso-util` is a legacy (start URL) SSO profile: aws-sso-util reads the
+# session token from ~/.aws/sso/cache, fetches the role once from the
+# emulator (boto3 honours AWS_ENDPOINT_URL) and answers from its own cache
+# after that.
 # Last, with the daemon stopped, it times the in-process fallback (keychain).
 #
 # Results: hyperfine's JSON in target/bench/, and a summary on stdout.
@@ -37,10 +43,17 @@ if [ "${1:-}" != "--inside" ]; then
     command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
     command -v python3 >/dev/null || missing+=(python3)
     [ -x /usr/bin/aws ] || missing+=(awscli)
+    python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "==> installing Debian packages: ${missing[*]}"
         as_root apt-get update -qq
         DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    venv="$repo/target/bench-venv"
+    if [ ! -x "$venv/bin/aws-sso-util" ]; then
+        echo "==> aws-sso-util from PyPI into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet aws-sso-util
     fi
     echo "==> cargo build --release"
     cargo build --release --quiet --bin credbroker
@@ -58,6 +71,7 @@ fi
 # ---- inside the private D-Bus session --------------------------------------
 printf bench-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
 bin="$repo/target/release/credbroker"
+sso_util="$repo/target/bench-venv/bin/aws-sso-util"
 out="$repo/target/bench"
 mkdir -p "$out"
 export CREDBROKER_KEYCHAIN_SERVICE="credbroker-bench-$$"
@@ -110,6 +124,13 @@ sso_session = corp
 sso_account_id = 111111111111
 sso_role_name = ReadOnly
 region = us-east-1
+
+[profile sso-util]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+sso_account_id = 111111111111
+sso_role_name = ReadOnly
+region = us-east-1
 EOF
 
 "$bin" login --sso-session corp --no-browser --export-aws-cli-cache >/dev/null 2>&1
@@ -140,13 +161,31 @@ cli_key="$(/usr/bin/aws configure export-credentials --format process --profile 
 cb_key="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["AccessKeyId"])' "$WORK/dev.json")"
 [ "$cli_key" = "$cb_key" ] || { echo "the AWS CLI did not answer from its cache" >&2; exit 1; }
 
+# aws-sso-util finds a legacy profile's token under the start URL's key;
+# its first call fetches the role from the emulator, the rest are cached.
+python3 - "$HOME/.aws/sso/cache" <<'EOF'
+import hashlib, os, shutil, sys
+named = lambda key: os.path.join(sys.argv[1], hashlib.sha1(key.encode()).hexdigest() + ".json")
+shutil.copy(named("corp"), named("https://corp.awsapps.com/start"))
+EOF
+fetches() {
+    curl -fsS "$AWS_ENDPOINT_URL/_emulator/stats" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin).get("GetRoleCredentials", 0))'
+}
+"$sso_util" credential-process --profile sso-util >/dev/null
+before="$(fetches)"
+"$sso_util" credential-process --profile sso-util >/dev/null
+[ "$(fetches)" = "$before" ] || { echo "aws-sso-util did not answer from its cache" >&2; exit 1; }
+
 echo "==> hyperfine (daemon warm)"
 hyperfine -N --warmup 20 --min-runs "$RUNS" --style basic \
     --export-json "$out/credential-process.json" \
     -n "credbroker credential-process (daemon)" "$bin credential-process --profile dev" \
     -n "credbroker --version (process start alone)" "$bin --version" \
     -n "aws configure export-credentials (AWS CLI $(/usr/bin/aws --version 2>&1 | cut -d' ' -f1 | cut -d/ -f2))" \
-    "/usr/bin/aws configure export-credentials --format process --profile cli-sso"
+    "/usr/bin/aws configure export-credentials --format process --profile cli-sso" \
+    -n "aws-sso-util credential-process ($("$sso_util" --version))" \
+    "$sso_util credential-process --profile sso-util"
 
 echo "==> hyperfine (no daemon: in-process from the keychain)"
 kill -TERM "$daemon_pid"
@@ -162,6 +201,7 @@ print("\n| command | median | mean ± σ | min | runs |\n|---|---|---|---|---|")
 for r in results:
     print(f"| {r['command']} | {r['median']*1000:.2f} ms | {r['mean']*1000:.2f} ± {r['stddev']*1000:.2f} ms "
           f"| {r['min']*1000:.2f} ms | {len(r['times'])} |")
-fast, cli = results[0]["median"], results[2]["median"]
+fast, cli, sso_util = results[0]["median"], results[2]["median"], results[3]["median"]
 print(f"\nAWS CLI median / credbroker (daemon) median: {cli / fast:.0f}x")
+print(f"aws-sso-util median / credbroker (daemon) median: {sso_util / fast:.0f}x")
 EOF
