@@ -13,8 +13,11 @@
 //! most). The writer takes what has queued up as one batch and writes it
 //! with one `write`, then pauses for [`BATCH_PAUSE`]: under load it wakes a
 //! hundred times a second rather than once per request, and a lone record
-//! is still written at once. If the queue is full the record is dropped
-//! and counted in the daemon's log rather than making a client wait.
+//! is still written at once. As the one thread that sees every request, it
+//! also notices when a burst ends (a second without one) and gives the
+//! memory the burst used back to the system. If the queue is full the
+//! record is dropped and counted in the daemon's log rather than making a
+//! client wait.
 //!
 //! `credbroker audit` reads the file back ([`parse_since`], [`render_table`]).
 
@@ -27,7 +30,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 
 /// Records waiting for the writer before new ones are dropped: room for
@@ -37,6 +40,21 @@ use std::sync::Arc;
 const QUEUE: usize = 4096;
 /// The writer's pause after each batch.
 pub const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+/// No record for this long ends a burst of requests.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Give the memory freed after a burst back to the system. glibc keeps what
+/// its per-thread arenas once held (several MiB after a load of a million
+/// requests, see docs/benchmarks.md); `malloc_trim` returns the free pages
+/// of every arena.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it is thread-safe and
+    // may be called at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
 
 /// One credentials request, as the audit log holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,7 +172,19 @@ impl AuditTrail {
             .name("credbroker-audit".into())
             .spawn(move || {
                 let mut batch = Vec::new();
-                while let Ok(first) = vends.recv() {
+                let mut busy = false;
+                loop {
+                    let first = match vends.recv_timeout(QUIET) {
+                        Ok(first) => first,
+                        Err(RecvTimeoutError::Timeout) => {
+                            if std::mem::take(&mut busy) {
+                                release_freed_memory();
+                            }
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    };
+                    busy = true;
                     batch.push(first);
                     batch.extend(vends.try_iter());
                     if let Err(err) = file.append_all(&batch) {
