@@ -333,14 +333,6 @@ impl Broker {
         self.config.path()
     }
 
-    /// Resolve a profile to its role.
-    pub fn target(&self, profile: &str) -> Result<RoleTarget, BrokerError> {
-        let config = self
-            .config()
-            .map_err(|e| BrokerError::Config(e.to_string()))?;
-        role_target(&config, profile)
-    }
-
     /// What `profile` stands for; an SSO role is remembered until the
     /// config file is parsed again.
     fn resolve(&self, profile: &str) -> Result<Resolved, BrokerError> {
@@ -516,20 +508,42 @@ fn keychain_error(e: StoreError) -> BrokerError {
     BrokerError::Keychain(e.to_string())
 }
 
+impl Broker {
+    /// Credentials for a web-identity profile, from STS (crate::web_identity).
+    async fn assume_web_identity(
+        &self,
+        target: &crate::web_identity::WebIdentityTarget,
+    ) -> Result<RoleCredentials, BrokerError> {
+        let clock = self.clock.clone();
+        crate::web_identity::credentials(target, move || clock.now()).await
+    }
+}
+
+impl SsoRole {
+    fn served(&self, vended: &Vended) -> Served {
+        Served {
+            body: vended.body(),
+            subject: Some(self.subject.clone()),
+        }
+    }
+}
+
 impl CredentialSource for Broker {
     async fn credentials(&self, profile: &str) -> Result<RoleCredentials, BrokerError> {
         match self.resolve(profile)? {
             Resolved::Sso(role) => Ok(self.vended(&role).await?.credentials.clone()),
-            Resolved::WebIdentity(target) => {
-                let clock = self.clock.clone();
-                crate::web_identity::credentials(&target, move || clock.now()).await
-            }
+            Resolved::WebIdentity(target) => self.assume_web_identity(&target).await,
         }
     }
 
     fn role_of(&self, profile: &str) -> Option<(String, String)> {
-        let target = self.target(profile).ok()?;
-        Some((target.account_id, target.role_name))
+        match self.resolve(profile).ok()? {
+            Resolved::Sso(role) => Some((
+                role.target.account_id.clone(),
+                role.target.role_name.clone(),
+            )),
+            Resolved::WebIdentity(_) => None,
+        }
     }
 
     fn cached(&self, profile: &str) -> Option<Served> {
@@ -537,25 +551,14 @@ impl CredentialSource for Broker {
             return None;
         };
         let vended = role.slot.servable(self.clock.now())?;
-        Some(Served {
-            body: vended.body(),
-            subject: Some(role.subject.clone()),
-        })
+        Some(role.served(&vended))
     }
 
     async fn serve(&self, profile: &str) -> Result<Served, BrokerError> {
         match self.resolve(profile)? {
-            Resolved::Sso(role) => {
-                let vended = self.vended(&role).await?;
-                Ok(Served {
-                    body: vended.body(),
-                    subject: Some(role.subject.clone()),
-                })
-            }
+            Resolved::Sso(role) => Ok(role.served(&*self.vended(&role).await?)),
             Resolved::WebIdentity(target) => {
-                let clock = self.clock.clone();
-                let credentials =
-                    crate::web_identity::credentials(&target, move || clock.now()).await?;
+                let credentials = self.assume_web_identity(&target).await?;
                 Ok(Served {
                     body: Vended::new(credentials).body(),
                     subject: None,
