@@ -138,6 +138,14 @@ impl Page {
 
     /// Send a command and wait for its result (events in between are skipped).
     async fn call(&mut self, method: &str, params: Value) -> Value {
+        match self.try_call(method, params).await {
+            Ok(result) => result,
+            Err(error) => panic!("{method} failed: {error}"),
+        }
+    }
+
+    /// Send a command; its result, or the error DevTools answered with.
+    async fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         let id = self.next_id;
         self.next_id += 1;
         let text = json!({"id": id, "method": method, "params": params}).to_string();
@@ -153,32 +161,40 @@ impl Page {
             };
             let v: Value = serde_json::from_str(&text).unwrap();
             if v["id"] == id {
-                assert!(v.get("error").is_none(), "{method} failed: {v}");
-                return v["result"].clone();
+                return match v.get("error") {
+                    Some(error) => Err(error.clone()),
+                    None => Ok(v["result"].clone()),
+                };
             }
         }
     }
 
-    /// Evaluate a JavaScript expression in the page; its value.
-    async fn eval(&mut self, expression: &str) -> Value {
+    /// Evaluate an expression; its value, or the error DevTools gave when
+    /// the page navigated away while it ran ("Inspected target navigated or
+    /// closed").
+    async fn try_eval(&mut self, expression: &str) -> Result<Value, Value> {
         let r = self
-            .call(
+            .try_call(
                 "Runtime.evaluate",
                 json!({"expression": expression, "returnByValue": true}),
             )
-            .await;
-        r["result"]["value"].clone()
+            .await?;
+        Ok(r["result"]["value"].clone())
     }
 
-    /// Evaluate `expression` until it is true.
+    /// Evaluate `expression` until it is true. A page that is navigating
+    /// (its context torn down under the evaluation) is simply not there yet.
     async fn wait_until(&mut self, expression: &str, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.eval(expression).await != Value::Bool(true) {
+        while self.try_eval(expression).await != Ok(Value::Bool(true)) {
             assert!(
                 Instant::now() < deadline,
                 "timed out waiting for {what}; page: {}",
-                self.eval("location.href + ' | ' + (document.body ? document.body.innerText : '')")
-                    .await
+                self.try_eval(
+                    "location.href + ' | ' + (document.body ? document.body.innerText : '')"
+                )
+                .await
+                .unwrap_or_else(|error| error)
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -256,10 +272,14 @@ async fn pkce_sign_in_completes_in_headless_chromium() {
         "the consent page",
     )
     .await;
-    page.eval(&format!(
-        "document.querySelector('{APPROVE_BUTTON}').click(); true"
-    ))
-    .await;
+    // Clicked from a timer, so the evaluation has answered before the
+    // form's navigation tears its context down.
+    let clicked = page
+        .try_eval(&format!(
+            "setTimeout(() => document.querySelector('{APPROVE_BUTTON}').click(), 0); true"
+        ))
+        .await;
+    assert_eq!(clicked, Ok(Value::Bool(true)));
     page.wait_until(
         "location.href.startsWith('http://127.0.0.1:') && location.pathname === '/oauth/callback' \
          && document.body.innerText.includes('close this tab')",
