@@ -56,6 +56,27 @@ fn release_freed_memory() {
     }
 }
 
+/// Which door a credentials request came through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// The HTTP endpoint (`/v1/credentials/<profile>`). Records written
+    /// before `via` existed all came this way.
+    #[default]
+    Endpoint,
+    /// The daemon's Unix socket (`credbroker credential-process`).
+    Socket,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Endpoint => "endpoint",
+            Via::Socket => "socket",
+        }
+    }
+}
+
 /// One credentials request, as the audit log holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VendRecord {
@@ -67,9 +88,13 @@ pub struct VendRecord {
     pub role: Option<String>,
     /// `ok`, or the `code` of the error body the client received.
     pub result: String,
-    /// The HTTP status the client received.
+    /// The HTTP status the client received (over the socket: the status
+    /// the endpoint would have answered with).
     pub status: u16,
-    /// What the presented token could read: `all`, `profile`, or none.
+    #[serde(default)]
+    pub via: Via,
+    /// What the presented token could read: `all`, `profile`, or none (and
+    /// none over the socket, which admits by uid, not by token).
     #[serde(default)]
     pub scope: Option<String>,
     #[serde(default)]
@@ -98,6 +123,7 @@ pub struct Vend {
     /// `ok`, or the `code` of the error body the client received.
     pub result: &'static str,
     pub status: u16,
+    pub via: Via,
     /// What the presented token could read: `all`, `profile`, or none.
     pub scope: Option<&'static str>,
     pub caller: Arc<Caller>,
@@ -113,6 +139,7 @@ struct Line<'a> {
     role: Option<&'a str>,
     result: &'a str,
     status: u16,
+    via: Via,
     scope: Option<&'a str>,
     caller: &'a Caller,
 }
@@ -126,6 +153,7 @@ impl Serialize for Vend {
             role: self.subject.role.as_deref(),
             result: self.result,
             status: self.status,
+            via: self.via,
             scope: self.scope,
             caller: &self.caller,
         }
@@ -144,6 +172,7 @@ impl Vend {
             role: self.subject.role.clone(),
             result: self.result.to_owned(),
             status: self.status,
+            via: self.via,
             scope: self.scope.map(str::to_owned),
             caller: Caller::clone(&self.caller),
         }
@@ -240,9 +269,9 @@ pub fn parse_since(text: &str) -> Result<chrono::Duration, String> {
 /// Records as an aligned table, one line each, with a header.
 pub fn render_table(records: &[VendRecord]) -> String {
     let header = [
-        "TIME", "PROFILE", "ACCOUNT", "ROLE", "RESULT", "SCOPE", "PID", "CALLER",
+        "TIME", "PROFILE", "ACCOUNT", "ROLE", "RESULT", "VIA", "SCOPE", "PID", "CALLER",
     ];
-    let rows: Vec<[String; 8]> = records
+    let rows: Vec<[String; 9]> = records
         .iter()
         .map(|r| {
             [
@@ -251,14 +280,19 @@ pub fn render_table(records: &[VendRecord]) -> String {
                 r.account.clone().unwrap_or_else(|| "-".into()),
                 r.role.clone().unwrap_or_else(|| "-".into()),
                 r.result.clone(),
+                r.via.as_str().into(),
                 r.scope.clone().unwrap_or_else(|| "-".into()),
+                // Over the socket the caller is the credbroker that a tool
+                // ran as its credential_process: the tool is shown.
                 r.caller
-                    .pid
+                    .parent_pid
+                    .or(r.caller.pid)
                     .map(|p| p.to_string())
                     .unwrap_or_else(|| "-".into()),
                 r.caller
-                    .exe
+                    .parent_exe
                     .clone()
+                    .or_else(|| r.caller.exe.clone())
                     .or_else(|| r.caller.uid.map(|u| format!("uid {u}")))
                     .or_else(|| r.caller.peer.clone())
                     .unwrap_or_else(|| "-".into()),
@@ -314,6 +348,7 @@ mod tests {
             role: Some("ReadOnly".into()),
             result: "ok".into(),
             status: 200,
+            via: Via::Socket,
             scope: Some("profile".into()),
             caller: Caller {
                 pid: Some(42),
@@ -321,12 +356,36 @@ mod tests {
                 ..Caller::default()
             },
         };
-        let text = render_table(&[record]);
+        let text = render_table(std::slice::from_ref(&record));
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("TIME"), "{text}");
         assert!(lines[1].contains("111111111111  ReadOnly"), "{text}");
+        assert_eq!(lines[0].find("VIA"), lines[1].find("socket"), "{text}");
         assert!(lines[1].ends_with("42   /usr/bin/curl"), "{text}");
         assert_eq!(lines[0].find("PROFILE"), lines[1].find("dev"));
+
+        let through_credbroker = VendRecord {
+            caller: Caller {
+                pid: Some(43),
+                exe: Some("/usr/bin/credbroker".into()),
+                parent_pid: Some(40),
+                parent_exe: Some("/usr/bin/terraform".into()),
+                ..Caller::default()
+            },
+            ..record.clone()
+        };
+        let text = render_table(&[through_credbroker]);
+        assert!(text.ends_with("40   /usr/bin/terraform\n"), "{text}");
+    }
+
+    #[test]
+    fn records_written_before_via_existed_came_through_the_endpoint() {
+        let line = r#"{"time":"2026-11-21T23:10:00Z","profile":"dev","result":"ok","status":200}"#;
+        let record: VendRecord = serde_json::from_str(line).unwrap();
+        assert_eq!(record.via, Via::Endpoint);
+        let socket = r#"{"time":"2026-11-21T23:10:00Z","profile":"dev","result":"ok","status":200,"via":"socket"}"#;
+        let record: VendRecord = serde_json::from_str(socket).unwrap();
+        assert_eq!(record.via, Via::Socket);
     }
 
     #[test]
@@ -343,6 +402,7 @@ mod tests {
             }),
             result: "InvalidToken",
             status: 401,
+            via: Via::Endpoint,
             scope: Some("profile"),
             caller: Arc::new(Caller {
                 pid: Some(7),
@@ -356,6 +416,7 @@ mod tests {
             role: Some("ReadOnly".into()),
             result: "InvalidToken".into(),
             status: 401,
+            via: Via::Endpoint,
             scope: Some("profile".into()),
             caller: Caller {
                 pid: Some(7),

@@ -88,6 +88,7 @@ pub async fn run_until(
         control,
         broker.clone(),
         base.clone(),
+        Some(audit.clone()),
         async {
             let _ = socket_stopped.await;
         },

@@ -634,10 +634,45 @@ time.sleep(1.5)
     assert_eq!(records[1]["result"], "TokenScopeMismatch");
     assert_eq!(records[1]["status"], 403);
 
+    assert_eq!(dev["via"], "endpoint");
+
+    // credential_process asks over the Unix socket; it is recorded too, with
+    // the process the kernel names as the socket's peer.
+    let out = env.run(&["credential-process", "--profile", "dev"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let credbroker = std::fs::canonicalize(support::BIN).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let socket = loop {
+        let out = env.run(&["audit", "--json", "--since", "10m"]);
+        let found = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|r| r["via"] == "socket");
+        match found {
+            Some(record) => break record,
+            None => assert!(
+                Instant::now() < deadline,
+                "no socket record: {}",
+                output_text(&out)
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(socket["profile"], "dev");
+    assert_eq!(socket["result"], "ok");
+    assert_eq!(socket["role"], "ReadOnly");
+    assert_eq!(socket["caller"]["exe"], credbroker.to_str().unwrap());
+    assert!(socket["caller"]["pid"].as_u64().is_some(), "{socket}");
+    // Its parent is the tool that ran it: here, this test.
+    assert_eq!(socket["caller"]["parent_pid"], std::process::id());
+    let this_test = std::env::current_exe().unwrap();
+    assert_eq!(socket["caller"]["parent_exe"], this_test.to_str().unwrap());
+
     let table = env.run(&["audit"]);
     let table = String::from_utf8_lossy(&table.stdout);
     assert!(table.starts_with("TIME"), "{table}");
     assert!(table.contains(exe.to_str().unwrap()), "{table}");
+    assert!(table.contains(" socket "), "{table}");
     let raw = std::fs::read_to_string(env.state_home().join("credbroker/audit.log")).unwrap();
     assert!(!raw.contains(&scoped) && !raw.contains(&env.token()));
 }

@@ -1,4 +1,5 @@
-//! Which process is on the other end of a loopback TCP connection.
+//! Which process is on the other end of a loopback TCP connection, or of
+//! the daemon's Unix socket ([`of_process`]).
 //!
 //! TCP has no peer credentials (unlike the Unix socket's SO_PEERCRED), but on
 //! Linux the kernel publishes every socket: first `/proc/net/tcp` and
@@ -13,8 +14,9 @@
 //! unit-tested; [`lookup`] does the reading. The fd scan costs a few
 //! milliseconds, so the endpoint runs it on a blocking thread while it
 //! answers, never before, and every socket a scan passes is remembered, so
-//! a client's further connections are found with one `readlink`. A caller that exits before the scan reaches it is
-//! recorded with its uid only; elsewhere than Linux, with its address only.
+//! a client's further connections are found with one `readlink`. A caller
+//! that exits before the scan reaches it is recorded with its uid only;
+//! elsewhere than Linux, with its address only.
 
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -33,6 +35,13 @@ pub struct Caller {
     /// `/proc/PID/exe`: the executable's path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exe: Option<String>,
+    /// For a Unix-socket caller, the process that started it: the
+    /// `credential-process` child is always credbroker, so the tool that
+    /// ran it (the AWS CLI, Terraform) is what names the caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_exe: Option<String>,
 }
 
 /// One line of `/proc/net/tcp{,6}` that matters here.
@@ -112,18 +121,55 @@ pub fn lookup(peer: SocketAddr, listener: SocketAddr) -> Caller {
             caller.uid = Some(entry.uid);
             if let Some(pid) = pid_holding(entry.inode, entry.uid) {
                 caller.pid = Some(pid);
-                caller.exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-                    .ok()
-                    .map(|p| p.to_string_lossy().into_owned());
+                caller.exe = executable_of(pid);
             }
         }
     }
     caller
 }
 
-/// The process with an fd on `socket:[inode]`. Only processes of `uid` are
-/// scanned (others' fds are unreadable anyway), newest first: the caller is
-/// usually a process that just started.
+/// The caller on a Unix socket, whose peer credentials the kernel gives
+/// (SO_PEERCRED on Linux, LOCAL_PEERPID on macOS): its uid, its pid, and on
+/// Linux its executable and its parent's.
+pub fn of_process(uid: u32, pid: Option<u32>) -> Caller {
+    let parent_pid = pid.and_then(parent_of);
+    Caller {
+        peer: None,
+        uid: Some(uid),
+        pid,
+        exe: pid.and_then(executable_of),
+        parent_pid,
+        parent_exe: parent_pid.and_then(executable_of),
+    }
+}
+
+/// `/proc/PID/exe`, where there is one.
+fn executable_of(pid: u32) -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// The parent pid in `/proc/PID/stat`, where there is one.
+fn parent_of(pid: u32) -> Option<u32> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    parent_in_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The fourth field of a `/proc/PID/stat` line, `pid (comm) state ppid ...`.
+/// The command name may hold spaces and parentheses, so the fields are
+/// counted from its last `)`. Pid 0 (no parent) is none.
+pub fn parent_in_stat(stat: &str) -> Option<u32> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+    (ppid != 0).then_some(ppid)
+}
+
 /// Socket inodes seen in earlier scans and where (the fd link of the
 /// process that held them): a client that opens many connections at once,
 /// such as an SDK's connection pool, is scanned once rather than once per
@@ -146,6 +192,9 @@ fn socket_inode(link: &std::path::Path) -> Option<u64> {
         .ok()
 }
 
+/// The process with an fd on `socket:[inode]`. Only processes of `uid` are
+/// scanned (others' fds are unreadable anyway), newest first: the caller is
+/// usually a process that just started.
 #[cfg(target_os = "linux")]
 fn pid_holding(inode: u64, uid: u32) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
@@ -199,6 +248,31 @@ fn pid_holding(inode: u64, uid: u32) -> Option<u32> {
 #[cfg(all(test, target_endian = "little"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parent_pid_is_read_past_any_command_name() {
+        assert_eq!(parent_in_stat("4242 (aws) S 4200 4242 ..."), Some(4200));
+        assert_eq!(
+            parent_in_stat("4242 (a) b (c) R 17 4242 0 0"),
+            Some(17),
+            "a ')' inside the name"
+        );
+        assert_eq!(parent_in_stat("1 (init) S 0 1 1"), None);
+        assert_eq!(parent_in_stat("garbage"), None);
+        assert_eq!(parent_in_stat("5 (x)"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_socket_caller_is_named_with_its_parent() {
+        let me = std::process::id();
+        let caller = of_process(7, Some(me));
+        assert_eq!(caller.uid, Some(7));
+        let exe = std::env::current_exe().unwrap();
+        assert_eq!(caller.exe.as_deref(), exe.to_str());
+        assert_eq!(caller.parent_pid, Some(std::os::unix::process::parent_id()));
+        assert!(caller.parent_exe.is_some(), "{caller:?}");
+    }
 
     // A client on 127.0.0.1:51234 talking to a listener on 127.0.0.1:9911
     // (0x26B7), the listener's own accepted socket, a listening socket and a

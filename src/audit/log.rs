@@ -156,6 +156,7 @@ mod tests {
             role: Some("ReadOnly".into()),
             result: "ok".into(),
             status: 200,
+            via: Default::default(),
             scope: Some("profile".into()),
             caller: Default::default(),
         }

@@ -65,6 +65,7 @@ mod tests {
             role: None,
             result: "ok".into(),
             status: 200,
+            via: Default::default(),
             scope: None,
             caller: Default::default(),
         };

@@ -11,10 +11,16 @@
 //! line per request (a connection may send several), and bounds what a
 //! client can hold: line length, idle time, open connections, and the time
 //! the broker gets to answer.
+//!
+//! Every credentials request is recorded in the audit trail as the HTTP
+//! endpoint's are, with `via: socket`. The caller needs no `/proc` scan
+//! here: the kernel hands over the peer's pid with its uid.
 
 use super::protocol::{self, DaemonStatus, ErrorReply, Request, MAX_REQUEST_BYTES};
 use super::{admit_peer, own_uid};
+use crate::audit::{AuditTrail, Caller, Subject, Vend, Via};
 use crate::broker::{Broker, BrokerSnapshot, CredentialSource};
+use crate::clock::Clock;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -118,20 +124,24 @@ struct Shared<S> {
     state: Arc<S>,
     endpoint: String,
     own_uid: u32,
+    audit: Option<AuditTrail>,
 }
 
 /// Answer on `listener` until `shutdown` completes, then remove the socket.
-/// `endpoint` is the HTTP endpoint's URL base, reported by `status`.
+/// `endpoint` is the HTTP endpoint's URL base, reported by `status`; every
+/// credentials request is recorded in `audit` when given.
 pub async fn serve<S: DaemonState>(
     listener: ControlListener,
     state: Arc<S>,
     endpoint: String,
+    audit: Option<AuditTrail>,
     shutdown: impl Future<Output = ()>,
 ) {
     let shared = Arc::new(Shared {
         state,
         endpoint,
         own_uid: own_uid(),
+        audit,
     });
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut connections = JoinSet::new();
@@ -169,11 +179,19 @@ pub async fn serve<S: DaemonState>(
 }
 
 async fn serve_connection<S: DaemonState>(stream: UnixStream, shared: &Shared<S>) {
-    let peer = stream.peer_cred().ok().map(|cred| cred.uid());
-    if let Err(refusal) = admit_peer(peer, shared.own_uid) {
-        tracing::warn!(%refusal, "daemon socket: connection refused");
-        return;
-    }
+    let peer = stream.peer_cred().ok();
+    let uid = match admit_peer(peer.map(|cred| cred.uid()), shared.own_uid) {
+        Ok(()) => shared.own_uid,
+        Err(refusal) => {
+            tracing::warn!(%refusal, "daemon socket: connection refused");
+            return;
+        }
+    };
+    let pid = peer
+        .and_then(|cred| cred.pid())
+        .and_then(|pid| u32::try_from(pid).ok());
+    // Looked up at the first credentials request, then kept.
+    let mut caller: Option<Arc<Caller>> = None;
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     loop {
@@ -190,48 +208,87 @@ async fn serve_connection<S: DaemonState>(stream: UnixStream, shared: &Shared<S>
             _ => return,
         }
         let too_long = line.len() > MAX_REQUEST_BYTES;
-        let reply = answer(&line, shared).await;
+        let time = crate::clock::SystemClock.now();
+        let (reply, asked) = answer(&line, shared).await;
+        if let (Some(asked), Some(trail)) = (asked, &shared.audit) {
+            let caller =
+                caller.get_or_insert_with(|| Arc::new(crate::audit::caller::of_process(uid, pid)));
+            let (account, role) = shared.state.role_of(&asked.profile).unzip();
+            trail.record(Vend {
+                time,
+                subject: Arc::new(Subject {
+                    profile: asked.profile,
+                    account,
+                    role,
+                }),
+                result: asked.result,
+                status: asked.status,
+                via: Via::Socket,
+                scope: None,
+                caller: caller.clone(),
+            });
+        }
         if write.write_all(reply.as_bytes()).await.is_err() || too_long {
             return;
         }
     }
 }
 
-/// The reply line for one request line.
-async fn answer<S: DaemonState>(line: &[u8], shared: &Shared<S>) -> String {
+/// A credentials request as the audit trail is told of it.
+struct Asked {
+    profile: String,
+    /// `ok`, or the error code the client got.
+    result: &'static str,
+    /// The status the HTTP endpoint would have answered with.
+    status: u16,
+}
+
+/// The reply line for one request line, and what to audit when it asked
+/// for a profile's credentials.
+async fn answer<S: DaemonState>(line: &[u8], shared: &Shared<S>) -> (String, Option<Asked>) {
     let request = match protocol::parse_request(line) {
         Ok(request) => request,
         Err(err) => {
             tracing::debug!(error = %err, "daemon socket: bad request");
-            return ErrorReply::from_protocol(&err).to_line();
+            return (ErrorReply::from_protocol(&err).to_line(), None);
         }
     };
     match request {
-        Request::Status => DaemonStatus::new(
-            std::process::id(),
-            shared.endpoint.clone(),
-            shared.state.snapshot(),
-        )
-        .to_line(),
+        Request::Status => {
+            let status = DaemonStatus::new(
+                std::process::id(),
+                shared.endpoint.clone(),
+                shared.state.snapshot(),
+            );
+            (status.to_line(), None)
+        }
         Request::Credentials { profile } => {
             let answer =
                 tokio::time::timeout(REQUEST_TIMEOUT, shared.state.credentials(&profile)).await;
-            let reply = match answer {
+            let (reply, result, status) = match answer {
                 Ok(Ok(creds)) => {
                     let mut line = crate::model::credential_process_output(&creds);
                     line.push('\n');
-                    line
+                    (line, "ok", 200)
                 }
-                Ok(Err(err)) => ErrorReply::from_broker(&err).to_line(),
-                Err(_elapsed) => ErrorReply::new(
-                    "UpstreamTimeout",
-                    "fetching credentials took too long; try again",
-                    503,
-                )
-                .to_line(),
+                Ok(Err(err)) => (
+                    ErrorReply::from_broker(&err).to_line(),
+                    err.code(),
+                    err.status(),
+                ),
+                Err(_elapsed) => {
+                    let code = "UpstreamTimeout";
+                    let message = "fetching credentials took too long; try again";
+                    (ErrorReply::new(code, message, 503).to_line(), code, 503)
+                }
             };
-            tracing::debug!(%profile, "daemon socket: credentials request");
-            reply
+            tracing::debug!(%profile, result, "daemon socket: credentials request");
+            let asked = Asked {
+                profile,
+                result,
+                status,
+            };
+            (reply, Some(asked))
         }
     }
 }

@@ -27,7 +27,7 @@ pub mod token;
 
 pub use token::{AuthToken, TokenError};
 
-use crate::audit::{AuditTrail, Subject, Vend};
+use crate::audit::{AuditTrail, Subject, Vend, Via};
 use crate::broker::CredentialSource;
 use crate::clock::Clock as _;
 use connection::Connection;
@@ -268,6 +268,7 @@ async fn serve_connection<S: CredentialSource>(
                     subject,
                     result: outcome.result,
                     status: outcome.status,
+                    via: Via::Endpoint,
                     scope: outcome.scope,
                     caller: Arc::default(),
                 });

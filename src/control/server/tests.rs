@@ -30,6 +30,10 @@ impl CredentialSource for Table {
             other => Err(BrokerError::UnknownProfile(other.into())),
         }
     }
+
+    fn role_of(&self, profile: &str) -> Option<(String, String)> {
+        (profile == "dev").then(|| ("111111111111".into(), "ReadOnly".into()))
+    }
 }
 
 impl DaemonState for Table {
@@ -53,6 +57,10 @@ struct Running {
 }
 
 fn start() -> Running {
+    start_audited(None)
+}
+
+fn start_audited(audit: Option<AuditTrail>) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run/daemon.sock");
     let listener = bind(&path).unwrap();
@@ -61,6 +69,7 @@ fn start() -> Running {
         listener,
         Arc::new(Table),
         "http://127.0.0.1:9911".into(),
+        audit,
         async {
             let _ = stopped.await;
         },
@@ -113,6 +122,54 @@ async fn answers_credentials_errors_and_status() {
     assert_eq!(status.pid, std::process::id());
     assert_eq!(status.endpoint, "http://127.0.0.1:9911");
     assert_eq!(status.config_error.as_deref(), Some("bad line"));
+}
+
+#[tokio::test]
+async fn credentials_requests_are_audited_with_the_process_that_asked() {
+    let log_dir = tempfile::tempdir().unwrap();
+    let log = log_dir.path().join("audit.log");
+    let running = start_audited(Some(AuditTrail::open(&log).unwrap()));
+    client::credentials(&running.path, "dev").await.unwrap();
+    client::credentials(&running.path, "locked").await.unwrap();
+    client::status(&running.path).await.unwrap().unwrap();
+    running.stop.send(()).unwrap();
+    running.task.await.unwrap();
+
+    // The writer ends once the server's handle is dropped, after writing.
+    let mut records = Vec::new();
+    for _ in 0..200 {
+        records = crate::audit::log::read_all(&log).unwrap();
+        if records.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        records.len(),
+        2,
+        "status requests are not vends: {records:?}"
+    );
+    let (dev, locked) = (&records[0], &records[1]);
+    assert_eq!(dev.profile, "dev");
+    assert_eq!((dev.result.as_str(), dev.status), ("ok", 200));
+    assert_eq!(dev.account.as_deref(), Some("111111111111"));
+    assert_eq!(dev.role.as_deref(), Some("ReadOnly"));
+    assert_eq!(dev.via, Via::Socket);
+    assert_eq!(dev.scope, None);
+    // This test process is the client: the kernel's peer credentials name it.
+    assert_eq!(dev.caller.pid, Some(std::process::id()));
+    assert_eq!(dev.caller.uid, Some(own_uid()));
+    let exe = std::env::current_exe().unwrap();
+    assert_eq!(dev.caller.exe.as_deref(), exe.to_str());
+    assert_eq!(dev.caller.peer, None);
+    assert_eq!(locked.profile, "locked");
+    assert_eq!(
+        (locked.result.as_str(), locked.status),
+        ("LoginRequired", 403)
+    );
+    assert_eq!(locked.role, None);
+    let raw = std::fs::read_to_string(&log).unwrap();
+    assert!(!raw.contains("s3cr3t") && !raw.contains("t0k3n"), "{raw}");
 }
 
 #[tokio::test]
