@@ -20,6 +20,9 @@
 //!
 //! First [`cache_file_name`] and [`cache_json`] make the name and the body
 //! (pure); then [`export_aws_cli_cache`] writes them under a home directory.
+//! `credbroker logout` removes the file again ([`remove_exported`]) when it
+//! holds the token being signed out of, so a sign-out leaves no plaintext
+//! token behind; a file from the AWS CLI's own sign-in is left alone.
 
 use crate::config::SessionInfo;
 use crate::model::{format_time, ClientRegistration, SsoToken};
@@ -35,8 +38,8 @@ pub fn cache_dir(home: &Path) -> PathBuf {
 /// `<sha1 hex of the session key>.json`: the session key is the
 /// sso-session name, or the start URL for a legacy profile, which is the
 /// AWS CLI's rule too.
-pub fn cache_file_name(session: &SessionInfo) -> String {
-    format!("{}.json", hex::encode(Sha1::digest(session.key.as_bytes())))
+pub fn cache_file_name(session_key: &str) -> String {
+    format!("{}.json", hex::encode(Sha1::digest(session_key.as_bytes())))
 }
 
 /// The file's JSON. Without a registration the file has only the token, which
@@ -73,7 +76,7 @@ pub fn export_aws_cli_cache(
     registration: Option<&ClientRegistration>,
     home: &Path,
 ) -> std::io::Result<PathBuf> {
-    let path = cache_dir(home).join(cache_file_name(session));
+    let path = cache_dir(home).join(cache_file_name(&session.key));
     let body = cache_json(token, registration);
     crate::paths::write_private_file(&path, body.as_bytes()).map_err(|e| {
         std::io::Error::new(
@@ -82,6 +85,61 @@ pub fn export_aws_cli_cache(
         )
     })?;
     Ok(path)
+}
+
+/// What [`remove_exported`] did with a session's cache file.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cleanup {
+    /// There is none.
+    Absent,
+    /// It held the session's token and is gone.
+    Removed(PathBuf),
+    /// It does not hold the token (the AWS CLI's own sign-in, an export
+    /// older than the last renewals, or an unreadable file), so it was left
+    /// alone.
+    Kept(PathBuf),
+}
+
+/// Whether the cache file `body` holds `token`: its access token, or its
+/// refresh token (the file may lag one renewal behind the keychain).
+pub fn holds_token(body: &str, token: &SsoToken) -> bool {
+    let Ok(serde_json::Value::Object(file)) = serde_json::from_str::<serde_json::Value>(body)
+    else {
+        return false;
+    };
+    let field = |k: &str| file.get(k).and_then(serde_json::Value::as_str);
+    let access = field("accessToken") == Some(token.access_token.expose());
+    let refresh = match (field("refreshToken"), &token.refresh_token) {
+        (Some(file), Some(ours)) => file == ours.expose(),
+        _ => false,
+    };
+    access || refresh
+}
+
+/// Remove the AWS CLI cache file of session `session_key` under `home` if
+/// it holds `token`.
+pub fn remove_exported(
+    session_key: &str,
+    token: &SsoToken,
+    home: &Path,
+) -> std::io::Result<Cleanup> {
+    let path = cache_dir(home).join(cache_file_name(session_key));
+    let body = match std::fs::read_to_string(&path) {
+        Ok(body) => Zeroizing::new(body),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Cleanup::Absent),
+        Err(_) => return Ok(Cleanup::Kept(path)),
+    };
+    if !holds_token(&body, token) {
+        return Ok(Cleanup::Kept(path));
+    }
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(Cleanup::Removed(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Cleanup::Absent),
+        Err(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!("could not remove the AWS CLI cache {}: {e}", path.display()),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -128,11 +186,11 @@ mod tests {
     fn file_name_is_the_sha1_of_the_session_key() {
         // As botocore names them: hashlib.sha1(key.encode()).hexdigest().
         assert_eq!(
-            cache_file_name(&session("my-sso")),
+            cache_file_name("my-sso"),
             "0ad374308c5a4e22f723adf10145eafad7c4031c.json"
         );
         assert_eq!(
-            cache_file_name(&session("https://my-sso-portal.awsapps.com/start")),
+            cache_file_name("https://my-sso-portal.awsapps.com/start"),
             "c7aaaf71fcc8777ae2475525ed049d39fe16c484.json"
         );
     }
@@ -173,5 +231,60 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(v["accessToken"], "at-1");
+    }
+
+    #[test]
+    fn a_file_holds_the_token_by_its_access_or_refresh_token() {
+        let ours = token(true);
+        assert!(holds_token(
+            &cache_json(&ours, Some(&registration())),
+            &ours
+        ));
+        let mut renewed = token(true);
+        renewed.access_token = Secret::new("at-2");
+        assert!(
+            holds_token(&cache_json(&ours, Some(&registration())), &renewed),
+            "one renewal behind: the refresh token matches"
+        );
+        assert!(
+            !holds_token(&cache_json(&ours, None), &renewed),
+            "no refresh token in the file and another access token"
+        );
+        let mut theirs = token(true);
+        theirs.access_token = Secret::new("aws-cli-own");
+        theirs.refresh_token = Some(Secret::new("aws-cli-refresh"));
+        assert!(!holds_token(
+            &cache_json(&theirs, Some(&registration())),
+            &ours
+        ));
+        assert!(!holds_token("not json", &ours));
+        assert!(!holds_token("[]", &ours));
+    }
+
+    #[test]
+    fn logout_removes_its_own_file_and_keeps_another_sign_in() {
+        let home = tempfile::tempdir().unwrap();
+        let ours = token(true);
+        let path =
+            export_aws_cli_cache(&session("work"), &ours, Some(&registration()), home.path())
+                .unwrap();
+        assert_eq!(
+            remove_exported("work", &ours, home.path()).unwrap(),
+            Cleanup::Removed(path.clone())
+        );
+        assert!(!path.exists());
+        assert_eq!(
+            remove_exported("work", &ours, home.path()).unwrap(),
+            Cleanup::Absent
+        );
+
+        let mut theirs = token(false);
+        theirs.access_token = Secret::new("aws-cli-own");
+        export_aws_cli_cache(&session("work"), &theirs, None, home.path()).unwrap();
+        assert_eq!(
+            remove_exported("work", &ours, home.path()).unwrap(),
+            Cleanup::Kept(path.clone())
+        );
+        assert!(path.exists());
     }
 }

@@ -92,4 +92,29 @@ fn boto3_signs_in_from_the_exported_cache() {
             .contains(":assumed-role/ReadOnly/"),
         "{identity}"
     );
+
+    // Signing out leaves no plaintext token behind.
+    let out = env.run(&["logout", "--sso-session", "corp"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Removed the AWS CLI token cache"),
+        "{stderr}"
+    );
+    assert!(!cache.exists());
+
+    // A cache file of the AWS CLI's own sign-in is not credbroker's to remove.
+    let out = env.run(&["login", "--sso-session", "corp", "--device-code"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let own = r#"{"startUrl":"https://corp.awsapps.com/start","region":"us-east-1","accessToken":"from-aws-sso-login","expiresAt":"2030-01-01T00:00:00Z"}"#;
+    std::fs::write(&cache, own).unwrap();
+    let out = env.run(&["logout", "--sso-session", "corp"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("aws sso logout"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&cache).unwrap(), own);
 }

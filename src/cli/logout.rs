@@ -3,19 +3,24 @@
 //!
 //! The keychain items are removed whatever the portal says: a Logout call
 //! that fails (offline, token already expired) is reported, but it must not
-//! leave a token behind on this machine.
+//! leave a token behind on this machine. For the same reason an AWS CLI
+//! cache file that `--export-aws-cli-cache` wrote with the session's token
+//! is removed too.
 
+use crate::aws_cli_cache::{self, Cleanup};
 use crate::config::AwsConfig;
 use crate::sso::portal;
 use crate::store::{open_keychain, Vault};
+use std::path::Path;
 
 #[derive(clap::Args, Debug)]
 #[command(
     about = "Sign out: remove tokens and cached credentials from the keychain",
     long_about = "Sign out of IAM Identity Center.\n\n\
         Removes the session's SSO token (and refresh token) and every role credential \
-        credbroker cached for it from the OS keychain, then tells IAM Identity Center to \
-        end the sign-in. Tools that already hold role credentials keep them until they \
+        credbroker cached for it from the OS keychain, and the session's file in \
+        ~/.aws/sso/cache if it holds that token (--export-aws-cli-cache), then tells IAM \
+        Identity Center to end the sign-in. Tools that already hold role credentials keep them until they \
         expire (at most 12 hours); the daemon stops handing out new ones.",
     after_help = "Examples:\n  \
         credbroker logout --sso-session my-org\n  \
@@ -58,9 +63,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("No sessions are signed in.");
         return Ok(());
     }
+    let home = crate::paths::home_dir();
     let mut problems = 0;
     for key in &keys {
-        match logout_session(&vault, key).await {
+        match logout_session(&vault, key, &home).await {
             Ok(report) => eprintln!("{report}"),
             Err(e) => {
                 problems += 1;
@@ -74,16 +80,40 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Remove one session's items, and end its sign-in upstream when there was
-/// a token. Returns the line to show; fails only if the keychain fails.
-pub async fn logout_session(vault: &Vault, key: &str) -> anyhow::Result<String> {
+/// Remove one session's items (and its exported AWS CLI cache file under
+/// `home`), and end its sign-in upstream when there was a token. Returns
+/// the lines to show; fails only if the keychain fails.
+pub async fn logout_session(vault: &Vault, key: &str, home: &Path) -> anyhow::Result<String> {
     let token = vault.sso_token(key).await?;
     let remote = match &token {
         None => None,
         Some(token) => Some(portal::logout(token).await),
     };
     vault.delete_session(key).await?;
-    Ok(match remote {
+    let mut report = signed_out(key, remote);
+    if let Some(token) = &token {
+        match aws_cli_cache::remove_exported(key, token, home) {
+            Ok(Cleanup::Absent) => {}
+            Ok(Cleanup::Removed(path)) => {
+                report += &format!("\nRemoved the AWS CLI token cache {}.", path.display());
+            }
+            Ok(Cleanup::Kept(path)) => {
+                report += &format!(
+                    "\nLeft {}: it does not hold this sign-in's token (it is from \
+                     `aws sso login`, or an older export); `aws sso logout` removes it.",
+                    path.display()
+                );
+            }
+            Err(e) => report += &format!("\n{e}; remove it by hand."),
+        }
+    }
+    Ok(report)
+}
+
+/// The line for a session whose keychain items are gone, by what the portal
+/// said to its Logout (`None`: there was no token to end).
+fn signed_out(key: &str, remote: Option<Result<(), portal::PortalError>>) -> String {
+    match remote {
         None => format!("'{key}' was not signed in; removed any cached credentials."),
         Some(Ok(())) => format!("Signed out of '{key}'."),
         Some(Err(portal::PortalError::Unauthorized)) => {
@@ -93,7 +123,7 @@ pub async fn logout_session(vault: &Vault, key: &str) -> anyhow::Result<String> 
             "Removed '{key}' from the keychain, but IAM Identity Center was not told ({e}); \
              the sign-in ends there when it expires."
         ),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -118,7 +148,8 @@ mod tests {
     #[tokio::test]
     async fn logout_of_an_unknown_session_reports_it() {
         let vault = Vault::in_memory();
-        let line = logout_session(&vault, "nobody").await.unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let line = logout_session(&vault, "nobody", home.path()).await.unwrap();
         assert!(line.contains("was not signed in"), "{line}");
     }
 }
