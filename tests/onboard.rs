@@ -1,5 +1,6 @@
 //! `credbroker onboard` end to end: the real binary signs in to the emulator
-//! (auto-approved), lists a directory of 200 accounts × 3 roles, writes the
+//! (auto-approved; with PKCE through a `$BROWSER` that fetches the page and
+//! follows the redirect back, or with the device code), lists a directory of 200 accounts × 3 roles, writes the
 //! managed block into a config file that already has text of its own, and
 //! proves the result with the AWS CLI from Debian calling STS through one of
 //! the written profiles (`$CREDBROKER_TEST_AWS_CLI`, set by scripts/test.sh).
@@ -54,18 +55,34 @@ fn write_team_file(dir: &Path, extra: &str) -> String {
     path.to_str().unwrap().to_owned()
 }
 
+/// A `$BROWSER` that fetches the URL it is given in the background and
+/// follows its redirects: the auto-approving emulator sends it straight
+/// back to credbroker's loopback listener.
+fn fetching_browser(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("fetch-url");
+    std::fs::write(
+        &script,
+        "#!/bin/sh
+python3 -c 'import sys, urllib.request; \
+         urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1]).read()' \
+         \"$1\" >/dev/null 2>&1 &\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// `onboard` signing in with PKCE in a "browser" when it must sign in.
 fn onboard(env: &Env, team: &str, extra: &[&str]) -> (String, String) {
     let out = env
         .command()
-        .args([
-            "onboard",
-            "--team-file",
-            team,
-            "--no-service",
-            "--no-browser",
-        ])
+        .args(["onboard", "--team-file", team, "--no-service"])
         .args(["--aws-cli", &aws_cli()])
         .args(extra)
+        .env("BROWSER", fetching_browser(env.home.path()))
+        .env_remove("SSH_CONNECTION")
+        .env_remove("SSH_TTY")
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
@@ -101,8 +118,11 @@ fn onboarding_writes_600_profiles_idempotently_and_the_aws_cli_uses_one() {
     let config_path = env.config_path();
     let binary = std::fs::canonicalize(support::BIN).unwrap();
 
-    // A dry run signs in and lists, shows the diff, writes nothing.
+    // A dry run signs in (with PKCE, as `login` does) and lists, shows the
+    // diff, writes nothing.
     let (diff, _) = onboard(&env, &team, &["--dry-run"]);
+    assert_eq!(env.stat("StartDeviceAuthorization"), 0);
+    assert_eq!(env.stat("CreateToken"), 1);
     assert_eq!(std::fs::read_to_string(&config_path).unwrap(), HEAD);
     assert!(diff.starts_with("--- "), "{diff}");
     assert_eq!(diff.matches("\n+[profile ").count(), 600, "{diff}");
@@ -231,6 +251,8 @@ fn start_url_flags_and_shell_rc_are_idempotent_and_throttling_is_ridden_out() {
     };
     let stderr = run();
     assert!(stderr.contains("Checked profile 'dev-admin'"), "{stderr}");
+    // --no-browser signs in with the device code.
+    assert_eq!(env.stat("StartDeviceAuthorization"), 1);
     assert!(env.stat("ListAccounts") >= 5, "{}", env.stats());
     assert!(env.stat("ListAccountRoles") >= 8, "{}", env.stats());
     let rc = env.home.path().join(".zshrc");

@@ -82,16 +82,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cancel_on_ctrl_c: true,
         ..LoginOptions::default()
     };
-    let method = choose_method(&args, &session, |name| std::env::var_os(name));
-    let token = match method {
-        Method::Pkce => pkce_login(&session, &vault, &options).await,
-        Method::DeviceCode => device_login(&session, &vault, &options).await,
-    }
-    .with_context(|| format!("sign-in to '{}' failed", session.key))?;
+    let method = choose_method(args.device_code_asked(), &session, |name| {
+        std::env::var_os(name)
+    });
+    let token = sign_in(method, &session, &vault, &options)
+        .await
+        .with_context(|| format!("sign-in to '{}' failed", session.key))?;
     if args.export_aws_cli_cache {
         let path = export(&session, &token, &vault).await?;
         eprintln!(
-            "Wrote the AWS CLI token cache {} (plain text; `credbroker logout` does not remove it).",
+            "Wrote the AWS CLI token cache {} (plain text; `credbroker logout` removes it).",
             path.display()
         );
     }
@@ -106,6 +106,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+impl Args {
+    /// `--device-code`, or `--no-browser`, which implies it.
+    fn device_code_asked(&self) -> bool {
+        self.device_code || self.no_browser
+    }
+}
+
 /// How a sign-in runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -115,17 +122,32 @@ pub enum Method {
     DeviceCode,
 }
 
-/// PKCE, unless asked otherwise, over SSH, without a browser, or for a
-/// legacy profile (the AWS CLI keeps those on the device code too).
+/// PKCE, unless the device code is asked for (`--device-code`,
+/// `--no-browser`), over SSH, without a browser, or for a legacy profile
+/// (the AWS CLI keeps those on the device code too).
 pub fn choose_method(
-    args: &Args,
+    device_code: bool,
     session: &SessionInfo,
     env: impl Fn(&str) -> Option<OsString>,
 ) -> Method {
-    if args.device_code || args.no_browser || session.legacy || !can_open_browser(env) {
+    if device_code || session.legacy || !can_open_browser(env) {
         Method::DeviceCode
     } else {
         Method::Pkce
+    }
+}
+
+/// Sign `session` in by `method` and save the token; `login` and `onboard`
+/// both start here.
+pub async fn sign_in(
+    method: Method,
+    session: &SessionInfo,
+    vault: &Vault,
+    options: &LoginOptions,
+) -> Result<SsoToken, crate::sso::oidc::LoginError> {
+    match method {
+        Method::Pkce => pkce_login(session, vault, options).await,
+        Method::DeviceCode => device_login(session, vault, options).await,
     }
 }
 
@@ -140,14 +162,11 @@ async fn export(
         Some(key) => vault.registration(key).await?,
         None => None,
     };
-    let home = directories::BaseDirs::new()
-        .map(|d| d.home_dir().to_path_buf())
-        .context("no home directory to write ~/.aws/sso/cache under")?;
     Ok(crate::aws_cli_cache::export_aws_cli_cache(
         session,
         token,
         registration.as_ref(),
-        &home,
+        &crate::paths::home_dir(),
     )?)
 }
 
@@ -226,34 +245,30 @@ mod tests {
 
     #[test]
     fn pkce_by_default_device_code_when_asked_or_without_a_browser() {
-        let args = |extra: &[&str]| {
-            let mut argv = vec!["x", "--sso-session", "work"];
-            argv.extend_from_slice(extra);
-            Cli::try_parse_from(argv).unwrap().args
-        };
         let desktop = |name: &str| (name == "DISPLAY").then(|| OsString::from(":0"));
         let ssh = |name: &str| match name {
             "DISPLAY" => Some(OsString::from(":0")),
             "SSH_CONNECTION" => Some(OsString::from("10.0.0.1 5 10.0.0.2 22")),
             _ => None,
         };
+        let asked = |extra: &[&str]| {
+            let mut argv = vec!["x", "--sso-session", "work"];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv).unwrap().args.device_code_asked()
+        };
+        assert!(!asked(&[]));
+        assert!(asked(&["--device-code"]));
+        assert!(asked(&["--no-browser"]));
         let s = session(false);
-        assert_eq!(choose_method(&args(&[]), &s, desktop), Method::Pkce);
+        assert_eq!(choose_method(false, &s, desktop), Method::Pkce);
+        assert_eq!(choose_method(true, &s, desktop), Method::DeviceCode);
+        assert_eq!(choose_method(false, &s, ssh), Method::DeviceCode);
         assert_eq!(
-            choose_method(&args(&["--device-code"]), &s, desktop),
-            Method::DeviceCode
-        );
-        assert_eq!(
-            choose_method(&args(&["--no-browser"]), &s, desktop),
-            Method::DeviceCode
-        );
-        assert_eq!(choose_method(&args(&[]), &s, ssh), Method::DeviceCode);
-        assert_eq!(
-            choose_method(&args(&[]), &session(true), desktop),
+            choose_method(false, &session(true), desktop),
             Method::DeviceCode
         );
         #[cfg(all(unix, not(target_os = "macos")))]
-        assert_eq!(choose_method(&args(&[]), &s, |_| None), Method::DeviceCode);
+        assert_eq!(choose_method(false, &s, |_| None), Method::DeviceCode);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `credbroker onboard`: one command from a team file to working profiles.
 //!
-//! In order: sign in (registering `sso:account:access`, so the sign-in
-//! renews itself; a still-valid renewable sign-in is reused), list every
+//! In order: sign in (as `credbroker login` does: PKCE in the browser, or
+//! the device code over SSH and with `--device-code`; registering
+//! `sso:account:access`, so the sign-in renews itself; a still-valid
+//! renewable sign-in is reused), list every
 //! account and role, write the profiles into the managed block of the AWS
 //! config file, install and start the service, print the shell lines (and
 //! add them to the rc file with `--shell-rc`), and finally prove it works
@@ -10,6 +12,7 @@
 //! Messages go to stderr; stdout carries only the `--dry-run` diff or the
 //! `--json` summary. The pieces are in [`crate::onboard`].
 
+use super::login::{choose_method, sign_in};
 use crate::config::SessionInfo;
 use crate::onboard::apply::{write_profiles, ConfigChange};
 use crate::onboard::block::BlockSpec;
@@ -18,7 +21,7 @@ use crate::onboard::verify::{self, Proof};
 use crate::onboard::{
     credential_process_command, plan_profiles, shell, TeamFile, REGISTRATION_SCOPE,
 };
-use crate::sso::login::{device_login, LoginOptions};
+use crate::sso::login::LoginOptions;
 use anyhow::Context as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -56,9 +59,14 @@ pub struct Args {
     /// Append the shell lines to ~/.bashrc or ~/.zshrc (per $SHELL), once.
     #[arg(long)]
     pub shell_rc: bool,
-    /// Do not open a browser; print the sign-in page and code instead.
+    /// Do not open a browser; print a page and code to open elsewhere (the
+    /// device code: implies --device-code).
     #[arg(long)]
     pub no_browser: bool,
+    /// Sign in with a device code instead of the browser on this machine
+    /// (automatic over SSH and without a display).
+    #[arg(long)]
+    pub device_code: bool,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
@@ -127,9 +135,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             eprintln!("Already signed in to '{session_name}'; using that sign-in.");
             t
         }
-        _ => device_login(&session, &vault, &options)
-            .await
-            .with_context(|| format!("sign-in to '{session_name}' failed"))?,
+        _ => {
+            let device_code = args.device_code || args.no_browser;
+            let method = choose_method(device_code, &session, |name| std::env::var_os(name));
+            sign_in(method, &session, &vault, &options)
+                .await
+                .with_context(|| format!("sign-in to '{session_name}' failed"))?
+        }
     };
 
     // 2. Every account and role.
