@@ -35,20 +35,16 @@ repo="$PWD"
 runs=200
 if [ "${1:-}" = "--runs" ]; then runs="$2"; shift 2; fi
 
+. "$repo/scripts/bench-common.sh"
+
 if [ "${1:-}" != "--inside" ]; then
-    as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-    missing=()
-    command -v hyperfine >/dev/null || missing+=(hyperfine)
-    command -v dbus-run-session >/dev/null || missing+=(dbus)
-    command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
-    command -v python3 >/dev/null || missing+=(python3)
-    [ -x /usr/bin/aws ] || missing+=(awscli)
-    python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
-    if [ ${#missing[@]} -gt 0 ]; then
-        echo "==> installing Debian packages: ${missing[*]}"
-        as_root apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    fi
+    need hyperfine command -v hyperfine
+    need dbus command -v dbus-run-session
+    need gnome-keyring command -v gnome-keyring-daemon
+    need python3 command -v python3
+    need awscli test -x /usr/bin/aws
+    need python3-venv python3 -c 'import ensurepip'
+    install_needed
     venv="$repo/target/bench-venv"
     if [ ! -x "$venv/bin/aws-sso-util" ]; then
         echo "==> aws-sso-util from PyPI into $venv"
@@ -57,53 +53,17 @@ if [ "${1:-}" != "--inside" ]; then
     fi
     echo "==> cargo build --release"
     cargo build --release --quiet --bin credbroker
-
-    work="$(mktemp -d)"
-    trap 'rm -rf "$work"' EXIT
-    mkdir -p "$work/home" "$work/data" "$work/run"
-    chmod 700 "$work/run"
-    export WORK="$work" RUNS="$runs"
-    export HOME="$work/home" XDG_DATA_HOME="$work/data" XDG_RUNTIME_DIR="$work/run"
-    dbus-run-session -- "$repo/scripts/bench-credential-process.sh" --inside
+    export RUNS="$runs"
+    enter_private_session "$repo/scripts/bench-credential-process.sh"
     exit
 fi
 
-# ---- inside the private D-Bus session --------------------------------------
-printf bench-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-bin="$repo/target/release/credbroker"
+# ---- inside the private D-Bus session (scripts/bench-common.sh) ------------
+inside_private_session
 sso_util="$repo/target/bench-venv/bin/aws-sso-util"
-out="$repo/target/bench"
-mkdir -p "$out"
-export CREDBROKER_KEYCHAIN_SERVICE="credbroker-bench-$$"
-export CREDBROKER_RUNTIME_DIR="$WORK/run/credbroker"
-export AWS_CONFIG_FILE="$HOME/.aws/config"
-export AWS_SHARED_CREDENTIALS_FILE="$HOME/.aws/credentials"
-unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
-export AWS_EC2_METADATA_DISABLED=true
-
-pids=()
-cleanup() {
-    "$bin" logout --all >/dev/null 2>&1 || true
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-wait_for_line() { # file
-    for _ in $(seq 200); do
-        [ -s "$1" ] && return 0
-        sleep 0.05
-    done
-    echo "timed out waiting for $1" >&2
-    return 1
-}
 
 echo "==> emulator, sign-in, daemon"
-"$bin" emulator --listen 127.0.0.1:0 --auto-approve --credentials-ttl 43200 --token-ttl 43200 \
-    >"$WORK/emulator.out" 2>/dev/null &
-pids+=($!)
-wait_for_line "$WORK/emulator.out"
-export AWS_ENDPOINT_URL="$(head -n1 "$WORK/emulator.out")"
+start_emulator
 
 mkdir -p "$HOME/.aws"
 cat >"$AWS_CONFIG_FILE" <<EOF
@@ -137,7 +97,7 @@ EOF
 "$bin" daemon --listen 127.0.0.1:0 >/dev/null 2>"$WORK/daemon.err" &
 pids+=($!)
 daemon_pid=$!
-wait_for_line "$CREDBROKER_RUNTIME_DIR/endpoint"
+wait_for_file "$CREDBROKER_RUNTIME_DIR/endpoint"
 
 # Warm the daemon, and give the CLI the same role credentials in its cache.
 "$bin" credential-process --profile dev >"$WORK/dev.json"

@@ -39,73 +39,33 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+. "$repo/scripts/bench-common.sh"
+
 if [ "${1:-}" != "--inside" ]; then
-    as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-    missing=()
-    command -v wrk >/dev/null || missing+=(wrk)
-    command -v hyperfine >/dev/null || missing+=(hyperfine)
-    command -v curl >/dev/null || missing+=(curl)
-    command -v python3 >/dev/null || missing+=(python3)
-    command -v dbus-run-session >/dev/null || missing+=(dbus)
-    command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
-    if [ ${#missing[@]} -gt 0 ]; then
-        echo "==> installing Debian packages: ${missing[*]}"
-        as_root apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    fi
+    need wrk command -v wrk
+    need hyperfine command -v hyperfine
+    need curl command -v curl
+    need python3 command -v python3
+    need dbus command -v dbus-run-session
+    need gnome-keyring command -v gnome-keyring-daemon
+    install_needed
     echo "==> cargo build --release"
     cargo build --release --quiet --bin credbroker --example minimal_server
-
-    work="$(mktemp -d)"
-    trap 'rm -rf "$work"' EXIT
-    mkdir -p "$work/home" "$work/data" "$work/run"
-    chmod 700 "$work/run"
-    export WORK="$work" DURATION="$duration" REQUESTS="$requests"
-    export HOME="$work/home" XDG_DATA_HOME="$work/data" XDG_RUNTIME_DIR="$work/run"
-    dbus-run-session -- "$repo/scripts/bench.sh" --inside
+    export DURATION="$duration" REQUESTS="$requests"
+    enter_private_session "$repo/scripts/bench.sh"
     exit
 fi
 
-# ---- inside the private D-Bus session --------------------------------------
-printf bench-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-bin="$repo/target/release/credbroker"
+# ---- inside the private D-Bus session (scripts/bench-common.sh) ------------
+inside_private_session
 minimal="$repo/target/release/examples/minimal_server"
-out="$repo/target/bench"
-mkdir -p "$out"
-export CREDBROKER_KEYCHAIN_SERVICE="credbroker-bench-$$"
-export CREDBROKER_RUNTIME_DIR="$WORK/run/credbroker"
-export AWS_CONFIG_FILE="$HOME/.aws/config"
-export AWS_SHARED_CREDENTIALS_FILE="$HOME/.aws/credentials"
-unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
-export AWS_EC2_METADATA_DISABLED=true
 
-pids=()
-cleanup() {
-    "$bin" logout --all >/dev/null 2>&1 || true
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-wait_for_file() { # file
-    for _ in $(seq 400); do
-        [ -s "$1" ] && return 0
-        sleep 0.025
-    done
-    echo "timed out waiting for $1" >&2
-    return 1
-}
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime
 stats() { curl -fsS "$AWS_ENDPOINT_URL/_emulator/stats"; }
 
 echo "==> emulator and sign-in"
-"$bin" emulator --listen 127.0.0.1:0 --auto-approve --credentials-ttl 43200 --token-ttl 43200 \
-    >"$WORK/emulator.out" 2>/dev/null &
-pids+=($!)
-wait_for_file "$WORK/emulator.out"
-AWS_ENDPOINT_URL="$(head -n1 "$WORK/emulator.out")"
-export AWS_ENDPOINT_URL
+start_emulator
 
 # 1,000 profiles over the emulator's three roles; `dev` is the one loaded,
 # `cold` is first asked for by 256 connections at once.

@@ -190,7 +190,8 @@ async fn serve_connection<S: DaemonState>(stream: UnixStream, shared: &Shared<S>
     let pid = peer
         .and_then(|cred| cred.pid())
         .and_then(|pid| u32::try_from(pid).ok());
-    // Looked up at the first credentials request, then kept.
+    // Looked up at the first credentials request, before its reply is
+    // written (the client is surely alive while it waits), then kept.
     let mut caller: Option<Arc<Caller>> = None;
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
