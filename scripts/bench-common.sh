@@ -1,0 +1,83 @@
+# The set-up scripts/bench.sh and scripts/bench-credential-process.sh share.
+# Sourced (with $repo set to the repository), never run.
+#
+# Outside the private session:
+#   need PACKAGE CHECK...      queue Debian PACKAGE unless CHECK succeeds
+#   install_needed             install what was queued (sudo unless root)
+#   enter_private_session SCRIPT ARGS...
+#                              run `SCRIPT ARGS... --inside` in a temporary
+#                              HOME under a private D-Bus session; $WORK is
+#                              that directory, removed on exit
+# Inside it:
+#   inside_private_session     unlock a gnome-keyring, point credbroker and
+#                              the AWS tools at the temporary HOME, set $bin
+#                              and $out, and stop everything in $pids on exit
+#   start_emulator             the emulator (approves at once, 12 h
+#                              credentials and tokens); exports AWS_ENDPOINT_URL
+#   wait_for_file FILE         until FILE is non-empty (10 s at most)
+
+bench_missing=()
+
+need() { # PACKAGE CHECK...
+    local package="$1"
+    shift
+    "$@" >/dev/null 2>&1 || bench_missing+=("$package")
+}
+
+install_needed() {
+    [ ${#bench_missing[@]} -gt 0 ] || return 0
+    local sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    echo "==> installing Debian packages: ${bench_missing[*]}"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        "${bench_missing[@]}" >/dev/null
+}
+
+enter_private_session() { # SCRIPT ARGS...
+    WORK="$(mktemp -d)"
+    trap 'rm -rf "$WORK"' EXIT
+    mkdir -p "$WORK/home" "$WORK/data" "$WORK/run"
+    chmod 700 "$WORK/run"
+    export WORK HOME="$WORK/home" XDG_DATA_HOME="$WORK/data" XDG_RUNTIME_DIR="$WORK/run"
+    dbus-run-session -- "$@" --inside
+}
+
+inside_private_session() {
+    printf bench-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+    bin="$repo/target/release/credbroker"
+    out="$repo/target/bench"
+    mkdir -p "$out"
+    export CREDBROKER_KEYCHAIN_SERVICE="credbroker-bench-$$"
+    export CREDBROKER_RUNTIME_DIR="$WORK/run/credbroker"
+    export AWS_CONFIG_FILE="$HOME/.aws/config"
+    export AWS_SHARED_CREDENTIALS_FILE="$HOME/.aws/credentials"
+    unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+    export AWS_EC2_METADATA_DISABLED=true
+    pids=()
+    trap stop_everything EXIT
+}
+
+stop_everything() {
+    "$bin" logout --all >/dev/null 2>&1 || true
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+
+wait_for_file() { # FILE
+    for _ in $(seq 400); do
+        [ -s "$1" ] && return 0
+        sleep 0.025
+    done
+    echo "timed out waiting for $1" >&2
+    return 1
+}
+
+start_emulator() {
+    "$bin" emulator --listen 127.0.0.1:0 --auto-approve --credentials-ttl 43200 --token-ttl 43200 \
+        >"$WORK/emulator.out" 2>/dev/null &
+    pids+=($!)
+    wait_for_file "$WORK/emulator.out"
+    AWS_ENDPOINT_URL="$(head -n1 "$WORK/emulator.out")"
+    export AWS_ENDPOINT_URL
+}
