@@ -17,7 +17,8 @@
 //! also notices when a burst ends (a second without one) and gives the
 //! memory the burst used back to the system. If the queue is full the
 //! record is dropped and counted in the daemon's log rather than making a
-//! client wait.
+//! client wait. A daemon that stops waits for the writer
+//! ([`AuditWriter::finish`]), so a clean stop loses no record.
 //!
 //! `credbroker audit` reads the file back ([`parse_since`], [`render_table`]).
 
@@ -191,12 +192,34 @@ pub struct AuditTrail {
     dropped: Arc<AtomicU64>,
 }
 
+/// The writer thread, for the one who shuts down: [`AuditWriter::finish`]
+/// waits for it to write what is queued. Without the wait, a process that
+/// ends right after its last request would lose up to one batch.
+#[derive(Debug)]
+pub struct AuditWriter {
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl AuditWriter {
+    /// Wait, `limit` at most, for the writer to end: it ends once every
+    /// [`AuditTrail`] handle is dropped and what they queued is written.
+    /// Whether it ended in time.
+    pub fn finish(&self, limit: std::time::Duration) -> bool {
+        // A writer that panicked dropped its sender: it has ended too.
+        !matches!(
+            self.done.recv_timeout(limit),
+            Err(RecvTimeoutError::Timeout)
+        )
+    }
+}
+
 impl AuditTrail {
     /// Open the log at `path` and start its writer thread, which ends when
     /// the last handle is dropped (after writing what is queued).
-    pub fn open(path: &Path) -> std::io::Result<AuditTrail> {
+    pub fn open(path: &Path) -> std::io::Result<(AuditTrail, AuditWriter)> {
         let mut file = log::AuditLog::open(path)?;
         let (queue, vends) = sync_channel::<Vend>(QUEUE);
+        let (ended, done) = std::sync::mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("credbroker-audit".into())
             .spawn(move || {
@@ -222,11 +245,13 @@ impl AuditTrail {
                     batch.clear();
                     std::thread::sleep(BATCH_PAUSE);
                 }
+                let _ = ended.send(());
             })?;
-        Ok(AuditTrail {
+        let trail = AuditTrail {
             queue,
             dropped: Arc::new(AtomicU64::new(0)),
-        })
+        };
+        Ok((trail, AuditWriter { done }))
     }
 
     /// Queue a record; never blocks.
@@ -392,7 +417,7 @@ mod tests {
     fn trail_writes_what_it_is_given() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
-        let trail = AuditTrail::open(&path).unwrap();
+        let (trail, writer) = AuditTrail::open(&path).unwrap();
         let vend = Vend {
             time: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             subject: Arc::new(Subject {
@@ -429,14 +454,20 @@ mod tests {
             "a queued record is written as the record it stands for"
         );
         assert_eq!(vend.to_record(), record);
-        trail.record(vend);
+        trail.record(vend.clone());
+        let second = trail.clone();
         drop(trail);
-        for _ in 0..100 {
-            if log::read_all(&path).unwrap() == [record.clone()] {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        panic!("record not written: {:?}", log::read_all(&path));
+        assert!(
+            !writer.finish(std::time::Duration::from_millis(50)),
+            "a handle is still open: the writer goes on"
+        );
+        second.record(vend);
+        drop(second);
+        assert!(
+            writer.finish(std::time::Duration::from_secs(5)),
+            "the writer ends once every handle is dropped"
+        );
+        // Written before the writer said it ended: no polling needed.
+        assert_eq!(log::read_all(&path).unwrap(), [record.clone(), record]);
     }
 }

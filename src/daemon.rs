@@ -24,6 +24,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// How long a stopping daemon waits for the audit log's last records.
+const AUDIT_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What `credbroker daemon` needs.
 #[derive(Debug)]
 pub struct DaemonOptions {
@@ -58,7 +61,7 @@ pub async fn run_until(
     // Every vend is recorded (crate::audit); a daemon that cannot keep the
     // trail does not serve.
     let audit_path = crate::audit::audit_file();
-    let audit = crate::audit::AuditTrail::open(&audit_path)
+    let (audit, audit_writer) = crate::audit::AuditTrail::open(&audit_path)
         .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?;
     let listener = server::bind_loopback(options.listen).await?;
     let base = url_base(listener.local_addr()?);
@@ -101,6 +104,13 @@ pub async fn run_until(
     let _ = stop_renewal.send(());
     let _ = renewal.await;
     remove_endpoint_file(&endpoint_path, &base);
+    // The servers' audit handles are gone: the last records are written
+    // before the process ends. (A caller lookup still running holds one; it
+    // gets a moment, not a hang.)
+    let finish = move || audit_writer.finish(AUDIT_FLUSH_LIMIT);
+    if !tokio::task::spawn_blocking(finish).await.unwrap_or(false) {
+        tracing::warn!("the audit log writer did not finish in time; its last records may be lost");
+    }
     served?;
     tracing::info!("daemon stopped");
     Ok(())

@@ -689,3 +689,27 @@ fn which(program: &str) -> PathBuf {
     );
     PathBuf::from(path)
 }
+
+#[test]
+fn a_clean_stop_writes_every_audit_record() {
+    let (mut env, endpoint, token) = signed_in("auditstop");
+    // Requests right up to the stop: the last ones are still queued (the
+    // writer batches every 10 ms) or waiting for their caller's lookup.
+    let requests = 30;
+    for _ in 0..requests {
+        let (status, _) = get_credentials(&endpoint, "dev", &token);
+        assert_eq!(status, 200);
+    }
+    let pid = env.daemon.as_ref().unwrap().id();
+    // SAFETY: kill(2) on the daemon child this test started.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    let stopped = wait_exit(env.daemon.as_mut().unwrap(), Duration::from_secs(15));
+    env.daemon = None;
+    assert!(stopped.expect("daemon stopped").success());
+    let log = std::fs::read_to_string(env.state_home().join("credbroker/audit.log")).unwrap();
+    let vends = log
+        .lines()
+        .filter(|l| l.contains("\"profile\":\"dev\""))
+        .count();
+    assert_eq!(vends, requests, "{log}");
+}

@@ -128,7 +128,8 @@ async fn answers_credentials_errors_and_status() {
 async fn credentials_requests_are_audited_with_the_process_that_asked() {
     let log_dir = tempfile::tempdir().unwrap();
     let log = log_dir.path().join("audit.log");
-    let running = start_audited(Some(AuditTrail::open(&log).unwrap()));
+    let (trail, writer) = AuditTrail::open(&log).unwrap();
+    let running = start_audited(Some(trail));
     client::credentials(&running.path, "dev").await.unwrap();
     client::credentials(&running.path, "locked").await.unwrap();
     client::status(&running.path).await.unwrap().unwrap();
@@ -136,14 +137,8 @@ async fn credentials_requests_are_audited_with_the_process_that_asked() {
     running.task.await.unwrap();
 
     // The writer ends once the server's handle is dropped, after writing.
-    let mut records = Vec::new();
-    for _ in 0..200 {
-        records = crate::audit::log::read_all(&log).unwrap();
-        if records.len() >= 2 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(writer.finish(Duration::from_secs(5)));
+    let records = crate::audit::log::read_all(&log).unwrap();
     assert_eq!(
         records.len(),
         2,
