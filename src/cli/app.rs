@@ -31,9 +31,9 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Sign in to an IAM Identity Center session (browser with PKCE, or a device code).
+    // about and long_about: on its Args (a doc comment here would hide them).
     Login(super::login::Args),
-    /// Sign out: remove a session's tokens and credentials from the keychain.
+    // about and long_about: on its Args (a doc comment here would hide them).
     Logout(super::logout::Args),
     /// Serve role credentials on the loopback container-credentials endpoint.
     Daemon(super::daemon::Args),
@@ -43,7 +43,7 @@ pub enum Command {
     Exec(super::exec::Args),
     /// Print role credentials as `credential_process` JSON (for ~/.aws/config).
     CredentialProcess(super::credential_process::Args),
-    /// Show who was handed which role's credentials (the audit log).
+    // about and long_about: on its Args (a doc comment here would hide them).
     Audit(super::audit::Args),
     /// Show sessions, roles held, the endpoint, the service and the last errors.
     Status(super::status::Args),
@@ -51,7 +51,7 @@ pub enum Command {
     Emulator(super::emulator::Args),
     /// Show the whole flow against the bundled emulator, in a temporary HOME.
     Demo(super::demo::Args),
-    /// Sign in, write a profile for every account and role, and start the service.
+    // about and long_about: on its Args (a doc comment here would hide them).
     Onboard(super::onboard::Args),
     /// Install, remove, inspect or restart the per-user background service.
     Service(super::service::Args),
@@ -100,5 +100,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Ci(args) => super::ci::run(args).await,
         Command::Trust(args) => super::trust::run(args).await,
         Command::Workflow(args) => super::workflow::run(args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// `--help` shows a command's long description and its examples: a doc
+    /// comment on the variant would replace them with its one line.
+    #[test]
+    fn long_help_teaches() {
+        let mut cli = Cli::command();
+        for (name, phrase) in [
+            ("login", "comes back to credbroker on 127.0.0.1"),
+            ("logout", "~/.aws/sso/cache"),
+            ("audit", "VIA (endpoint"),
+            ("onboard", "--dry-run"),
+        ] {
+            let help = cli
+                .find_subcommand_mut(name)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            assert!(help.contains(phrase), "{name} --help:\n{help}");
+            assert!(help.contains("Examples:"), "{name} --help:\n{help}");
+        }
     }
 }

@@ -8,6 +8,20 @@ use crate::audit::{self, VendRecord};
 use crate::clock::Clock as _;
 
 #[derive(clap::Args, Debug)]
+#[command(
+    about = "Show who was handed which role's credentials (the audit log)",
+    long_about = "Show who was handed which role's credentials.\n\n\
+        The daemon records every credentials request, refused ones too, in \
+        ~/.local/state/credbroker/audit.log. Each line shows when, the profile and the \
+        account and role it stands for, the RESULT (ok, or the error code the client got), \
+        VIA (endpoint: the HTTP endpoint; socket: credential_process), the SCOPE of the \
+        token presented (all or profile), and the process that asked: its pid and \
+        executable (for a socket request, the tool that ran credential_process). Nothing \
+        in the log is a secret.",
+    after_help = "Examples:\n  \
+        credbroker audit --since 1h\n  \
+        credbroker audit --json | jq -c 'select(.result != \"ok\")'"
+)]
 pub struct Args {
     /// Only records from this long ago until now: 90s, 30m, 1h, 7d.
     #[arg(long, value_name = "DURATION", value_parser = audit::parse_since)]
