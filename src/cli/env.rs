@@ -29,6 +29,10 @@ use anyhow::Context as _;
 use std::path::Path;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+The token it prints reads that one profile only. Examples:
+  eval \"$(credbroker env --profile dev)\"      # this shell: terraform, aws, SDKs
+  credbroker env --profile dev --format json   # for scripts")]
 pub struct Args {
     /// The AWS profile whose credentials the tools should get.
     #[arg(long)]

@@ -19,6 +19,10 @@
 use std::ffi::OsString;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+The command gets a token that reads that one profile only. Examples:
+  credbroker exec --profile dev -- terraform plan
+  credbroker exec --profile prod -- aws sts get-caller-identity")]
 pub struct Args {
     /// The AWS profile whose credentials the command should get.
     #[arg(long)]
