@@ -135,7 +135,10 @@ pub fn names_listener(host: &str, port: u16) -> bool {
     };
     let loopback_name =
         name == "127.0.0.1" || name == "[::1]" || name.eq_ignore_ascii_case("localhost");
-    loopback_name && host_port == port.to_string()
+    // The port exactly as the listener's would print: digits, no leading
+    // zero or sign (which `parse` would accept).
+    let canonical = !host_port.starts_with(['0', '+']);
+    loopback_name && canonical && host_port.parse::<u16>() == Ok(port)
 }
 
 fn check_token(headers: &HeaderMap, token: &AuthToken, memo: &GrantMemo) -> Result<Grant, Refusal> {
@@ -204,6 +207,11 @@ mod tests {
             "127.0.0.1",
             "127.0.0.1:9912",
             "127.0.0.1:09911",
+            "127.0.0.1:+9911",
+            "127.0.0.1: 9911",
+            "127.0.0.1:9911 ",
+            "127.0.0.1:75447",
+            "127.0.0.1:",
             "127.0.0.1:9911:9911",
             "127.0.0.2:9911",
             "evil.example:9911",

@@ -258,7 +258,7 @@ async fn serve_connection<S: CredentialSource>(
                 let subject = outcome.subject.unwrap_or_else(|| {
                     let (account, role) = endpoint.source.role_of(&outcome.profile).unzip();
                     Arc::new(Subject {
-                        profile: outcome.profile,
+                        profile: outcome.profile.into_owned(),
                         account,
                         role,
                     })

@@ -22,6 +22,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Response, StatusCode, Uri};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The path prefix of the one route.
@@ -32,8 +33,8 @@ const MAX_PROFILE_LEN: usize = 256;
 
 /// What the audit trail is told about a credentials request.
 #[derive(Debug)]
-pub(super) struct Outcome {
-    pub profile: String,
+pub(super) struct Outcome<'a> {
+    pub profile: Cow<'a, str>,
     /// What the presented token could read (`all`, `profile`), if it was valid.
     pub scope: Option<&'static str>,
     pub status: u16,
@@ -45,13 +46,13 @@ pub(super) struct Outcome {
 
 /// Answer one request, and say what to audit when it asked for a profile's
 /// credentials (admitted or not).
-pub(super) async fn respond<S: CredentialSource>(
+pub(super) async fn respond<'a, S: CredentialSource>(
     method: &Method,
-    uri: &Uri,
+    uri: &'a Uri,
     headers: &HeaderMap,
     endpoint: &Endpoint<S>,
     grants: &auth::GrantMemo,
-) -> (Response<Full<Bytes>>, Option<Outcome>) {
+) -> (Response<Full<Bytes>>, Option<Outcome<'a>>) {
     let route = parse_route(uri.path());
     let (response, result, grant, subject) =
         answer(method, uri, &route, headers, endpoint, grants).await;
@@ -82,7 +83,7 @@ type Answer = (
 async fn answer<S: CredentialSource>(
     method: &Method,
     uri: &Uri,
-    route: &Route,
+    route: &Route<'_>,
     headers: &HeaderMap,
     endpoint: &Endpoint<S>,
     grants: &auth::GrantMemo,
@@ -99,7 +100,7 @@ async fn answer<S: CredentialSource>(
         }
     };
     let profile = match route {
-        Route::Credentials(profile) => profile.as_str(),
+        Route::Credentials(profile) => profile.as_ref(),
         Route::InvalidProfile => {
             tracing::debug!(status = 400, "invalid profile name in path");
             let code = "InvalidProfileName";
@@ -188,10 +189,11 @@ fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     response
 }
 
-/// Where a path leads.
+/// Where a path leads. The profile is borrowed from the path unless it
+/// had escapes to decode.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Route {
-    Credentials(String),
+pub enum Route<'a> {
+    Credentials(Cow<'a, str>),
     InvalidProfile,
     NotFound,
 }
@@ -199,7 +201,7 @@ pub enum Route {
 /// Route a request path (without query). The profile segment is
 /// percent-decoded; a segment containing `/`, or decoding to nothing, to
 /// invalid UTF-8, to control characters or to `/`, is refused.
-pub fn parse_route(path: &str) -> Route {
+pub fn parse_route(path: &str) -> Route<'_> {
     let Some(segment) = path.strip_prefix(CREDENTIALS_PATH) else {
         return Route::NotFound;
     };
@@ -223,7 +225,10 @@ fn is_profile_name(name: &str) -> bool {
 
 /// Decode `%XX` escapes; `None` for a broken escape or invalid UTF-8.
 /// (`+` stays `+`: that rule belongs to query strings, not paths.)
-fn percent_decode(segment: &str) -> Option<String> {
+fn percent_decode(segment: &str) -> Option<Cow<'_, str>> {
+    if !segment.contains('%') {
+        return Some(Cow::Borrowed(segment));
+    }
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -238,15 +243,15 @@ fn percent_decode(segment: &str) -> Option<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn creds(name: &str) -> Route {
-        Route::Credentials(name.to_owned())
+    fn creds(name: &str) -> Route<'_> {
+        Route::Credentials(name.into())
     }
 
     #[test]

@@ -35,8 +35,9 @@ use std::path::{Path, PathBuf};
 pub enum Grant {
     /// The daemon's own secret: every profile.
     AllProfiles,
-    /// A scoped token: this profile only.
-    Profile(String),
+    /// A scoped token: this profile only. (Shared: a connection's memo hands
+    /// out a copy per request.)
+    Profile(std::sync::Arc<str>),
 }
 
 impl Grant {
@@ -44,7 +45,7 @@ impl Grant {
     pub fn covers(&self, profile: &str) -> bool {
         match self {
             Grant::AllProfiles => true,
-            Grant::Profile(scoped) => scoped == profile,
+            Grant::Profile(scoped) => &**scoped == profile,
         }
     }
 
@@ -99,7 +100,7 @@ pub fn grant(secret: &AuthToken, presented: &[u8]) -> Option<Grant> {
     mac_for(secret, &profile)
         .verify_slice(&tag)
         .ok()
-        .map(|()| Grant::Profile(profile))
+        .map(|()| Grant::Profile(profile.into()))
 }
 
 /// `<runtime dir>/tokens/<sha256(profile) hex>`.
@@ -199,7 +200,7 @@ mod tests {
             let token = scoped_token(&secret, name);
             assert_eq!(
                 grant(&secret, token.expose().as_bytes()),
-                Some(Grant::Profile(name.to_owned()))
+                Some(Grant::Profile(name.into()))
             );
             assert!(token.expose().len() < 512);
         }
