@@ -20,8 +20,8 @@ use std::path::Path;
         Removes the session's SSO token (and refresh token) and every role credential \
         credbroker cached for it from the OS keychain, and the session's file in \
         ~/.aws/sso/cache if it holds that token (--export-aws-cli-cache), then tells IAM \
-        Identity Center to end the sign-in. Tools that already hold role credentials keep them until they \
-        expire (at most 12 hours); the daemon stops handing out new ones.",
+        Identity Center to end the sign-in. Tools that already hold role credentials keep \
+        them until they expire (at most 12 hours); the daemon stops handing out new ones.",
     after_help = "Examples:\n  \
         credbroker logout --sso-session my-org\n  \
         credbroker logout --profile dev\n  \
