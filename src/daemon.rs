@@ -17,6 +17,7 @@
 //! newline); `credbroker env` and `exec` read it through [`endpoint_base`].
 
 mod config_watch;
+pub mod port_in_use;
 
 use crate::server::{self, AuthToken};
 use anyhow::Context as _;
@@ -63,9 +64,22 @@ pub async fn run_until(
     let audit_path = crate::audit::audit_file();
     let (audit, audit_writer) = crate::audit::AuditTrail::open(&audit_path)
         .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?;
-    let listener = server::bind_loopback(options.listen).await?;
+    let socket_path = crate::control::socket_path();
+    let listener = match server::bind_loopback(options.listen).await {
+        Ok(listener) => listener,
+        Err(server::ServeError::Bind { addr, source })
+            if source.kind() == std::io::ErrorKind::AddrInUse =>
+        {
+            let holder = port_in_use::find_holder(addr, &socket_path).await;
+            anyhow::bail!(
+                "cannot listen on {addr}: {}",
+                port_in_use::explain(addr, &holder)
+            );
+        }
+        Err(e) => return Err(e.into()),
+    };
     let base = url_base(listener.local_addr()?);
-    let control = crate::control::server::bind(&crate::control::socket_path())?;
+    let control = crate::control::server::bind(&socket_path)?;
     let endpoint_path = crate::paths::endpoint_file();
     crate::paths::write_private_file(&endpoint_path, base.as_bytes())
         .with_context(|| format!("cannot write {}", endpoint_path.display()))?;

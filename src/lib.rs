@@ -17,11 +17,13 @@
 //! - [`onboard`]: a team file turned into profiles in `~/.aws/config`.
 //! - [`service`]: the daemon as a systemd user unit or a LaunchAgent.
 //! - [`aws_cli_cache`]: the optional export of a token to the AWS CLI cache.
+//! - [`binary_path`]: the path of this binary that survives a package upgrade.
 //! - [`audit`]: the record of every credentials request and who made it.
 //! - [`log_filter`]: the log levels that never print a secret, whatever `RUST_LOG` says.
 
 pub mod audit;
 pub mod aws_cli_cache;
+pub mod binary_path;
 pub mod broker;
 pub mod cli;
 pub mod clock;

@@ -18,7 +18,6 @@ use crate::model::{format_time, SsoToken};
 use crate::sso::login::{can_open_browser, device_login, LoginOptions};
 use crate::sso::pkce_login::pkce_login;
 use crate::store::{open_keychain, Vault};
-use anyhow::Context as _;
 use chrono::Utc;
 use std::ffi::OsString;
 
@@ -36,13 +35,17 @@ use std::ffi::OsString;
         where the daemon and `credbroker credential-process` find them.\n\n\
         Name what to sign in with either an [sso-session NAME] section of ~/.aws/config \
         or a profile that uses one (profiles with sso_start_url of their own work too, \
-        but cannot be renewed without signing in again).",
+        but cannot be renewed without signing in again). With neither, the config's only \
+        [sso-session] is used; when it has several, they are listed.\n\n\
+        Already signed in? On a terminal credbroker says until when the sign-in is valid \
+        and asks before signing in again; --force signs in again without asking.",
     after_help = "Examples:\n  \
+        credbroker login                                # the config's only sso-session\n  \
         credbroker login --sso-session my-org\n  \
         credbroker login --profile dev --device-code    # approve on another device\n  \
         credbroker login --sso-session my-org --export-aws-cli-cache"
 )]
-#[command(group = clap::ArgGroup::new("target").required(true).args(["sso_session", "profile"]))]
+#[command(group = clap::ArgGroup::new("target").args(["sso_session", "profile"]))]
 pub struct Args {
     /// The [sso-session NAME] section of ~/.aws/config to sign in with.
     #[arg(long, value_name = "NAME")]
@@ -65,6 +68,9 @@ pub struct Args {
     /// Print the result as JSON on stdout (the sign-in prompts stay on stderr).
     #[arg(long)]
     pub json: bool,
+    /// Sign in again without asking, even while the current sign-in is valid.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -72,11 +78,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let session = match (&args.sso_session, &args.profile) {
         (Some(name), _) => config.session(name)?,
         (None, Some(profile)) => config.session_of_profile(profile)?,
-        (None, None) => {
-            anyhow::bail!("name what to sign in with: --sso-session NAME or --profile NAME")
-        }
+        (None, None) => config.session(&only_session(&config)?)?,
     };
     let vault = open_keychain().await?;
+    if !args.force && !confirm_sign_in_again(&session, &vault).await? {
+        return Ok(());
+    }
     let options = LoginOptions {
         open_browser: !args.no_browser,
         cancel_on_ctrl_c: true,
@@ -87,7 +94,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     });
     let token = sign_in(method, &session, &vault, &options)
         .await
-        .with_context(|| format!("sign-in to '{}' failed", session.key))?;
+        .map_err(|e| sign_in_failed(&session, e))?;
     if args.export_aws_cli_cache {
         let path = export(&session, &token, &vault).await?;
         eprintln!(
@@ -104,6 +111,93 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The name of the config's one `[sso-session]`, for `login` with no argument.
+pub fn only_session(config: &AwsConfig) -> anyhow::Result<String> {
+    let names: Vec<&String> = config.sessions.keys().collect();
+    match names.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => anyhow::bail!(
+            "{} has no [sso-session NAME] section; add one (docs/getting-started.md shows how), \
+             or name a profile with `credbroker login --profile NAME`",
+            config.path.display()
+        ),
+        several => anyhow::bail!(
+            "{} has {} sso-sessions; name one:\n{}",
+            config.path.display(),
+            several.len(),
+            several
+                .iter()
+                .map(|name| format!("    credbroker login --sso-session {name}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
+}
+
+/// The error of a failed sign-in; where the device code would get round
+/// the failure, it ends with the whole command to run.
+pub fn sign_in_failed(session: &SessionInfo, error: crate::sso::oidc::LoginError) -> anyhow::Error {
+    if error.wants_device_code() {
+        anyhow::anyhow!(
+            "sign-in to '{}' failed: {error}: `{} --device-code`",
+            session.key,
+            session.login_command
+        )
+    } else {
+        anyhow::Error::new(error).context(format!("sign-in to '{}' failed", session.key))
+    }
+}
+
+/// Whether to go on with a sign-in while `session` may already be signed
+/// in: yes when it is not, or its token is about to expire, or stdin is no
+/// terminal (a script that runs `login` wants a sign-in); on a terminal the
+/// person is told until when the sign-in is valid and asked.
+async fn confirm_sign_in_again(session: &SessionInfo, vault: &Vault) -> anyhow::Result<bool> {
+    use std::io::IsTerminal as _;
+    let Ok(Some(token)) = vault.sso_token(&session.key).await else {
+        return Ok(true);
+    };
+    let now = Utc::now();
+    let Some(question) = sign_in_again_question(&session.key, &token, now) else {
+        return Ok(true);
+    };
+    if !std::io::stdin().is_terminal() {
+        eprintln!("{question} (not a terminal: signing in again)");
+        return Ok(true);
+    }
+    eprint!("{question} Sign in again? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    let again = is_yes(&answer);
+    if !again {
+        eprintln!("Kept the current sign-in (`--force` signs in again without asking).");
+    }
+    Ok(again)
+}
+
+/// `Already signed in to 'corp' until ... (about 7h12m left).`, or `None`
+/// when the token is expired or has less than five minutes left.
+pub fn sign_in_again_question(
+    session: &str,
+    token: &SsoToken,
+    now: chrono::DateTime<Utc>,
+) -> Option<String> {
+    let left = token.expires_at - now;
+    if left < chrono::Duration::minutes(5) {
+        return None;
+    }
+    Some(format!(
+        "Already signed in to '{session}' until {} (about {}h{:02}m left).",
+        format_time(token.expires_at),
+        left.num_hours(),
+        left.num_minutes() % 60
+    ))
+}
+
+fn is_yes(answer: &str) -> bool {
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 impl Args {
@@ -225,11 +319,74 @@ mod tests {
     }
 
     #[test]
-    fn exactly_one_target() {
+    fn at_most_one_target() {
         assert!(Cli::try_parse_from(["x", "--sso-session", "a"]).is_ok());
         assert!(Cli::try_parse_from(["x", "--profile", "p", "--no-browser"]).is_ok());
-        assert!(Cli::try_parse_from(["x"]).is_err());
+        assert!(Cli::try_parse_from(["x"]).is_ok());
         assert!(Cli::try_parse_from(["x", "--sso-session", "a", "--profile", "p"]).is_err());
+    }
+
+    fn config(text: &str) -> AwsConfig {
+        AwsConfig::parse(text, std::path::Path::new("/home/me/.aws/config")).unwrap()
+    }
+
+    #[test]
+    fn no_argument_takes_the_only_session_and_lists_several() {
+        let one =
+            config("[sso-session corp]\nsso_start_url = https://x/start\nsso_region = us-east-1\n");
+        assert_eq!(only_session(&one).unwrap(), "corp");
+        let two = config(
+            "[sso-session corp]\nsso_start_url = https://x/start\nsso_region = us-east-1\n\
+             [sso-session lab]\nsso_start_url = https://y/start\nsso_region = eu-west-1\n",
+        );
+        let message = only_session(&two).unwrap_err().to_string();
+        assert!(message.contains("has 2 sso-sessions"), "{message}");
+        assert!(
+            message.contains("credbroker login --sso-session corp"),
+            "{message}"
+        );
+        assert!(
+            message.contains("credbroker login --sso-session lab"),
+            "{message}"
+        );
+        let none = only_session(&config("[profile a]\nregion = us-east-1\n")).unwrap_err();
+        assert!(
+            none.to_string()
+                .contains("/home/me/.aws/config has no [sso-session"),
+            "{none}"
+        );
+    }
+
+    #[test]
+    fn a_valid_sign_in_is_named_with_its_expiry() {
+        let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 48, 0).unwrap();
+        let question = sign_in_again_question("work", &token(true), now).unwrap();
+        assert!(
+            question.contains("until 2030-01-01T08:00:00Z"),
+            "{question}"
+        );
+        assert!(question.contains("7h12m"), "{question}");
+        let nearly = Utc.with_ymd_and_hms(2030, 1, 1, 7, 57, 0).unwrap();
+        assert_eq!(sign_in_again_question("work", &token(true), nearly), None);
+        assert!(is_yes("Y\n") && is_yes(" yes ") && !is_yes("\n") && !is_yes("no"));
+    }
+
+    #[test]
+    fn a_failure_the_device_code_gets_round_names_the_whole_command() {
+        let mut s = session(false);
+        s.login_command = "credbroker login --sso-session work".into();
+        let timeout =
+            crate::sso::oidc::LoginError::BrowserTimeout(std::time::Duration::from_secs(300));
+        let message = sign_in_failed(&s, timeout).to_string();
+        assert!(
+            message.ends_with("`credbroker login --sso-session work --device-code`"),
+            "{message}"
+        );
+        let denied = format!(
+            "{:#}",
+            sign_in_failed(&s, crate::sso::oidc::LoginError::Denied)
+        );
+        assert!(!denied.contains("--device-code"), "{denied}");
     }
 
     fn session(legacy: bool) -> SessionInfo {

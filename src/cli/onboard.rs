@@ -140,7 +140,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let method = choose_method(device_code, &session, |name| std::env::var_os(name));
             sign_in(method, &session, &vault, &options)
                 .await
-                .with_context(|| format!("sign-in to '{session_name}' failed"))?
+                .map_err(|e| super::login::sign_in_failed(&session, e))?
         }
     };
 

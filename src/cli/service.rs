@@ -60,10 +60,9 @@ pub async fn perform(action: Action) -> anyhow::Result<(Manager, Report)> {
     Ok((manager, report))
 }
 
-/// The absolute path of the running binary, symlinks resolved.
+/// The absolute path of the running binary as invoked (see [`crate::binary_path`]).
 pub fn current_binary() -> anyhow::Result<std::path::PathBuf> {
-    let exe = std::env::current_exe().context("cannot tell where the credbroker binary is")?;
-    Ok(std::fs::canonicalize(&exe).unwrap_or(exe))
+    crate::binary_path::current().context("cannot tell where the credbroker binary is")
 }
 
 /// What a person reads after an action.

@@ -54,7 +54,7 @@ pub enum BindError {
     AlreadyServing(PathBuf),
     #[error("{path} exists and is not a socket; remove it")]
     NotASocket { path: PathBuf },
-    #[error("cannot listen on {path}: {source}")]
+    #[error("cannot listen on {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,

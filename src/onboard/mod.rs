@@ -14,8 +14,11 @@
 //! path ([`credential_process_command`]) rather than by `credbroker` on
 //! `PATH`: IDEs, GUI apps and services often run with a `PATH` that lacks
 //! `~/.cargo/bin`, and an absolute path cannot pick up a different
-//! `credbroker` than the one that wrote the profile. Re-running onboarding
-//! after moving the binary rewrites the block.
+//! `credbroker` than the one that wrote the profile. The path is the one the
+//! person invoked, symlinks kept ([`crate::binary_path`]), so a package
+//! upgrade that swaps the versioned directory behind a symlink keeps every
+//! profile working. Re-running onboarding after moving the binary rewrites
+//! the block.
 
 pub mod apply;
 pub mod block;

@@ -48,7 +48,8 @@ use tokio::task::JoinSet;
 pub enum ServeError {
     #[error("refusing to listen on {0}: the credentials endpoint binds loopback addresses only (127.0.0.1, ::1)")]
     NotLoopback(SocketAddr),
-    #[error("cannot listen on {addr}: {source}")]
+    /// The cause is kept as the error's source, so it is printed once.
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,

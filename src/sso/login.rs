@@ -65,6 +65,8 @@ pub struct AuthorizePrompt<'a> {
     pub opened: bool,
     /// How long the listener waits for the browser.
     pub timeout: Duration,
+    /// The whole command that signs the same session in with a device code.
+    pub device_code_command: &'a str,
 }
 
 /// Opens a URL in a browser. The default is the system browser (the
@@ -307,14 +309,31 @@ pub fn can_open_browser(env: impl Fn(&str) -> Option<OsString>) -> bool {
 /// The terminal face of a sign-in: the code and page on stderr, a browser
 /// when possible, and a spinner while waiting (hidden when stderr is not a
 /// terminal, so logs stay clean).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TerminalUi {
     spinner: Option<indicatif::ProgressBar>,
+    /// The spinner's text: what the person is being waited on for, set by
+    /// the prompt shown (the device code, or the browser sign-in page).
+    waiting_for: &'static str,
+}
+
+impl Default for TerminalUi {
+    fn default() -> Self {
+        TerminalUi {
+            spinner: None,
+            waiting_for: "Waiting for approval (Ctrl-C to cancel)",
+        }
+    }
 }
 
 impl TerminalUi {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// What the spinner says while waiting.
+    pub fn waiting_message(&self) -> &'static str {
+        self.waiting_for
     }
 
     fn say(&self, text: &str) {
@@ -347,6 +366,7 @@ impl LoginUi for TerminalUi {
             text.push_str(&format!(" Or open {complete} (code filled in)."));
         }
         self.say(&text);
+        self.waiting_for = "Waiting for the code to be approved (Ctrl-C to cancel)";
     }
 
     fn show_authorize(&mut self, p: &AuthorizePrompt<'_>) {
@@ -358,9 +378,10 @@ impl LoginUi for TerminalUi {
         };
         self.say(&format!(
             "Signing in to IAM Identity Center for '{}'.\n{how}\n\n    {}\n\n\
-             Waiting up to {minutes} minute(s). No browser here? Run `credbroker login --device-code` instead.",
-            p.session, p.url
+             Waiting up to {minutes} minute(s). No browser here? Run `{}` instead.",
+            p.session, p.url, p.device_code_command
         ));
+        self.waiting_for = "Waiting for approval in the browser (Ctrl-C to cancel)";
     }
 
     fn waiting(&mut self) {
@@ -368,7 +389,7 @@ impl LoginUi for TerminalUi {
         if !std::io::stderr().is_terminal() {
             spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
-        spinner.set_message("Waiting for approval in the browser (Ctrl-C to cancel)");
+        spinner.set_message(self.waiting_for);
         spinner.enable_steady_tick(Duration::from_millis(120));
         self.spinner = Some(spinner);
     }
@@ -419,6 +440,31 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| OsString::from(v))
         }
+    }
+
+    #[test]
+    fn the_spinner_names_what_is_waited_on() {
+        use super::{AuthorizePrompt, CodePrompt, LoginUi, TerminalUi};
+        use std::time::Duration;
+        let mut ui = TerminalUi::new();
+        ui.show_code(&CodePrompt {
+            session: "corp",
+            user_code: "ABCD-EFGH",
+            verification_uri: "https://device.sso.us-east-1.amazonaws.com/",
+            verification_uri_complete: None,
+            expires_in: Duration::from_secs(600),
+            open_browser: false,
+        });
+        assert!(ui.waiting_message().contains("code to be approved"));
+        assert!(!ui.waiting_message().contains("browser"));
+        ui.show_authorize(&AuthorizePrompt {
+            session: "corp",
+            url: "https://oidc.us-east-1.amazonaws.com/authorize?x",
+            opened: false,
+            timeout: Duration::from_secs(300),
+            device_code_command: "credbroker login --sso-session corp --device-code",
+        });
+        assert!(ui.waiting_message().contains("in the browser"));
     }
 
     #[test]

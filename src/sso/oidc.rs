@@ -48,13 +48,13 @@ pub enum LoginError {
     InvalidScope(String),
     #[error("IAM Identity Center refused the request ({0}); check sso_start_url and sso_region")]
     InvalidRequest(String),
-    #[error("this IAM Identity Center instance does not allow this kind of sign-in ({0}); try `credbroker login --device-code`")]
+    #[error("this IAM Identity Center instance does not allow this kind of sign-in ({0}); sign in with a device code instead")]
     UnsupportedGrant(String),
     /// PKCE: the browser never came back to the loopback listener.
-    #[error("no answer from the browser within {} minute(s); run the login again, or use `credbroker login --device-code`", .0.as_secs().div_ceil(60))]
+    #[error("no answer from the browser within {} minute(s); run the login again, or sign in with a device code", .0.as_secs().div_ceil(60))]
     BrowserTimeout(std::time::Duration),
     /// PKCE: the loopback listener could not be set up or failed.
-    #[error("could not receive the browser's answer on 127.0.0.1 ({0}); use `credbroker login --device-code`")]
+    #[error("could not receive the browser's answer on 127.0.0.1 ({0}); sign in with a device code instead")]
     Callback(String),
     /// `slow_down` outside polling, 429, InternalServerException, 5xx.
     #[error("IAM Identity Center is busy or failing ({0}); wait a minute and run the login again")]
@@ -68,6 +68,17 @@ pub enum LoginError {
 }
 
 impl LoginError {
+    /// A failure of the browser sign-in that a device code gets round; the
+    /// caller adds the whole command, which only it knows.
+    pub fn wants_device_code(&self) -> bool {
+        matches!(
+            self,
+            LoginError::UnsupportedGrant(_)
+                | LoginError::BrowserTimeout(_)
+                | LoginError::Callback(_)
+        )
+    }
+
     /// Worth polling again (a blip while the person is approving).
     pub fn is_transient(&self) -> bool {
         matches!(self, LoginError::Busy(_) | LoginError::Unreachable(_))

@@ -200,6 +200,7 @@ async fn authorize_once(
         url: &url,
         opened,
         timeout: options.authorize_timeout,
+        device_code_command: &format!("{} --device-code", session.login_command),
     });
     ui.waiting();
     let code = listener
