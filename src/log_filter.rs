@@ -32,9 +32,29 @@ pub const SECRET_BEARING: &[(&str, Level)] = &[
     ("zbus", Level::INFO),
 ];
 
-/// `RUST_LOG`, else `default_level` for everything.
+/// Targets whose warnings are about what credbroker itself reads and reports
+/// in its own words: the SDK's notes on the shared config files (such as
+/// `AWS_CONFIG_FILE` naming a file that onboarding is about to create).
+/// Heard at the debug level (`-vv`) and above, or when `RUST_LOG` asks.
+pub const QUIET_BY_DEFAULT: &[&str] = &["aws_runtime::env_config"];
+
+/// `RUST_LOG`, else `default_level` for everything (with the
+/// [`QUIET_BY_DEFAULT`] targets at error unless that level is debug or trace).
 pub fn from_env(default_level: &str) -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level))
+    EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(default_directives(default_level)))
+}
+
+/// The filter directives used when `RUST_LOG` is unset.
+pub fn default_directives(default_level: &str) -> String {
+    if matches!(default_level, "debug" | "trace") {
+        return default_level.to_owned();
+    }
+    QUIET_BY_DEFAULT
+        .iter()
+        .fold(default_level.to_owned(), |d, target| {
+            format!("{d},{target}=error")
+        })
 }
 
 /// The caps: everything passes except the [`SECRET_BEARING`] targets above
@@ -69,5 +89,19 @@ mod tests {
         assert!(!caps.would_enable("aws_smithy_runtime::client", &Level::TRACE));
         assert!(!caps.would_enable("aws_sigv4::http_request", &Level::DEBUG));
         assert!(caps.would_enable("credbroker::broker", &Level::TRACE));
+    }
+
+    #[test]
+    fn the_sdks_config_file_notes_wait_for_debug() {
+        assert_eq!(
+            default_directives("warn"),
+            "warn,aws_runtime::env_config=error"
+        );
+        assert_eq!(
+            default_directives("info"),
+            "info,aws_runtime::env_config=error"
+        );
+        assert_eq!(default_directives("debug"), "debug");
+        assert_eq!(default_directives("trace"), "trace");
     }
 }

@@ -55,7 +55,9 @@ pub struct ServiceState {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ConfigState {
     pub path: PathBuf,
-    /// Why the file is not in use; the daemon serves its last good version.
+    /// Whether the file exists (a missing file parses as no profiles).
+    pub exists: bool,
+    /// Why the file is not in use; a running daemon serves its last good version.
     pub error: Option<String>,
 }
 
@@ -69,6 +71,29 @@ pub struct SessionState {
     pub expired: bool,
     /// Whether it holds a refresh token, so it renews without a sign-in.
     pub refreshable: bool,
+}
+
+/// Every time in `report` to the whole second, as the rest of credbroker
+/// writes times: the daemon's own clock has nanoseconds, the portal's
+/// expiry milliseconds, and one report should not mix them.
+pub fn to_whole_seconds(report: &mut StatusReport) {
+    use chrono::SubsecRound as _;
+    let whole = |t: &mut DateTime<Utc>| *t = t.trunc_subsecs(0);
+    report
+        .sessions
+        .iter_mut()
+        .for_each(|s| whole(&mut s.expires_at));
+    for role in &mut report.roles {
+        whole(&mut role.expiration);
+        whole(&mut role.renew_at);
+    }
+    report
+        .needs_login
+        .iter_mut()
+        .for_each(|n| whole(&mut n.since));
+    if let Some(e) = &mut report.last_upstream_error {
+        whole(&mut e.at);
+    }
 }
 
 /// The service state from `systemctl --user show credbroker.service
@@ -155,12 +180,18 @@ pub fn render(report: &StatusReport, now: DateTime<Utc>) -> String {
     );
     let _ = writeln!(out, "Config    {}", report.config.path.display());
     match &report.config.error {
-        Some(error) => {
+        Some(error) if report.daemon.running => {
             let _ = writeln!(
                 out,
-                "          error: {error} (serving the last good configuration)"
+                "          error: {error} (the daemon serves the last good configuration)"
             );
         }
+        Some(error) => {
+            let _ = writeln!(out, "          error: {error}");
+        }
+        None if !report.config.exists => out.push_str(
+            "          missing: no profiles to serve; create it with `credbroker onboard`, or point AWS_CONFIG_FILE at yours\n",
+        ),
         None => out.push_str("          ok\n"),
     }
     match &report.last_upstream_error {
@@ -251,6 +282,7 @@ mod tests {
             },
             config: ConfigState {
                 path: "/home/u/.aws/config".into(),
+                exists: true,
                 error: Some("/home/u/.aws/config:3: expected a section".into()),
             },
             sessions: vec![SessionState {
@@ -267,7 +299,7 @@ mod tests {
                 account_id: "111111111111".into(),
                 role_name: "ReadOnly".into(),
                 expiration: at(11, 0),
-                renew_at: at(10, 45),
+                renew_at: at(10, 37) + chrono::Duration::seconds(30),
             }],
             needs_login: vec![],
             last_upstream_error: None,
@@ -306,7 +338,8 @@ mod tests {
             "error: /home/u/.aws/config:3: expected a section",
             "Upstream  no errors",
             "2026-05-01T18:00:00Z (in 8h 0m)",
-            "2026-05-01T10:45:00Z (in 45m)",
+            "2026-05-01T10:37:30Z (in 37m)",
+            "error: /home/u/.aws/config:3: expected a section (the daemon serves the last good configuration)",
         ] {
             assert!(text.contains(expected), "{expected:?} missing from\n{text}");
         }
@@ -329,6 +362,57 @@ mod tests {
         assert!(text.contains("Daemon    not running"), "{text}");
         assert!(text.contains("cannot read the keychain: no Secret Service"));
         assert!(text.contains("Roles held by the daemon\n  none"));
+        assert!(
+            text.contains("Config    /home/u/.aws/config\n          ok\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn with_no_daemon_a_bad_config_is_not_said_to_be_served() {
+        let mut r = report();
+        r.daemon.running = false;
+        r.daemon.pid = None;
+        let text = render(&r, at(10, 0));
+        assert!(
+            text.contains("error: /home/u/.aws/config:3: expected a section\n"),
+            "{text}"
+        );
+        assert!(!text.contains("last good"), "{text}");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_not_ok() {
+        let mut r = report();
+        r.config.error = None;
+        r.config.exists = false;
+        let text = render(&r, at(10, 0));
+        assert!(text.contains("missing: no profiles to serve"), "{text}");
+        assert!(!text.contains("          ok"), "{text}");
+    }
+
+    #[test]
+    fn every_time_is_to_the_whole_second() {
+        let mut r = report();
+        r.sessions[0].expires_at += chrono::Duration::milliseconds(250);
+        r.roles[0].expiration += chrono::Duration::nanoseconds(123_456_789);
+        r.needs_login.push(NeedsLoginStatus {
+            session: "corp".into(),
+            reason: "refresh token expired".into(),
+            command: "credbroker login --sso-session corp".into(),
+            since: at(9, 0) + chrono::Duration::nanoseconds(987_654_321),
+        });
+        r.last_upstream_error = Some(UpstreamErrorStatus {
+            at: at(9, 30) + chrono::Duration::microseconds(5),
+            message: "throttled".into(),
+        });
+        to_whole_seconds(&mut r);
+        let json = serde_json::to_string(&r).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["needs_login"][0]["since"], "2026-05-01T09:00:00Z");
+        assert_eq!(v["last_upstream_error"]["at"], "2026-05-01T09:30:00Z");
+        assert_eq!(v["roles"][0]["expiration"], "2026-05-01T11:00:00Z");
+        assert_eq!(v["sessions"][0]["expires_at"], "2026-05-01T18:00:00Z");
     }
 
     #[test]
@@ -352,7 +436,7 @@ mod tests {
             ]
         );
         assert_eq!(v["sessions"][0]["expires_at"], "2026-05-01T18:00:00Z");
-        assert_eq!(v["roles"][0]["renew_at"], "2026-05-01T10:45:00Z");
+        assert_eq!(v["roles"][0]["renew_at"], "2026-05-01T10:37:30Z");
         assert_eq!(v["service"]["state"], "active");
     }
 }

@@ -81,6 +81,9 @@ fn login_with_no_argument_uses_the_only_session_and_lists_several() {
     // A device-code sign-in says what it waits for (the spinner itself is
     // hidden off a terminal, the prompt is not).
     assert!(stderr(&out).contains("check that it shows the code"));
+    // The SDK's note on the missing credentials file (AWS_SHARED_CREDENTIALS_FILE
+    // names none here) is not for the person: credbroker reads no such file.
+    assert!(!stderr(&out).contains("aws_runtime"), "{}", stderr(&out));
 }
 
 /// Run `credbroker ARGS` on a pseudo-terminal (util-linux `script`), typing `input`.

@@ -61,16 +61,21 @@ pub async fn gather() -> StatusReport {
     };
     let config = match &daemon {
         Some(d) => ConfigState {
+            exists: d.config_path.exists(),
             path: d.config_path.clone(),
             error: d.config_error.clone(),
         },
         None => {
             let path = crate::paths::aws_config_file();
             let error = AwsConfig::load(&path).err().map(|e| e.to_string());
-            ConfigState { path, error }
+            ConfigState {
+                exists: path.exists(),
+                path,
+                error,
+            }
         }
     };
-    StatusReport {
+    let mut report = StatusReport {
         format: status::FORMAT,
         daemon: DaemonState {
             running: daemon.is_some(),
@@ -88,7 +93,9 @@ pub async fn gather() -> StatusReport {
             .map(|d| d.needs_login.clone())
             .unwrap_or_default(),
         last_upstream_error: daemon.and_then(|d| d.last_upstream_error),
-    }
+    };
+    status::to_whole_seconds(&mut report);
+    report
 }
 
 /// Every session with a token in the keychain; no token leaves this function.
