@@ -8,6 +8,7 @@
 //! - [`broker`]: profile -> cached or fresh role credentials.
 //! - [`server`] and [`daemon`]: the loopback container-credentials endpoint.
 //! - [`config`]: the `~/.aws/config` parser (pure).
+//! - [`console`]: the AWS web console sign-in URL for a profile (pure).
 //! - [`web_identity`]: CI credentials: a GitHub Actions (or file) token traded
 //!   with STS AssumeRoleWithWebIdentity, served like SSO credentials.
 //! - [`policy`]: IAM trust-policy evaluation, JWTs, and the trust and workflow
@@ -28,6 +29,7 @@ pub mod broker;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod daemon;
 pub mod desktop;

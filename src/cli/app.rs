@@ -44,6 +44,8 @@ pub enum Command {
     /// Print role credentials as `credential_process` JSON (for ~/.aws/config).
     CredentialProcess(super::credential_process::Args),
     // about and long_about: on its Args (a doc comment here would hide them).
+    Console(super::console::Args),
+    // about and long_about: on its Args (a doc comment here would hide them).
     Audit(super::audit::Args),
     /// Show sessions, roles held, the endpoint, the service and the last errors.
     Status(super::status::Args),
@@ -89,6 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Daemon(args) => super::daemon::run(args).await.map(|()| 0),
         Command::Env(args) => super::env::run(args).await.map(|()| 0),
         Command::Exec(args) => super::exec::run(args).await,
+        Command::Console(args) => super::console::run(args).await.map(|()| 0),
         Command::CredentialProcess(args) => super::credential_process::run(args).await.map(|()| 0),
         Command::Audit(args) => super::audit::run(args).await.map(|()| 0),
         Command::Status(args) => super::status::run(args).await.map(|()| 0),

@@ -39,10 +39,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let document = match from_daemon(&args.profile).await? {
-        Some(document) => document,
-        None => in_process(&args.profile).await?,
-    };
+    let document = document(&args.profile).await?;
     let mut out = std::io::stdout().lock();
     out.write_all(document.as_bytes())?;
     out.write_all(b"\n")?;
@@ -52,6 +49,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 /// The daemon's document, `None` when no daemon answers (or it answered
 /// nonsense: resolving in-process is still correct then).
+/// The `credential_process` document for `profile`: from the daemon when
+/// one runs, else resolved in this process. `console` uses it too.
+pub async fn document(profile: &str) -> anyhow::Result<String> {
+    match from_daemon(profile).await? {
+        Some(document) => Ok(document),
+        None => in_process(profile).await,
+    }
+}
+
 async fn from_daemon(profile: &str) -> Result<Option<String>, BrokerError> {
     match client::credentials(&crate::control::socket_path(), profile).await {
         Ok(CredentialsReply::Document(document)) => Ok(Some(document)),

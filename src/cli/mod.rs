@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod ci;
+pub mod console;
 pub mod credential_process;
 pub mod daemon;
 pub mod demo;
