@@ -15,23 +15,33 @@ use std::time::Duration;
 
 /// Run a local IAM Identity Center and STS emulator.
 ///
-/// Serves sso-oidc, the SSO portal and STS on one loopback port, in the AWS
-/// wire formats, so the AWS SDKs, the AWS CLI and credbroker itself talk to
-/// it unchanged. Point them at it with AWS_ENDPOINT_URL set to the URL
-/// printed on the first line of output. People approve sign-ins at
-/// <URL>/device. Stops on Ctrl-C or SIGTERM.
-///
-/// STS answers GetCallerIdentity, AssumeRole (role chaining: by default
-/// arn:aws:iam::222222222222:role/Deploy trusts the dev account's Admin
-/// sessions with ExternalId credbroker-demo) and AssumeRoleWithWebIdentity
-/// (GitHub jobs; see --roles).
-///
-/// Tests and rehearsals steer it over HTTP: GET /_emulator/stats counts
-/// calls per operation, POST /_emulator/faults injects errors, delays and
-/// dropped connections, POST /_emulator/revoke ends every sign-in,
-/// /_emulator/github hands out GitHub Actions OIDC tokens. Every route,
-/// file format and default is described in docs/emulator.md.
+/// The command's one-line description is the `Emulator` variant's; what
+/// follows the options is `after_help` below (a variant's doc comment hides
+/// an `Args` doc comment, but not its `after_help`).
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Serves sso-oidc, the SSO portal and STS on one loopback port, in the AWS wire formats, so the \
+AWS SDKs, the AWS CLI and credbroker itself talk to it unchanged. Point them at it with \
+AWS_ENDPOINT_URL set to the URL printed on the first line of output (the AWS CLI before 2.13 \
+needs --endpoint-url instead). People approve sign-ins at URL/device. Stops on Ctrl-C or SIGTERM.
+
+STS answers GetCallerIdentity, AssumeRole (role chaining: by default \
+arn:aws:iam::222222222222:role/Deploy trusts the dev account's Admin sessions with \
+ExternalId credbroker-demo) and AssumeRoleWithWebIdentity (GitHub Actions jobs), on the \
+roles of --roles.
+
+Tests and rehearsals steer it over HTTP:
+  GET  URL/_emulator/stats     calls served, per operation
+  POST URL/_emulator/faults    inject errors, delays, dropped connections, bad bodies
+  POST URL/_emulator/revoke    end every sign-in
+  GET  URL/_emulator/github    a GitHub Actions job's token request URL and token
+  GET  URL/.well-known/jwks    the GitHub-style issuer's keys
+
+Every route, file format and default is described in docs/emulator.md.
+
+Examples:
+  credbroker emulator --auto-approve
+  credbroker emulator --listen 127.0.0.1:4566 --credentials-ttl 60 --roles roles.json")]
 pub struct Args {
     /// Loopback address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
