@@ -9,6 +9,7 @@
 //! only ever lowers what is logged: it wins over a `RUST_LOG` that names
 //! the same target, and never turns a quiet target on.
 
+use std::io::IsTerminal;
 use tracing::Level;
 use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -67,12 +68,23 @@ pub fn caps() -> Targets {
     )
 }
 
+/// Colour only for a person at a terminal: never into a pipe or a file
+/// (where escape codes are noise in every log line), nor when `NO_COLOR`
+/// is set to anything (<https://no-color.org>).
+pub fn colour(stderr_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// Log to stderr at `default_level` (or `RUST_LOG`), with the caps applied.
 pub fn init(default_level: &str) {
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(colour(
+                    std::io::stderr().is_terminal(),
+                    std::env::var_os("NO_COLOR"),
+                ))
                 .with_filter(from_env(default_level).and(caps())),
         )
         .init();
@@ -103,5 +115,13 @@ mod tests {
         );
         assert_eq!(default_directives("debug"), "debug");
         assert_eq!(default_directives("trace"), "trace");
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".into())));
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
     }
 }
