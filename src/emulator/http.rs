@@ -8,6 +8,7 @@
 
 mod answer;
 mod pages;
+mod signin;
 mod web_identity;
 
 use super::approval;
@@ -282,6 +283,10 @@ enum Route {
     Revoke,
     Github(web_identity::GithubRoute),
     Secrets,
+    /// The sign-in service's `/federation` (console sign-in).
+    Federation,
+    /// The stand-in console page a federation sign-in lands on.
+    ConsolePage,
     NotFound,
 }
 
@@ -313,6 +318,8 @@ fn route(req: &Call) -> Route {
         (&Method::POST, "/_emulator/faults") => Route::Faults,
         (&Method::POST, "/_emulator/revoke") => Route::Revoke,
         (&Method::GET, "/_emulator/secrets") => Route::Secrets,
+        (&Method::GET, "/federation") => Route::Federation,
+        (&Method::GET, "/console") => Route::ConsolePage,
         _ => Route::NotFound,
     }
 }
@@ -344,6 +351,8 @@ fn dispatch(emulator: &Emulator, route: Route, req: &Call) -> Answer {
             ),
         },
         Route::Secrets => json(StatusCode::OK, &serde_json::json!(emulator.secrets())),
+        Route::Federation => signin::federation(emulator, req),
+        Route::ConsolePage => signin::console(emulator, req),
         Route::Github(g) => web_identity::github(emulator, g, req),
         Route::Revoke => {
             emulator.revoke_all_tokens();

@@ -50,6 +50,7 @@ mod mint;
 pub mod oidc;
 pub mod portal;
 pub mod roles;
+pub mod signin;
 pub mod sigv4;
 pub mod sts;
 pub mod web_identity;
@@ -113,6 +114,7 @@ impl Default for EmulatorOptions {
 struct State {
     oidc: oidc::Oidc,
     portal: portal::Portal,
+    signin: signin::Signin,
 }
 
 /// The emulator's shared state: what it has issued, what it has served,
