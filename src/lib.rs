@@ -9,6 +9,7 @@
 //! - [`server`] and [`daemon`]: the loopback container-credentials endpoint.
 //! - [`config`]: the `~/.aws/config` parser (pure).
 //! - [`console`]: the AWS web console sign-in URL for a profile (pure).
+//! - [`doctor`]: what stands between credbroker and a tool, with the fix (pure).
 //! - [`web_identity`]: CI credentials: a GitHub Actions (or file) token traded
 //!   with STS AssumeRoleWithWebIdentity, served like SSO credentials.
 //! - [`policy`]: IAM trust-policy evaluation, JWTs, and the trust and workflow
@@ -33,6 +34,7 @@ pub mod console;
 pub mod control;
 pub mod daemon;
 pub mod desktop;
+pub mod doctor;
 pub mod emulator;
 pub mod lifecycle;
 pub mod log_filter;

@@ -49,6 +49,8 @@ pub enum Command {
     Audit(super::audit::Args),
     /// Show sessions, roles held, the endpoint, the service and the last errors.
     Status(super::status::Args),
+    // about and long_about: on its Args (a doc comment here would hide them).
+    Doctor(super::doctor::Args),
     /// Run a local IAM Identity Center + STS emulator speaking the AWS wire formats.
     Emulator(super::emulator::Args),
     /// Show the whole flow against the bundled emulator, in a temporary HOME.
@@ -95,6 +97,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::CredentialProcess(args) => super::credential_process::run(args).await.map(|()| 0),
         Command::Audit(args) => super::audit::run(args).await.map(|()| 0),
         Command::Status(args) => super::status::run(args).await.map(|()| 0),
+        Command::Doctor(args) => super::doctor::run(args).await,
         Command::Emulator(args) => super::emulator::run(args).await.map(|()| 0),
         Command::Demo(args) => super::demo::run(args).await.map(|()| 0),
         Command::Onboard(args) => super::onboard::run(args).await.map(|()| 0),

@@ -6,6 +6,7 @@ pub mod console;
 pub mod credential_process;
 pub mod daemon;
 pub mod demo;
+pub mod doctor;
 pub mod emulator;
 pub mod env;
 pub mod exec;
