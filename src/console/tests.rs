@@ -131,6 +131,16 @@ fn the_endpoint_follows_the_sdks_rule() {
         ),
         "http://127.0.0.1:9000/federation"
     );
+    assert_eq!(
+        federation_endpoint(
+            Partition::AwsCn,
+            env(&[
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+                ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+            ])
+        ),
+        "https://signin.amazonaws.cn/federation"
+    );
 }
 
 #[test]
