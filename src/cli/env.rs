@@ -32,12 +32,15 @@ use std::path::Path;
 #[command(after_help = "\
 The token it prints reads that one profile only. Examples:
   eval \"$(credbroker env --profile dev)\"      # this shell: terraform, aws, SDKs
+  credbroker env --profile dev --format fish | source
+  credbroker env --profile dev --format powershell | Invoke-Expression
   credbroker env --profile dev --format json   # for scripts")]
 pub struct Args {
     /// The AWS profile whose credentials the tools should get.
     #[arg(long)]
     pub profile: String,
-    /// `sh` prints export/unset lines for eval; `json` prints {"set":{..},"unset":[..]}.
+    /// `sh` prints export/unset lines for eval (bash, zsh, dash); `fish` and
+    /// `powershell` print those shells' own; `json` prints {"set":{..},"unset":[..]}.
     #[arg(long, value_enum, default_value_t = Format::Sh)]
     pub format: Format,
 }
@@ -45,6 +48,9 @@ pub struct Args {
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Sh,
+    Fish,
+    #[value(alias = "pwsh")]
+    Powershell,
     Json,
 }
 
@@ -52,6 +58,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let plan = plan_for_profile(&args.profile)?;
     let text = match args.format {
         Format::Sh => plan.to_shell(),
+        Format::Fish => plan.to_fish(),
+        Format::Powershell => plan.to_powershell(),
         Format::Json => plan.to_json(),
     };
     print!("{text}");
@@ -192,6 +200,33 @@ impl EnvPlan {
         out
     }
 
+    /// fish lines for `| source`: `set -e` for each removal, then
+    /// `set -gx` for each variable.
+    pub fn to_fish(&self) -> String {
+        let mut out = String::new();
+        for name in &self.unset {
+            out.push_str(&format!("set -e {name}\n"));
+        }
+        for (name, value) in &self.set {
+            out.push_str(&format!("set -gx {name} {}\n", fish_quote(value)));
+        }
+        out
+    }
+
+    /// PowerShell lines for `| Invoke-Expression`.
+    pub fn to_powershell(&self) -> String {
+        let mut out = String::new();
+        for name in &self.unset {
+            out.push_str(&format!(
+                "Remove-Item -Path Env:{name} -ErrorAction SilentlyContinue\n"
+            ));
+        }
+        for (name, value) in &self.set {
+            out.push_str(&format!("$env:{name} = {}\n", powershell_quote(value)));
+        }
+        out
+    }
+
     /// `{"set": {NAME: VALUE, ...}, "unset": [NAME, ...]}` and a newline.
     pub fn to_json(&self) -> String {
         let set: serde_json::Map<String, serde_json::Value> = self
@@ -225,6 +260,27 @@ pub fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
+/// Quote for fish: single quotes, where only `\\` and `\'` are escapes.
+pub fn fish_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// Quote for PowerShell: a verbatim (single-quoted) string, where every
+/// quote character PowerShell accepts (the ASCII one and the typographic
+/// ones) is doubled.
+pub fn powershell_quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}') {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
 /// Percent-encode everything but RFC 3986 unreserved characters.
 fn encode_path_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
@@ -240,6 +296,24 @@ fn encode_path_segment(segment: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fish_and_powershell_lines_quote_what_they_carry() {
+        let plan = super::EnvPlan {
+            set: vec![("A".into(), "it's \\ \u{2019}x".into())],
+            unset: vec!["B".into(), "C".into()],
+        };
+        assert_eq!(
+            plan.to_fish(),
+            "set -e B\nset -e C\nset -gx A 'it\\'s \\\\ \u{2019}x'\n"
+        );
+        assert_eq!(
+            plan.to_powershell(),
+            "Remove-Item -Path Env:B -ErrorAction SilentlyContinue\n\
+             Remove-Item -Path Env:C -ErrorAction SilentlyContinue\n\
+             $env:A = 'it''s \\ \u{2019}\u{2019}x'\n"
+        );
+    }
+
     use super::*;
 
     fn plan(profile: &str, region: Option<&str>) -> EnvPlan {
