@@ -33,9 +33,10 @@ use anyhow::Context as _;
         s3, secretsmanager, sns, sqs, ssm, sso, vpc."
 )]
 pub struct Args {
-    /// The profile whose role to sign in as.
+    /// The profile whose role to sign in as (on a terminal, leave it out to
+    /// pick one).
     #[arg(long, value_name = "NAME")]
-    pub profile: String,
+    pub profile: Option<String>,
     /// Open this service's console page (see the shortcuts below).
     #[arg(long, value_name = "NAME", conflicts_with = "destination")]
     pub service: Option<String>,
@@ -57,17 +58,13 @@ pub struct Args {
 /// The name the console shows as where the sign-in came from.
 const ISSUER: &str = "credbroker";
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub async fn run(mut args: Args) -> anyhow::Result<()> {
+    let profile = super::pick::profile_or_pick(args.profile.take(), "console")?;
     let config = AwsConfig::load_default()?;
     let region = args
         .region
         .clone()
-        .or_else(|| {
-            config
-                .profiles
-                .get(&args.profile)
-                .and_then(|p| p.region.clone())
-        })
+        .or_else(|| config.profiles.get(&profile).and_then(|p| p.region.clone()))
         .unwrap_or_else(|| "us-east-1".to_owned());
     let partition = Partition::of_region(&region);
     let destination = match (&args.service, &args.destination) {
@@ -80,17 +77,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .session_duration
         .map(console::check_duration)
         .transpose()?;
-    if duration.is_some() && is_chained(&config, &args.profile) {
+    if duration.is_some() && is_chained(&config, &profile) {
         anyhow::bail!(
             "profile '{}' in {} is a chained role (role_arn with source_profile), and AWS refuses \
              a console session duration for chained-role credentials; run it again without \
              --session-duration (the console session then lasts as long as the credentials)",
-            args.profile,
+            profile,
             config.path.display()
         );
     }
 
-    let document = super::credential_process::document(&args.profile).await?;
+    let document = super::credential_process::document(&profile).await?;
     let creds = parse_document(&document).context("the credentials answer could not be read")?;
     let endpoint = console::federation_endpoint(partition, |name| std::env::var(name).ok());
     let token = signin_token(&endpoint, &creds, duration).await?;
@@ -100,7 +97,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if open && webbrowser::open(&url).is_ok() {
         eprintln!(
             "Opened the console for profile '{}' in the browser ({destination}).",
-            args.profile
+            profile
         );
         return Ok(());
     }

@@ -36,9 +36,10 @@ The token it prints reads that one profile only. Examples:
   credbroker env --profile dev --format powershell | Invoke-Expression
   credbroker env --profile dev --format json   # for scripts")]
 pub struct Args {
-    /// The AWS profile whose credentials the tools should get.
+    /// The AWS profile whose credentials the tools should get (on a
+    /// terminal, leave it out to pick one).
     #[arg(long)]
-    pub profile: String,
+    pub profile: Option<String>,
     /// `sh` prints export/unset lines for eval (bash, zsh, dash); `fish` and
     /// `powershell` print those shells' own; `json` prints {"set":{..},"unset":[..]}.
     #[arg(long, value_enum, default_value_t = Format::Sh)]
@@ -55,7 +56,8 @@ pub enum Format {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let plan = plan_for_profile(&args.profile)?;
+    let profile = super::pick::profile_or_pick(args.profile, "env")?;
+    let plan = plan_for_profile(&profile)?;
     let text = match args.format {
         Format::Sh => plan.to_shell(),
         Format::Fish => plan.to_fish(),

@@ -24,9 +24,10 @@ The command gets a token that reads that one profile only. Examples:
   credbroker exec --profile dev -- terraform plan
   credbroker exec --profile prod -- aws sts get-caller-identity")]
 pub struct Args {
-    /// The AWS profile whose credentials the command should get.
+    /// The AWS profile whose credentials the command should get (on a
+    /// terminal, leave it out to pick one).
     #[arg(long)]
-    pub profile: String,
+    pub profile: Option<String>,
     /// The command and its arguments (after `--`).
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
     pub command: Vec<OsString>,
@@ -34,7 +35,8 @@ pub struct Args {
 
 /// Run the command; returns the exit code to exit with.
 pub async fn run(args: Args) -> anyhow::Result<i32> {
-    let plan = super::env::plan_for_profile(&args.profile)?;
+    let profile = super::pick::profile_or_pick(args.profile, "exec")?;
+    let plan = super::env::plan_for_profile(&profile)?;
     let (program, rest) = args
         .command
         .split_first()
@@ -128,7 +130,7 @@ mod tests {
             "s3",
             "ls",
         ]);
-        assert_eq!(cli.args.profile, "dev");
+        assert_eq!(cli.args.profile.as_deref(), Some("dev"));
         assert_eq!(
             cli.args.command,
             ["aws", "--region", "eu-west-1", "s3", "ls"]

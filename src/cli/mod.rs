@@ -14,6 +14,7 @@ pub mod jwt;
 pub mod login;
 pub mod logout;
 pub mod onboard;
+pub mod pick;
 pub mod service;
 pub mod status;
 pub mod trust;
