@@ -651,3 +651,49 @@ async fn boto3_assumes_deploy_and_reads_stss_errors() {
     let (status, code, _) = error(boto3(&h.admin, "assume", &[]).await);
     assert_eq!((status, code.as_str()), (400, "ExpiredToken"));
 }
+
+/// An `Action` STS does not have, and a cut-off answer on AssumeRole.
+#[tokio::test]
+async fn unknown_actions_and_malformed_answers() {
+    let h = harness().await;
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(h.emu.base_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("Action=AssumeRoot&Version=2011-06-15")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let body = answer.text().await.unwrap();
+    assert!(body.contains("<Code>InvalidAction</Code>"), "{body}");
+    assert!(
+        body.contains("Could not find operation AssumeRoot for version 2011-06-15"),
+        "{body}"
+    );
+    assert!(!h.emu.stats().contains_key("AssumeRoot"));
+
+    h.set_faults(r#"{"AssumeRole": {"malformed": true, "count": 1}}"#)
+        .await;
+    let cut = h
+        .sts(&h.admin)
+        .assume_role()
+        .role_arn(DEPLOY_ROLE_ARN)
+        .role_session_name("cut")
+        .external_id(DEPLOY_EXTERNAL_ID)
+        .send()
+        .await;
+    // aws-sdk-sts reads a document cut off after `<Cre` as a success whose
+    // credentials are empty: whoever calls it must check them. What it
+    // must never get is a usable key.
+    match cut {
+        Err(_) => {}
+        Ok(out) => {
+            let c = out.credentials();
+            assert!(
+                c.is_none_or(|c| c.access_key_id().is_empty() || c.secret_access_key().is_empty()),
+                "a cut-off answer gave credentials: {out:?}"
+            );
+        }
+    }
+}

@@ -397,6 +397,26 @@ mod tests {
                 true,
             ),
             (
+                r#"{"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/Admin"}}"#,
+                true,
+            ),
+            (
+                r#"{"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/Admin"}}"#,
+                true,
+            ),
+            (
+                r#"{"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/Adm?n"}}"#,
+                true,
+            ),
+            (
+                r#"{"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*"}}"#,
+                false,
+            ),
+            (
+                r#"{"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/Admin"}}"#,
+                false,
+            ),
+            (
                 r#"{"StringLike": {"aws:userid": "AROA*:dev@example.com"}}"#,
                 true,
             ),

@@ -22,24 +22,10 @@
 //! calls are affected (absent: until the table is replaced). Each call that
 //! a fault touches uses up one of its count.
 
-use super::sts;
+use super::operation::Operation;
+pub use super::operation::Protocol;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
-
-/// The operations the emulator counts and can inject faults into.
-pub const OPERATIONS: &[&str] = &[
-    "RegisterClient",
-    "StartDeviceAuthorization",
-    "CreateToken",
-    "GetRoleCredentials",
-    "ListAccounts",
-    "ListAccountRoles",
-    "Logout",
-    "GetCallerIdentity",
-    "AssumeRole",
-    "AssumeRoleWithWebIdentity",
-    "GitHubTokenRequest",
-];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,24 +42,6 @@ pub struct Fault {
     pub malformed: bool,
     #[serde(default)]
     pub count: Option<u64>,
-}
-
-/// The wire family of an operation, which decides how a fault is spelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    Oidc,
-    Portal,
-    Sts,
-}
-
-impl Protocol {
-    pub fn of(operation: &str) -> Protocol {
-        match operation {
-            "RegisterClient" | "StartDeviceAuthorization" | "CreateToken" => Protocol::Oidc,
-            _ if sts::Action::from_name(operation).is_some() => Protocol::Sts,
-            _ => Protocol::Portal,
-        }
-    }
 }
 
 /// The error code a fault with this status uses unless it names one.
@@ -105,10 +73,11 @@ impl Faults {
         let table: BTreeMap<String, Fault> =
             serde_json::from_slice(body).map_err(|e| format!("invalid fault table: {e}"))?;
         for (op, fault) in &table {
-            if !OPERATIONS.contains(&op.as_str()) {
+            if Operation::from_name(op).is_none() {
+                let known: Vec<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
                 return Err(format!(
                     "unknown operation {op:?}; known: {}",
-                    OPERATIONS.join(", ")
+                    known.join(", ")
                 ));
             }
             if fault.status.is_some_and(|s| !(400..=599).contains(&s)) {
@@ -123,7 +92,8 @@ impl Faults {
     }
 
     /// The fault for this call of `operation`, using up one of its count.
-    pub fn take(&mut self, operation: &str) -> Option<Fault> {
+    pub fn take(&mut self, operation: Operation) -> Option<Fault> {
+        let operation = operation.name();
         let fault = self.by_operation.get_mut(operation)?;
         let taken = fault.clone();
         if let Some(count) = fault.count.as_mut() {
@@ -139,16 +109,22 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::operation::{OidcOperation, PortalOperation};
+    use crate::emulator::sts;
+
+    const GET_ROLE_CREDENTIALS: Operation = Operation::Portal(PortalOperation::GetRoleCredentials);
+    const CREATE_TOKEN: Operation = Operation::Oidc(OidcOperation::CreateToken);
 
     #[test]
     fn counted_fault_runs_out() {
         let mut faults = Faults::default();
         faults
             .replace(Faults::parse(br#"{"GetRoleCredentials":{"status":503,"count":2}}"#).unwrap());
-        assert_eq!(faults.take("GetRoleCredentials").unwrap().status, Some(503));
-        assert!(faults.take("GetRoleCredentials").is_some());
-        assert!(faults.take("GetRoleCredentials").is_none());
-        assert!(faults.take("ListAccounts").is_none());
+        assert_eq!(faults.take(GET_ROLE_CREDENTIALS).unwrap().status, Some(503));
+        assert!(faults.take(GET_ROLE_CREDENTIALS).is_some());
+        assert!(faults.take(GET_ROLE_CREDENTIALS).is_none());
+        let list = Operation::Portal(PortalOperation::ListAccounts);
+        assert!(faults.take(list).is_none());
     }
 
     #[test]
@@ -156,7 +132,7 @@ mod tests {
         let mut faults = Faults::default();
         faults.replace(Faults::parse(br#"{"CreateToken":{"latency_ms":5}}"#).unwrap());
         for _ in 0..3 {
-            assert_eq!(faults.take("CreateToken").unwrap().latency_ms, Some(5));
+            assert_eq!(faults.take(CREATE_TOKEN).unwrap().latency_ms, Some(5));
         }
         assert!(Faults::parse(br#"{"GetRoleCredential":{}}"#)
             .unwrap_err()
@@ -168,26 +144,31 @@ mod tests {
                 ["GetRoleCredentials"]
                 .malformed
         );
+        let every: serde_json::Map<String, serde_json::Value> = Operation::ALL
+            .iter()
+            .map(|op| (op.name().to_string(), serde_json::json!({"status": 500})))
+            .collect();
+        let table = serde_json::to_vec(&every).unwrap();
+        assert_eq!(Faults::parse(&table).unwrap().len(), Operation::ALL.len());
     }
 
     #[test]
     fn codes_follow_the_protocol() {
         assert_eq!(
-            default_code(Protocol::of("GetRoleCredentials"), 429),
+            default_code(GET_ROLE_CREDENTIALS.protocol(), 429),
             "TooManyRequestsException"
         );
         assert_eq!(
-            default_code(Protocol::of("CreateToken"), 500),
+            default_code(CREATE_TOKEN.protocol(), 500),
             "InternalServerException"
         );
         for action in sts::Action::ALL {
-            let op = action.name();
-            assert!(OPERATIONS.contains(&op), "{op}");
-            assert_eq!(Protocol::of(op), Protocol::Sts, "{op}");
-            assert_eq!(default_code(Protocol::of(op), 503), "ServiceUnavailable");
-            assert_eq!(default_code(Protocol::of(op), 500), "InternalFailure");
-            assert_eq!(default_code(Protocol::of(op), 400), "Throttling");
+            let protocol = Operation::Sts(action).protocol();
+            assert_eq!(protocol, Protocol::Sts, "{action:?}");
+            assert_eq!(default_code(protocol, 503), "ServiceUnavailable");
+            assert_eq!(default_code(protocol, 500), "InternalFailure");
+            assert_eq!(default_code(protocol, 400), "Throttling");
         }
-        assert_eq!(Protocol::of("GitHubTokenRequest"), Protocol::Portal);
+        assert_eq!(Operation::GitHubTokenRequest.protocol(), Protocol::Portal);
     }
 }

@@ -13,9 +13,10 @@ mod web_identity;
 
 use super::approval;
 use super::assume_role;
-use super::faults::{self, Fault, Protocol};
+use super::faults::{self, Fault};
 use super::mint;
 use super::oidc::OidcError;
+use super::operation::{OidcOperation, Operation, PortalOperation, Protocol};
 use super::portal::{self, PortalError};
 use super::sigv4::SignedRequest;
 use super::sts::{self, StsError};
@@ -180,25 +181,20 @@ async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Result<Answe
         body,
     };
     let route = route(&request);
-    let operation = match &route {
-        Route::Operation(op) => Some(*op),
-        Route::Sts(Ok(action)) => Some(action.name()),
-        Route::Github(g) => g.operation(),
-        _ => None,
-    };
+    let operation = route.operation();
     if let Some(op) = operation {
-        emulator.count(op);
+        emulator.count(op.name());
         let fault = emulator.faults.lock().unwrap().take(op);
         if let Some(fault) = fault {
             if let Some(answer) = apply_fault(op, &fault).await? {
-                log(op, answer.status(), started, true);
+                log(op.name(), answer.status(), started, true);
                 return Ok(answer);
             }
         }
     }
     let answer = dispatch(&emulator, route, &request);
     log(
-        operation.unwrap_or(&request.path),
+        operation.map_or(request.path.as_str(), |op| op.name()),
         answer.status(),
         started,
         false,
@@ -218,7 +214,10 @@ fn log(what: &str, status: StatusCode, started: tokio::time::Instant, fault: boo
 }
 
 /// Delay, drop, or answer with the fault's status; `None` means carry on.
-async fn apply_fault(operation: &str, fault: &Fault) -> Result<Option<Answer>, DropConnection> {
+async fn apply_fault(
+    operation: Operation,
+    fault: &Fault,
+) -> Result<Option<Answer>, DropConnection> {
     if let Some(ms) = fault.latency_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
@@ -226,15 +225,16 @@ async fn apply_fault(operation: &str, fault: &Fault) -> Result<Option<Answer>, D
         return Err(DropConnection);
     }
     if fault.malformed {
-        let (content_type, body) = match Protocol::of(operation) {
+        let (content_type, body) = match operation.protocol() {
             Protocol::Sts => (
                 "text/xml",
                 format!(
-                    "<{operation}Response xmlns=\"{}\"><{operation}Result><Cre",
+                    "<{0}Response xmlns=\"{1}\"><{0}Result><Cre",
+                    operation.name(),
                     sts::NAMESPACE
                 ),
             ),
-            _ => (
+            Protocol::Oidc | Protocol::Portal => (
                 "application/json",
                 r#"{"roleCredentials":{"accessKeyId":"ASIA"#.to_owned(),
             ),
@@ -248,7 +248,7 @@ async fn apply_fault(operation: &str, fault: &Fault) -> Result<Option<Answer>, D
     let Some(status) = fault.status else {
         return Ok(None);
     };
-    let protocol = Protocol::of(operation);
+    let protocol = operation.protocol();
     let code = fault
         .code
         .clone()
@@ -270,8 +270,9 @@ async fn apply_fault(operation: &str, fault: &Fault) -> Result<Option<Answer>, D
 }
 
 enum Route {
-    /// An sso-oidc or portal operation, by its name.
-    Operation(&'static str),
+    Oidc(OidcOperation),
+    Portal(PortalOperation),
+    /// An STS call: its `Action`, or why it names none the emulator knows.
     Sts(Result<sts::Action, StsError>),
     Index,
     DevicePage,
@@ -290,19 +291,47 @@ enum Route {
     NotFound,
 }
 
+impl Route {
+    /// The operation counted and faulted for this route; pages and test
+    /// routes are none.
+    fn operation(&self) -> Option<Operation> {
+        match self {
+            Route::Oidc(op) => Some(Operation::Oidc(*op)),
+            Route::Portal(op) => Some(Operation::Portal(*op)),
+            Route::Sts(Ok(action)) => Some(Operation::Sts(*action)),
+            Route::Github(g) => g.operation(),
+            Route::Sts(Err(_))
+            | Route::Index
+            | Route::DevicePage
+            | Route::DeviceDecision(_)
+            | Route::AuthorizePage
+            | Route::AuthorizeDecision(_)
+            | Route::Stats
+            | Route::Faults
+            | Route::Revoke
+            | Route::Secrets
+            | Route::NotFound => None,
+        }
+    }
+}
+
 fn route(req: &Call) -> Route {
     let sts_params = || req.sts_params();
     if let Some(g) = web_identity::GithubRoute::of(&req.method, &req.path) {
         return Route::Github(g);
     }
     match (&req.method, req.path.as_str()) {
-        (&Method::POST, "/client/register") => Route::Operation("RegisterClient"),
-        (&Method::POST, "/device_authorization") => Route::Operation("StartDeviceAuthorization"),
-        (&Method::POST, "/token") => Route::Operation("CreateToken"),
-        (&Method::GET, "/federation/credentials") => Route::Operation("GetRoleCredentials"),
-        (&Method::GET, "/assignment/accounts") => Route::Operation("ListAccounts"),
-        (&Method::GET, "/assignment/roles") => Route::Operation("ListAccountRoles"),
-        (&Method::POST, "/logout") => Route::Operation("Logout"),
+        (&Method::POST, "/client/register") => Route::Oidc(OidcOperation::RegisterClient),
+        (&Method::POST, "/device_authorization") => {
+            Route::Oidc(OidcOperation::StartDeviceAuthorization)
+        }
+        (&Method::POST, "/token") => Route::Oidc(OidcOperation::CreateToken),
+        (&Method::GET, "/federation/credentials") => {
+            Route::Portal(PortalOperation::GetRoleCredentials)
+        }
+        (&Method::GET, "/assignment/accounts") => Route::Portal(PortalOperation::ListAccounts),
+        (&Method::GET, "/assignment/roles") => Route::Portal(PortalOperation::ListAccountRoles),
+        (&Method::POST, "/logout") => Route::Portal(PortalOperation::Logout),
         (&Method::POST, "/") => Route::Sts(sts::action(&sts_params())),
         (&Method::GET, "/") if req.query_param("Action").is_some() => {
             Route::Sts(sts::action(&sts_params()))
@@ -326,10 +355,8 @@ fn route(req: &Call) -> Route {
 
 fn dispatch(emulator: &Emulator, route: Route, req: &Call) -> Answer {
     match route {
-        Route::Operation(op) if Protocol::of(op) == Protocol::Oidc => {
-            oidc_operation(emulator, op, req)
-        }
-        Route::Operation(op) => portal_operation(emulator, op, req),
+        Route::Oidc(op) => oidc_operation(emulator, op, req),
+        Route::Portal(op) => portal_operation(emulator, op, req),
         Route::Sts(action) => sts_operation(emulator, action, req),
         Route::Index => html(StatusCode::OK, approval::index_page(emulator.base_url())),
         Route::DevicePage => pages::device_page(emulator, req),
@@ -366,26 +393,26 @@ fn dispatch(emulator: &Emulator, route: Route, req: &Call) -> Answer {
     }
 }
 
-fn oidc_operation(emulator: &Emulator, op: &str, req: &Call) -> Answer {
+fn oidc_operation(emulator: &Emulator, op: OidcOperation, req: &Call) -> Answer {
     let now = emulator.now();
     let options = &emulator.options;
     let result = {
         let mut state = emulator.state.lock().unwrap();
         let oidc = &mut state.oidc;
         match op {
-            "RegisterClient" => req
+            OidcOperation::RegisterClient => req
                 .json()
                 .map_err(OidcError::InvalidRequest)
                 .and_then(|body| oidc.register_client(body, now, options))
                 .map(|r| serde_json::to_value(r).unwrap_or_default()),
-            "StartDeviceAuthorization" => req
+            OidcOperation::StartDeviceAuthorization => req
                 .json()
                 .map_err(OidcError::InvalidRequest)
                 .and_then(|body| {
                     oidc.start_device_authorization(body, now, options, emulator.base_url())
                 })
                 .map(|r| serde_json::to_value(r).unwrap_or_default()),
-            _ => {
+            OidcOperation::CreateToken => {
                 let poll = tokio::time::Instant::now().into_std();
                 req.json()
                     .map_err(OidcError::InvalidRequest)
@@ -400,7 +427,7 @@ fn oidc_operation(emulator: &Emulator, op: &str, req: &Call) -> Answer {
     }
 }
 
-fn portal_operation(emulator: &Emulator, op: &str, req: &Call) -> Answer {
+fn portal_operation(emulator: &Emulator, op: PortalOperation, req: &Call) -> Answer {
     let now = emulator.now();
     let directory = &emulator.options.directory;
     let q = |name: &str| req.query_param(name);
@@ -409,7 +436,7 @@ fn portal_operation(emulator: &Emulator, op: &str, req: &Call) -> Answer {
         let token = req.header("x-amz-sso_bearer_token");
         portal::authenticate(&state.oidc, token, now)?;
         match op {
-            "GetRoleCredentials" => state
+            PortalOperation::GetRoleCredentials => state
                 .portal
                 .get_role_credentials(
                     directory,
@@ -419,20 +446,20 @@ fn portal_operation(emulator: &Emulator, op: &str, req: &Call) -> Answer {
                     &emulator.options,
                 )
                 .map(Some),
-            "ListAccounts" => portal::list_accounts(
+            PortalOperation::ListAccounts => portal::list_accounts(
                 directory,
                 q("next_token").as_deref(),
                 q("max_result").as_deref(),
             )
             .map(Some),
-            "ListAccountRoles" => portal::list_account_roles(
+            PortalOperation::ListAccountRoles => portal::list_account_roles(
                 directory,
                 q("account_id").as_deref(),
                 q("next_token").as_deref(),
                 q("max_result").as_deref(),
             )
             .map(Some),
-            _ => {
+            PortalOperation::Logout => {
                 state.oidc.logout(token.unwrap_or_default());
                 Ok(None)
             }
@@ -525,9 +552,8 @@ mod tests {
     #[test]
     fn routes_by_method_and_path() {
         let op = |m, p, b| match route(&request(m, p, b)) {
-            Route::Operation(op) => op.to_owned(),
-            Route::Sts(Ok(a)) => a.name().to_owned(),
             Route::Sts(Err(e)) => e.code,
+            r if r.operation().is_some() => r.operation().unwrap().name().to_owned(),
             Route::NotFound => "NotFound".into(),
             _ => "page".into(),
         };

@@ -48,6 +48,7 @@ pub mod github;
 mod http;
 mod mint;
 pub mod oidc;
+pub mod operation;
 pub mod portal;
 pub mod roles;
 pub mod signin;

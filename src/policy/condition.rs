@@ -27,6 +27,11 @@ pub enum Base {
     StringNotEqualsIgnoreCase,
     StringLike,
     StringNotLike,
+    /// `ArnEquals` and `ArnLike`, the same in IAM: `*` and `?` match within
+    /// each colon-separated part of an ARN (`aws:PrincipalArn`).
+    ArnLike,
+    /// `ArnNotEquals` and `ArnNotLike`.
+    ArnNotLike,
     Null,
 }
 
@@ -73,6 +78,8 @@ impl Operator {
             "StringNotEqualsIgnoreCase" => Base::StringNotEqualsIgnoreCase,
             "StringLike" => Base::StringLike,
             "StringNotLike" => Base::StringNotLike,
+            "ArnEquals" | "ArnLike" => Base::ArnLike,
+            "ArnNotEquals" | "ArnNotLike" => Base::ArnNotLike,
             "Null" if !if_exists && qualifier.is_none() => Base::Null,
             _ => return Err(format!("unsupported condition operator '{name}'")),
         };
@@ -88,7 +95,10 @@ impl Operator {
     pub fn negated(&self) -> bool {
         matches!(
             self.base,
-            Base::StringNotEquals | Base::StringNotEqualsIgnoreCase | Base::StringNotLike
+            Base::StringNotEquals
+                | Base::StringNotEqualsIgnoreCase
+                | Base::StringNotLike
+                | Base::ArnNotLike
         )
     }
 
@@ -101,6 +111,11 @@ impl Operator {
                 p.to_lowercase() == value.to_lowercase()
             }
             Base::StringLike | Base::StringNotLike => glob_match(p, value),
+            Base::ArnLike | Base::ArnNotLike => {
+                let (ps, vs) = (p.splitn(6, ':'), value.splitn(6, ':'));
+                ps.clone().count() == vs.clone().count()
+                    && ps.zip(vs).all(|(p, v)| glob_match(p, v))
+            }
             Base::Null => false,
         };
         let any = policy.iter().any(matches);

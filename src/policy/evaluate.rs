@@ -7,6 +7,9 @@
 //! conditions all hold admits; otherwise the request is implicitly denied.
 //! The [`Decision`] names the statement and the condition that decided, so a
 //! person can fix the right line.
+//!
+//! [`evaluate_assume_role`] decides `sts:AssumeRole` the same way, on the
+//! statements whose `Principal.AWS` names the calling role session.
 
 use super::claims::Claims;
 use super::{Effect, Statement, TrustPolicy};

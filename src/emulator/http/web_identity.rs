@@ -8,6 +8,7 @@
 use super::answer::{json, status};
 use super::{Answer, Call};
 use crate::emulator::github;
+use crate::emulator::operation::Operation;
 use crate::emulator::sts::StsError;
 use crate::emulator::web_identity::{self as sts_web_identity, TrustedProvider};
 use crate::emulator::Emulator;
@@ -40,8 +41,8 @@ impl GithubRoute {
     }
 
     /// The name calls are counted under in `/_emulator/stats`.
-    pub(super) fn operation(self) -> Option<&'static str> {
-        (self == GithubRoute::Token).then_some("GitHubTokenRequest")
+    pub(super) fn operation(self) -> Option<Operation> {
+        (self == GithubRoute::Token).then_some(Operation::GitHubTokenRequest)
     }
 }
 
