@@ -310,6 +310,8 @@ impl Route {
             | Route::Faults
             | Route::Revoke
             | Route::Secrets
+            | Route::Federation
+            | Route::ConsolePage
             | Route::NotFound => None,
         }
     }
