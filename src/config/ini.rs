@@ -11,7 +11,8 @@
 //!
 //! - `#` or `;` at the start of a line make it a comment. After a section
 //!   header they start a comment anywhere (`[profile a] # prod`); after a
-//!   value only when a blank precedes them (`x = a#b` keeps `a#b`).
+//!   value only when a blank precedes them (`x = a#b` keeps `a#b`), as the
+//!   SDKs' cases say; the AWS CLI alone keeps even `x = a # b` whole.
 //! - `key = value`: the first `=` splits, keys are lower-cased, key and
 //!   value trimmed of blanks. `key: value` is refused, as the SDKs refuse it.
 //! - An indented line continues the setting above it: the value gains a
