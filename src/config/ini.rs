@@ -152,10 +152,13 @@ fn header(line: &str) -> Result<String, String> {
         None if inner.contains(']') => Err(format!(
             "section header `{written}` has text after its closing `]`; remove it, or start it with `#` to make it a comment"
         )),
-        None => Err(format!(
-            "section header `{written}` has no closing `]`; write it as `[{}]`",
-            inner.trim_end_matches(']').trim_matches(BLANK)
-        )),
+        None => {
+            let name = inner.trim_matches(BLANK);
+            let name = if name.is_empty() { "profile NAME" } else { name };
+            Err(format!(
+                "section header `{written}` has no closing `]`; write it as `[{name}]`"
+            ))
+        }
     }
 }
 
@@ -339,6 +342,12 @@ mod tests {
         assert!(e.contains(":2:") && e.contains("closing `]`"), "{e}");
         assert!(e.contains("`[profile a]`"), "{e}");
 
+        let e = error("[\n");
+        assert!(e.contains("`[profile NAME]`"), "{e}");
+
+        let e = error("[profile a#b]\n");
+        assert!(e.contains("starts a comment"), "{e}");
+
         let e = error("[profile a] x\n");
         assert!(
             e.contains(":1:") && e.contains("text after its closing"),
@@ -367,14 +376,14 @@ mod tests {
     #[test]
     fn ignored_lines_say_why() {
         let file = parse_file(
-            "[]\n[profile in valid]\n[dev]\n[profile ok]\nbad key = 1\n[default]\n[profile default]\n",
+            "[]\n[profile in valid]\n[dev]\n[profile ok]\nbad key = 1\n[default]\n[profile default]\n[profile]\n",
             Path::new("/c"),
         )
         .unwrap();
         let names: Vec<_> = file.sections.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["profile ok", "profile default"]);
         let lines: Vec<_> = file.ignored.iter().map(|i| i.line).collect();
-        assert_eq!(lines, [1, 2, 3, 5, 6]);
+        assert_eq!(lines, [1, 2, 3, 5, 6, 8]);
         let text: Vec<_> = file.ignored.iter().map(ToString::to_string).collect();
         assert!(text[0].contains("name it"), "{text:?}");
         assert!(text[1].contains("letters, digits"), "{text:?}");
@@ -384,5 +393,6 @@ mod tests {
             "{text:?}"
         );
         assert!(text[4].contains("line 7"), "{text:?}");
+        assert!(text[5].contains("`[profile NAME]`"), "{text:?}");
     }
 }

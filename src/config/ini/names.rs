@@ -39,6 +39,9 @@ fn section_name(header: &str) -> Result<String, String> {
         None if header.is_empty() => {
             Err("`[]` is ignored: name it, e.g. `[profile dev]`".to_string())
         }
+        None if header == "profile" || header == "sso-session" => Err(format!(
+            "`[{header}]` is ignored: it has no name; write `[{header} NAME]`"
+        )),
         None => Err(format!(
             "`[{header}]` is ignored, as the AWS SDKs ignore it: in the config file every section but `[default]` names its kind; write `[profile {header}]`"
         )),
