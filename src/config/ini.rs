@@ -120,7 +120,8 @@ fn read_lines(text: &str) -> Result<Vec<RawSection>, LineError> {
                 return Err((
                     number,
                     format!(
-                        "`{trimmed}` comes before any section; put settings under a header such as `[profile dev]` or `[sso-session my-sso]`"
+                        "{} comes before any section; put settings under a header such as `[profile dev]` or `[sso-session my-sso]`",
+                        quoted(trimmed)
                     ),
                 ));
             };
@@ -167,18 +168,45 @@ fn setting(trimmed: &str) -> Result<(String, &str), String> {
     let code = strip_value_comment(trimmed);
     let Some((key, value)) = code.split_once('=') else {
         return Err(if code.contains(':') {
-            format!("`{trimmed}` uses `:`, which the AWS SDKs do not read; write `key = value`")
+            format!(
+                "{} uses `:`, which the AWS SDKs do not read; write `key = value`",
+                quoted(trimmed)
+            )
         } else {
-            format!("`{trimmed}` is not a setting; write `key = value`")
+            format!("{} is not a setting; write `key = value`", quoted(trimmed))
         });
     };
     let key = key.trim_matches(BLANK);
     if key.is_empty() {
-        return Err(format!(
-            "`{trimmed}` has no key before `=`; write `key = value`"
-        ));
+        return Err(
+            "a line starting with `=` has no key before it; write `key = value`".to_string(),
+        );
     }
     Ok((key.to_ascii_lowercase(), value.trim_matches(BLANK)))
+}
+
+/// Key names whose values must not reach a message or a log.
+const SECRET_WORDS: &[&str] = &["secret", "token", "password", "passwd", "key", "credential"];
+
+fn looks_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|w| key.contains(w))
+}
+
+/// A line as an error shows it: whole, unless its first word names a
+/// secret (`aws_secret_access_key: ...`), then that word and `…`, so a
+/// mistyped key line never prints the secret to a terminal or a log.
+fn quoted(line: &str) -> String {
+    let end = line.find(['=', ':', ' ', '\t']).unwrap_or(line.len());
+    let (word, rest) = line.split_at(end);
+    if !looks_secret(word) {
+        return format!("`{line}`");
+    }
+    match rest.trim_start_matches(BLANK).chars().next() {
+        None => format!("`{word}`"),
+        Some(sep @ ('=' | ':')) => format!("`{word} {sep} …`"),
+        Some(_) => format!("`{word} …`"),
+    }
 }
 
 /// Cut a `#` or `;` comment that follows a blank; keep `a#b`.
@@ -203,7 +231,8 @@ fn continuation(
         return Err((
             number,
             format!(
-                "`{trimmed}` comes before any section (an indented line continues the setting above it); put settings under a header such as `[profile dev]`"
+                "{} comes before any section (an indented line continues the setting above it); put settings under a header such as `[profile dev]`",
+                quoted(trimmed)
             ),
         ));
     };
@@ -211,7 +240,8 @@ fn continuation(
         return Err((
             number,
             format!(
-                "`{trimmed}` is indented, so it continues the setting above it, but `[{}]` (line {}) has no setting before it; remove the leading blanks",
+                "{} is indented, so it continues the setting above it, but `[{}]` (line {}) has no setting before it; remove the leading blanks",
+                quoted(trimmed),
                 section.header.trim_matches(BLANK),
                 section.line
             ),
@@ -224,7 +254,8 @@ fn continuation(
                 return Err((
                     number,
                     format!(
-                        "`{trimmed}` is indented under `{} =`, so it must be a `key = value` sub-setting; write it so, or remove the leading blanks",
+                        "{} is indented under `{} =`, so it must be a `key = value` sub-setting; write it so, or remove the leading blanks",
+                        if looks_secret(&above.key) { "`…`".to_string() } else { quoted(trimmed) },
                         above.key
                     ),
                 ))
@@ -233,7 +264,7 @@ fn continuation(
                 return Err((
                     number,
                     format!(
-                        "`{trimmed}` under `{} =` has no key before `=`; write `key = value`",
+                        "a line under `{} =` starts with `=`, so it has no key; write `key = value`",
                         above.key
                     ),
                 ))
@@ -369,6 +400,18 @@ mod tests {
             "{e}"
         );
 
+        let e = error("[profile a]\naws_secret_access_key: wJalrXUtnFEMI\n");
+        assert!(e.contains("`aws_secret_access_key : …` uses `:`"), "{e}");
+        assert!(!e.contains("wJalr"), "{e}");
+        let e = error("aws_session_token = IQoJb3JpZ2lu\n[profile a]\n");
+        assert!(
+            e.contains("before any section") && !e.contains("IQoJb"),
+            "{e}"
+        );
+        let e = error("[a]\n= IQoJb3JpZ2lu\n");
+        assert!(!e.contains("IQoJb"), "{e}");
+        let e = error("[a]\naws_secret_access_key =\n  IQoJb3JpZ2lu\n");
+        assert!(e.contains(":3:") && !e.contains("IQoJb"), "{e}");
         let e = error("[profile a]\ns3 =\n  bogus\n");
         assert!(e.contains(":3:") && e.contains("under `s3 =`"), "{e}");
     }

@@ -126,7 +126,7 @@ const CASES: &[Case] = &[
     case(
         "Property key cannot be empty.",
         "[profile foo]\n= value",
-        Refused(2, "has no key before `=`"),
+        Refused(2, "has no key before it"),
     ),
     case(
         "Property definitions must contain an equals sign.",
@@ -289,7 +289,7 @@ const CASES: &[Case] = &[
     case(
         "Sub-property definitions cannot have an empty name.",
         "[profile foo]\ns3 =\n = value",
-        Refused(3, "has no key before `=`"),
+        Refused(3, "starts with `=`, so it has no key"),
     ),
     case(
         "Sub-property definitions can have an invalid name.",
