@@ -1,4 +1,4 @@
-//! The security model of design.md, each promise tested against a running
+//! The security model of docs/security.md, each promise tested against a running
 //! daemon process (the real binary, the emulator, the test keychain):
 //! loopback only, the exact token, Host and Origin checks, per-profile
 //! tokens through `exec`, private files whatever the umask, no secret in any

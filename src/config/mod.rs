@@ -13,7 +13,9 @@
 //! sees `sso_*` keys on a profile uses its own SSO provider before
 //! `credential_process` (protocols.md §2).
 //!
-//! Unknown keys and sections are kept but ignored, as the CLI ignores them.
+//! Unknown keys and sections are kept but ignored, as the CLI ignores them;
+//! what the SDKs skip (invalid names, see [`ini`]) is skipped and noted in
+//! [`AwsConfig::ignored`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 mod ini;
 mod resolve;
 
-pub use ini::{parse_sections, Section};
+pub use ini::{parse_file, parse_sections, sub_settings, Ignored, ParsedFile, Section};
 
 /// A parsed AWS config file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub struct AwsConfig {
     pub path: PathBuf,
     pub sessions: BTreeMap<String, SsoSession>,
     pub profiles: BTreeMap<String, Profile>,
+    /// Sections and settings skipped as the SDKs skip them, with the reason.
+    pub ignored: Vec<Ignored>,
 }
 
 /// An `[sso-session NAME]` section.
@@ -98,7 +102,9 @@ impl AwsConfig {
             path: path.to_path_buf(),
             ..AwsConfig::default()
         };
-        for section in parse_sections(text, path)? {
+        let file = parse_file(text, path)?;
+        config.ignored = file.ignored;
+        for section in file.sections {
             if let Some(name) = section.name.strip_prefix("sso-session ") {
                 let name = name.trim().to_string();
                 let get = |k: &str| section.settings.get(k).cloned().unwrap_or_default();
@@ -135,7 +141,11 @@ impl AwsConfig {
     /// Read and parse `path`; a missing file is an empty config.
     pub fn load(path: &Path) -> Result<AwsConfig, ConfigError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(&text, path),
+            Ok(text) => Self::parse(&text, path).inspect(|config| {
+                for ignored in &config.ignored {
+                    tracing::warn!("{}: {ignored}", path.display());
+                }
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AwsConfig {
                 path: path.to_path_buf(),
                 ..AwsConfig::default()

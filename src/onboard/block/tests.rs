@@ -189,7 +189,21 @@ fn surrounding() -> impl Strategy<Value = String> {
         any::<bool>(),
         any::<bool>(),
     )
-        .prop_map(|(lines, crlf, final_newline)| {
+        .prop_map(|(mut lines, crlf, final_newline)| {
+            // An indented line continues a setting, so the SDKs refuse one
+            // right after a header; keep only those that follow a setting.
+            let mut in_setting = false;
+            lines.retain(|l| {
+                if l.starts_with("  ") {
+                    return in_setting;
+                }
+                if l.starts_with('[') {
+                    in_setting = false;
+                } else if l.contains(" = ") && !l.starts_with(['#', ';']) {
+                    in_setting = true;
+                }
+                true
+            });
             let mut text = String::from("[profile head]\n");
             let nl = if crlf { "\r\n" } else { "\n" };
             text = text.replace('\n', nl);
