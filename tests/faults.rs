@@ -153,10 +153,13 @@ fn an_expired_registration_asks_for_a_sign_in() {
         "regexpired",
         &[
             "--auto-approve",
+            // Long enough for a device sign-in on a loaded machine (two
+            // polls, a process start, keychain writes), which must finish
+            // inside one registration's life.
             "--registration-ttl",
-            "3",
+            "10",
             "--token-ttl",
-            "4",
+            "11",
             "--credentials-ttl",
             "60",
         ],
@@ -167,7 +170,7 @@ fn an_expired_registration_asks_for_a_sign_in() {
     let token = env.token();
     assert_eq!(get_credentials(&endpoint, "dev", &token).0, 200);
     // The access token and the registration are both dead now.
-    std::thread::sleep(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(12));
     let before = env.stat("CreateToken");
     for _ in 0..5 {
         let (status, body, took) = timed_get(&endpoint, "admin", &token);
