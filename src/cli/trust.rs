@@ -167,7 +167,9 @@ fn load_policy(path: &Path, role: Option<&str>) -> anyhow::Result<TrustPolicy> {
             .iter()
             .filter(|e| {
                 e.resource.as_deref().is_some_and(|r| {
-                    r == role || r.split([' ', '.', '(', ')']).any(|part| part == role)
+                    r == role
+                        || r.split(' ').any(|word| word == role)
+                        || r.split([' ', '.', '(', ')']).any(|part| part == role)
                 })
             })
             .collect(),

@@ -69,6 +69,7 @@ pub fn lint(file: &str, text: &str, options: LintOptions) -> Result<Vec<Finding>
         start: 1,
         excerpt: text.to_string(),
         unresolved: Vec::new(),
+        written: Vec::new(),
     };
     lint_extracted(&extracted, options)
 }
@@ -108,11 +109,19 @@ pub fn lint_extracted(ex: &Extracted, options: LintOptions) -> Result<Vec<Findin
     let policy = TrustPolicy::from_value(doc)?;
     let hint = format!("{} {}", ex.file, ex.resource.as_deref().unwrap_or_default());
     let writes = options.writes || role_writes_by_name(&hint, &policy);
+    let opaque = Opaque(
+        ex.unresolved
+            .iter()
+            .map(|u| u.placeholder.as_str())
+            .filter(|p| !p.is_empty())
+            .collect(),
+    );
     for statement in &policy.statements {
         if statement.effect == Effect::Allow && statement.covers_web_identity() {
             lint_statement(
                 statement,
                 writes,
+                &opaque,
                 &mut |rule, severity, anchors: &[Anchor<'_>], reason: String| {
                     findings.push(finding(rule, severity, ex.line_of(anchors), reason));
                 },
@@ -140,7 +149,36 @@ fn positive(c: &Condition) -> bool {
     !c.operator.negated() && c.operator.base != Base::Null
 }
 
-fn lint_statement(statement: &Statement, writes: bool, report: &mut Report<'_>) {
+/// The placeholders of unresolved expressions. A rule on a value holding
+/// one fires only when it holds whatever the expression's value: with it
+/// replaced by a plain name, by a wildcard, and by an immutable-form id.
+struct Opaque<'p>(Vec<&'p str>);
+
+impl Opaque<'_> {
+    fn holds(&self, value: &str, rule: impl Fn(&str) -> bool) -> bool {
+        if !self.0.iter().any(|p| value.contains(p)) {
+            return rule(value);
+        }
+        ["x", "*", "x@1"].iter().all(|stand_in| {
+            let v = self
+                .0
+                .iter()
+                .fold(value.to_string(), |v, p| v.replace(p, stand_in));
+            rule(&v)
+        })
+    }
+
+    fn any(&self, value: &str) -> bool {
+        self.0.iter().any(|p| value.contains(p))
+    }
+}
+
+fn lint_statement(
+    statement: &Statement,
+    writes: bool,
+    opaque: &Opaque<'_>,
+    report: &mut Report<'_>,
+) {
     const PRINCIPAL: &[Anchor<'static>] = &[Anchor::Key("Principal")];
     let subs: Vec<&Condition> = statement.conditions_on("sub").collect();
     let auds: Vec<&Condition> = statement.conditions_on("aud").collect();
@@ -165,7 +203,11 @@ fn lint_statement(statement: &Statement, writes: bool, report: &mut Report<'_>) 
             "no condition on aud: tokens minted for any audience are accepted".into(),
         ),
         Some(c) => {
-            for v in c.values.iter().filter(|v| *v != "sts.amazonaws.com") {
+            for v in c
+                .values
+                .iter()
+                .filter(|v| *v != "sts.amazonaws.com" && !opaque.any(v))
+            {
                 report("aud-not-sts", Severity::Medium, &[Anchor::Value(v), Anchor::Key(&c.key)],
                     format!("aud admits \"{v}\", not the sts.amazonaws.com audience tokens are requested for"));
             }
@@ -196,7 +238,11 @@ fn lint_statement(statement: &Statement, writes: bool, report: &mut Report<'_>) 
     }
     for c in &statement.conditions {
         if matches!(c.operator.base, Base::StringLike | Base::StringNotLike) {
-            for v in c.values.iter().filter(|v| !has_wildcard(v)) {
+            for v in c
+                .values
+                .iter()
+                .filter(|v| opaque.holds(v, |v| !has_wildcard(v)))
+            {
                 report(
                     "stringlike-without-wildcard",
                     Severity::Low,
@@ -210,24 +256,33 @@ fn lint_statement(statement: &Statement, writes: bool, report: &mut Report<'_>) 
         let like = c.operator.base == Base::StringLike;
         for v in &c.values {
             let anchors = [Anchor::Value(v), Anchor::Key(&c.key)];
-            if like && (v.starts_with('*') || v.starts_with("repo:*")) {
+            if like && opaque.holds(v, |v| v.starts_with('*') || v.starts_with("repo:*")) {
                 report(
                     "sub-wildcard",
                     Severity::Critical,
                     &anchors,
                     format!("sub \"{v}\" admits workflows of any repository"),
                 );
-            } else if let Some(part) = like.then(|| owner_or_repo_wildcard(v)).flatten() {
+            } else if let Some(part) = like
+                .then(|| owner_or_repo_wildcard(v))
+                .flatten()
+                .filter(|_| opaque.holds(v, |v| owner_or_repo_wildcard(v).is_some()))
+            {
                 report(
                     "sub-owner-or-repo-wildcard",
                     Severity::Critical,
                     &anchors,
                     format!(
-                        "sub \"{v}\" has a wildcard in the {part} name, so it admits repositories anyone can create, such as \"{}\"",
+                        "sub \"{v}\" has a wildcard in the {part} name, so it admits {}, such as \"{}\"",
+                        if part == "owner" {
+                            "repositories of other owners, whose names anyone can register"
+                        } else {
+                            "any repository of the owner whose name matches, including ones not yet created"
+                        },
                         example_subject(v)
                     ),
                 );
-            } else if like && org_wide(v) {
+            } else if like && opaque.holds(v, org_wide) {
                 let severity = if writes {
                     Severity::High
                 } else {
@@ -247,14 +302,14 @@ fn lint_statement(statement: &Statement, writes: bool, report: &mut Report<'_>) 
                     ),
                 );
             }
-            if writes && admits_pull_request(v, like) {
+            if writes && opaque.holds(v, |v| admits_pull_request(v, like)) {
                 report(
                     "deploy-admits-pull-request",
                     Severity::High,
                     &anchors,
                     format!("sub \"{v}\" admits pull_request jobs on a role that can write"),
                 );
-            } else if writes && like && branch_wildcard(v) {
+            } else if writes && like && opaque.holds(v, branch_wildcard) {
                 report(
                     "deploy-branch-wildcard",
                     Severity::Medium,
@@ -262,7 +317,7 @@ fn lint_statement(statement: &Statement, writes: bool, report: &mut Report<'_>) 
                     format!("sub \"{v}\" admits any matching branch on a role that can write: whoever can push a branch can deploy"),
                 );
             }
-            if legacy_form(v) {
+            if opaque.holds(v, legacy_form) {
                 report("legacy-subject-format", Severity::Info, &anchors,
                     format!("sub \"{v}\" is in the OWNER/REPO form; a repository using OWNER@ID/REPO@ID subjects will not match"));
             }

@@ -116,6 +116,7 @@ fn extract(file: &str, text: &str, doc: &Value, lines: &[(String, usize, usize)]
         let mut ev = Eval {
             defaults: &defaults,
             unresolved: Vec::new(),
+            written: Vec::new(),
             region: &region,
             start,
         };
@@ -130,6 +131,7 @@ fn extract(file: &str, text: &str, doc: &Value, lines: &[(String, usize, usize)]
             start,
             excerpt: region.clone(),
             unresolved: ev.unresolved,
+            written: ev.written,
         });
     }
     if found.is_empty() {
@@ -143,6 +145,8 @@ fn extract(file: &str, text: &str, doc: &Value, lines: &[(String, usize, usize)]
 struct Eval<'a> {
     defaults: &'a Map<String, Value>,
     unresolved: Vec<Unresolved>,
+    /// Fn::Sub results and their templates, to find their lines.
+    written: Vec<(String, String)>,
     /// The resource's text and its first line, to place unresolved expressions.
     region: &'a str,
     start: usize,
@@ -160,6 +164,7 @@ impl Eval<'_> {
                 expression,
                 line,
                 path: path.to_string(),
+                placeholder: format!("${{{needle}}}"),
             });
         }
         format!("${{{needle}}}")
@@ -170,7 +175,16 @@ impl Eval<'_> {
             Value::Object(map) if map.len() == 1 => {
                 let (key, arg) = map.iter().next().expect("one entry");
                 if key == "Ref" || key.starts_with("Fn::") {
-                    return Value::String(self.function(key, arg, path, ""));
+                    let value = self.function(key, arg, path, "");
+                    let template = match arg {
+                        Value::String(t) => Some(t.as_str()),
+                        Value::Array(parts) => parts.first().and_then(Value::as_str),
+                        _ => None,
+                    };
+                    if let (Some(t), "Fn::Sub") = (template, key.as_str()) {
+                        self.written.push((value.clone(), t.to_string()));
+                    }
+                    return Value::String(value);
                 }
                 let inner = format!("{path}.{key}");
                 Value::Object(

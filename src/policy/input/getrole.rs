@@ -37,6 +37,7 @@ pub fn extract(file: &str, text: &str, doc: &Value) -> Vec<Extracted> {
                                     .into(),
                             line: start,
                             path: String::new(),
+                            placeholder: String::new(),
                         });
                         None
                     }
@@ -50,6 +51,7 @@ pub fn extract(file: &str, text: &str, doc: &Value) -> Vec<Extracted> {
                 start,
                 excerpt: super::excerpt(text, start, usize::MAX),
                 unresolved,
+                written: Vec::new(),
             })
         })
         .collect()

@@ -34,6 +34,9 @@ pub struct Extracted {
     /// That text, from `start` to the end of the resource.
     pub excerpt: String,
     pub unresolved: Vec<Unresolved>,
+    /// Values as rendered and as written, where they differ
+    /// (`repo:acme/*` was `!Sub repo:${GitHubOrg}/*`), to find their line.
+    pub written: Vec<(String, String)>,
 }
 
 /// An expression that cannot be evaluated statically.
@@ -44,6 +47,9 @@ pub struct Unresolved {
     pub line: usize,
     /// Where in the policy: `Condition.StringLike.token.actions.githubusercontent.com:sub`.
     pub path: String,
+    /// What stands for it in the document's strings (`${var.org}`); empty
+    /// when the whole document is unknown.
+    pub placeholder: String,
 }
 
 /// How to find the line of a finding in the policy's text.
@@ -65,7 +71,11 @@ impl Extracted {
                 Anchor::Value("") => None,
                 Anchor::Value(v) => find(&|l| l.contains(&format!("\"{v}\"")))
                     .or_else(|| find(&|l| l.contains(&format!("'{v}'"))))
-                    .or_else(|| find(&|l| l.contains(v))),
+                    .or_else(|| find(&|l| l.contains(v)))
+                    .or_else(|| {
+                        let (_, written) = self.written.iter().find(|(r, _)| r == v)?;
+                        find(&|l| l.contains(written.as_str()))
+                    }),
                 Anchor::Key(k) => {
                     let k = k.to_ascii_lowercase();
                     find(&|l| l.to_ascii_lowercase().contains(&k))
@@ -133,6 +143,7 @@ fn extract_json(file: &str, text: &str, doc: &Value) -> Parsed {
             start: 1,
             excerpt: text.to_string(),
             unresolved: Vec::new(),
+            written: Vec::new(),
         }]);
     }
     if doc.get("Role").is_some() || doc.get("Roles").is_some() {
@@ -217,6 +228,7 @@ mod tests {
             start: 10,
             excerpt: "a\n  principals {\n  values = [\"repo:*\"]\n  x repo:*".into(),
             unresolved: Vec::new(),
+            written: Vec::new(),
         };
         assert_eq!(e.line_of(&[Anchor::Value("repo:*")]), 12);
         assert_eq!(e.line_of(&[Anchor::Key("Principal")]), 11);

@@ -92,6 +92,7 @@ fn role_policy(
         start,
         excerpt: excerpt(m.text, start, end),
         unresolved: Vec::new(),
+        written: Vec::new(),
     };
     // data.aws_iam_policy_document.NAME.json
     if let Some(name) = data_reference(value) {
@@ -115,6 +116,7 @@ fn role_policy(
                 expression: format!("data.aws_iam_policy_document.{name} (not in the files read; lint the module's directory)"),
                 line: start,
                 path: String::new(),
+                placeholder: String::new(),
             }),
         }
         return out;
@@ -136,6 +138,7 @@ fn role_policy(
             expression: expr_text(value),
             line: start,
             path: String::new(),
+            placeholder: String::new(),
         });
     }
     out.document = parsed;
@@ -192,6 +195,7 @@ impl<'t> Eval<'t> {
                 expression: text.clone(),
                 line: span_line(self.text, e),
                 path: path.to_string(),
+                placeholder: format!("${{{text}}}"),
             });
         }
         format!("${{{text}}}")
@@ -255,6 +259,7 @@ impl<'t> Eval<'t> {
                         expression: "a %{ } template directive".into(),
                         line: span_line(self.text, element),
                         path: path.to_string(),
+                        placeholder: String::new(),
                     });
                 }
             }
@@ -272,6 +277,7 @@ impl<'t> Eval<'t> {
                 expression: format!("{} (does not render to JSON)", expr_text(whole)),
                 line: span_line(self.text, whole),
                 path: String::new(),
+                placeholder: String::new(),
             });
         }
         parsed
@@ -292,6 +298,7 @@ fn policy_document(ev: &mut Eval<'_>, block: &Block) -> Value {
                 expression: format!("{merged} = {}", expr_text(&attr.value)),
                 line: span_line(ev.text, attr),
                 path: String::new(),
+                placeholder: String::new(),
             });
         }
     }
@@ -300,6 +307,7 @@ fn policy_document(ev: &mut Eval<'_>, block: &Block) -> Value {
             expression: format!("dynamic \"{}\"", label(d, 0)),
             line: span_line(ev.text, d),
             path: String::new(),
+            placeholder: String::new(),
         });
     }
     let attr = |ev: &mut Eval<'_>, body: &Body, key: &str, path: &str| {
@@ -402,6 +410,7 @@ pub fn extract_show_json(file: &str, text: &str, doc: &Value) -> Vec<Extracted> 
                     expression: format!("{address}.assume_role_policy (known only after apply)"),
                     line: start,
                     path: String::new(),
+                    placeholder: String::new(),
                 }],
             };
             Extracted {
@@ -411,6 +420,7 @@ pub fn extract_show_json(file: &str, text: &str, doc: &Value) -> Vec<Extracted> 
                 start,
                 excerpt: excerpt(text, start, usize::MAX),
                 unresolved,
+                written: Vec::new(),
             }
         })
         .collect()
