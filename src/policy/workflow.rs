@@ -75,9 +75,7 @@ pub fn lint(file: &str, text: &str) -> Result<Vec<Finding>, (String, usize)> {
                         Severity::Medium,
                         line,
                         Some(job_name),
-                        format!(
-                            "job '{job_name}' passes a static {key}; marked for migration to OIDC"
-                        ),
+                        format!("passes a static {key}; marked for migration to OIDC"),
                     );
                 }
             }
@@ -102,22 +100,22 @@ pub fn lint(file: &str, text: &str) -> Result<Vec<Finding>, (String, usize)> {
                 Severity::High,
                 step_line,
                 Some(job_name),
-                format!("job '{job_name}' assumes an AWS role but {why}, so it gets no OIDC token"),
+                format!("assumes an AWS role but {why}, so it gets no OIDC token"),
             );
         }
         if let Some((line, Node::Scalar(p, _))) = permissions {
             if p == "write-all" {
                 report("write-all-permissions", Severity::Medium, line, Some(job_name),
-                    format!("job '{job_name}' assumes an AWS role with {scope} write-all: any step that is subverted can also push code and change releases"));
+                    format!("assumes an AWS role with {scope} write-all: any step that is subverted can also push code and change releases"));
             }
         }
         for (trigger, line) in &triggers {
             if trigger == "pull_request_target" {
                 report("role-on-pull-request-target", Severity::Critical, *line, Some(job_name),
-                    format!("job '{job_name}' assumes an AWS role on pull_request_target, which runs with secrets for fork pull requests"));
+                    "assumes an AWS role on pull_request_target, which runs with secrets for fork pull requests".to_string());
             } else if let Some((_, severity)) = FORK_REACHABLE.iter().find(|(t, _)| t == trigger) {
                 report("role-on-fork-reachable-trigger", *severity, *line, Some(job_name),
-                    format!("job '{job_name}' assumes an AWS role on {trigger}, which contributors from forks can trigger"));
+                    format!("assumes an AWS role on {trigger}, which contributors from forks can trigger"));
             }
         }
         for step in steps {
@@ -233,7 +231,7 @@ fn check_injection(step: &Node, job: &str, report: &mut Report<'_>) {
             key_line
         };
         report("template-injection-in-role-job", Severity::High, line, Some(job),
-            format!("job '{job}' assumes an AWS role and expands ${{{{ {context} }}}} into a script: whoever writes that text runs commands with the role's credentials"));
+            format!("assumes an AWS role and expands ${{{{ {context} }}}} into a script: whoever writes that text runs commands with the role's credentials"));
     }
 }
 

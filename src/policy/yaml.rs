@@ -3,8 +3,8 @@
 //! from `yaml-rust2`'s marked parser events.
 //!
 //! Anchors and aliases resolve as `yaml-rust2`'s own loader resolves them:
-//! an alias is a copy of the node its anchor named (keeping that node's
-//! lines), so a step reused through `*alias` is linted like one written out.
+//! an alias is a copy of the node its anchor named, so a step reused
+//! through `*alias` is linted like one written out (at the alias's line).
 //! Merge keys (`<<`) are kept as ordinary keys: GitHub does not merge them.
 //! Tags are dropped, except where [`parse_tagged`] is asked to keep them as
 //! one-entry maps (CloudFormation's `!Sub x` becomes `{Fn::Sub: x}`).
@@ -140,11 +140,10 @@ impl MarkedEventReceiver for Builder {
                 self.finish(Node::Scalar(value, line), anchor, wrap);
             }
             Event::Alias(id) => {
-                let node = self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .unwrap_or_else(|| Node::Scalar(String::new(), line));
+                let node = match self.anchors.get(&id) {
+                    Some(anchored) => at_line(anchored, line),
+                    None => Node::Scalar(String::new(), line),
+                };
                 self.push(node);
             }
             Event::SequenceStart(anchor, tag) => {
@@ -166,6 +165,22 @@ impl MarkedEventReceiver for Builder {
             }
             _ => {}
         }
+    }
+}
+
+/// A copy of an anchored node placed at the alias: every line is the
+/// alias's, so a finding in a job that reuses a step points into that job.
+fn at_line(node: &Node, line: usize) -> Node {
+    match node {
+        Node::Scalar(s, _) => Node::Scalar(s.clone(), line),
+        Node::List(items, _) => Node::List(items.iter().map(|n| at_line(n, line)).collect(), line),
+        Node::Map(entries, _) => Node::Map(
+            entries
+                .iter()
+                .map(|(k, _, v)| (k.clone(), line, at_line(v, line)))
+                .collect(),
+            line,
+        ),
     }
 }
 
@@ -227,7 +242,8 @@ mod tests {
     fn aliases_are_copies_of_their_anchors() {
         let doc =
             parse("a: &step\n  uses: x\n  with: {k: v}\nb: *step\nc: &s plain\nd: *s\n").unwrap();
-        assert_eq!(doc.get("b"), doc.get("a"));
+        assert_eq!(doc.get("b").unwrap().line(), 4);
+        assert_eq!(doc.get("b").unwrap().entry("uses").unwrap().0, 4);
         assert_eq!(
             doc.get("b").unwrap().get("uses").unwrap().as_str(),
             Some("x")
