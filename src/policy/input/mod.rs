@@ -17,6 +17,7 @@
 pub mod cloudformation;
 pub mod getrole;
 pub mod terraform;
+pub mod tfplan;
 
 use serde_json::Value;
 
@@ -152,8 +153,8 @@ fn extract_json(file: &str, text: &str, doc: &Value) -> Parsed {
     if doc.get("Resources").is_some_and(Value::is_object) {
         return cloudformation::extract_json(file, text, doc);
     }
-    if terraform::is_show_json(doc) {
-        return Parsed::Policies(terraform::extract_show_json(file, text, doc));
+    if tfplan::is_show_json(doc) {
+        return Parsed::Policies(tfplan::extract_show_json(file, text, doc));
     }
     Parsed::Other(
         "JSON that is neither an IAM policy (no \"Statement\"), `aws iam get-role` output, \
