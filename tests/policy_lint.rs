@@ -198,3 +198,158 @@ fn sarif_reports_are_code_scanning_shaped() {
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["runs"][0]["results"][0]["ruleId"], "sub-missing");
 }
+
+/// (file name, rule, severity, line) of a JSON report.
+fn located(stdout: &str) -> Vec<(String, String, String, u64)> {
+    let v: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let file = f["file"].as_str().unwrap();
+            (
+                Path::new(file)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                f["rule"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn workflow_lint_at_a_repository_root_finds_every_aws_case() {
+    let root = fixture("../fixtures/lint/workflows/repo");
+    // From the root itself, with no argument (the default is `.`), and by path.
+    let out = Command::new(BIN)
+        .args(["workflow", "lint", "--format", "json"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let from_root = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{from_root}");
+    let (code, by_path) = run(&["workflow", "lint", "--format", "json", &root]);
+    assert_eq!(code, 1);
+    let found = located(&by_path);
+    assert_eq!(located(&from_root), found);
+    let has = |file: &str, rule: &str, severity: &str, line: u64| {
+        found.contains(&(file.into(), rule.into(), severity.into(), line))
+    };
+    // A role step reused through an alias, in a job without id-token: write,
+    // reported at the alias.
+    assert!(
+        has("anchors.yml", "missing-id-token-permission", "high", 23),
+        "{found:?}"
+    );
+    // Literal keys in env: and with:, long-term and temporary.
+    assert!(
+        has("literal-keys.yml", "literal-aws-keys", "critical", 4),
+        "{found:?}"
+    );
+    assert!(
+        has("literal-keys.yml", "literal-aws-keys", "critical", 5),
+        "{found:?}"
+    );
+    assert!(
+        has("literal-keys.yml", "literal-aws-keys", "high", 12),
+        "{found:?}"
+    );
+    assert!(
+        !by_path.contains("IOSFODNN7") && !by_path.contains("bPxRfiCY"),
+        "keys are never printed"
+    );
+    // Untrusted contexts in run: of the job that assumes a role, not of the
+    // other job, and not when passed through env:.
+    assert!(
+        has(
+            "injection.yml",
+            "template-injection-in-role-job",
+            "high",
+            18
+        ),
+        "{found:?}"
+    );
+    assert!(
+        has(
+            "injection.yml",
+            "template-injection-in-role-job",
+            "high",
+            19
+        ),
+        "{found:?}"
+    );
+    assert_eq!(
+        found
+            .iter()
+            .filter(|f| f.1 == "template-injection-in-role-job")
+            .count(),
+        2,
+        "{found:?}"
+    );
+    assert!(by_path.contains("Pass the value through env:"), "{by_path}");
+    assert!(
+        has("write-all.yml", "write-all-permissions", "medium", 8),
+        "{found:?}"
+    );
+    assert!(found.iter().all(|f| f.0 != "clean.yml"), "{found:?}");
+}
+
+#[test]
+fn workflow_lint_says_when_a_path_has_no_workflow_and_keeps_going_past_bad_yaml() {
+    let out = Command::new(BIN)
+        .args([
+            "workflow",
+            "lint",
+            &fixture("../fixtures/lint/workflows/empty"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("no workflow files (*.yml, *.yaml) in"),
+        "{stderr}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("credbroker-wf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("broken.yml"), "on: push\njobs: [\n").unwrap();
+    std::fs::copy(
+        fixture("workflows/bad/no-id-token.yml"),
+        dir.join("no-id-token.yml"),
+    )
+    .unwrap();
+    let (code, stdout) = run(&[
+        "workflow",
+        "lint",
+        "--format",
+        "json",
+        &dir.to_string_lossy(),
+    ]);
+    let found = located(&stdout);
+    assert_eq!(code, 1);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.0 == "broken.yml" && f.1 == "input-error" && f.3 == 3),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.0 == "no-id-token.yml" && f.1 == "missing-id-token-permission"),
+        "{found:?}"
+    );
+    let (code, _) = run(&[
+        "workflow",
+        "lint",
+        &dir.join("broken.yml").to_string_lossy(),
+    ]);
+    assert_eq!(code, 2, "nothing could be read");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

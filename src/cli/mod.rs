@@ -11,6 +11,7 @@ pub mod emulator;
 pub mod env;
 pub mod exec;
 pub mod jwt;
+mod lint_run;
 pub mod login;
 pub mod logout;
 pub mod onboard;

@@ -1,18 +1,24 @@
 //! `credbroker trust check` and `credbroker trust lint`: is this trust
 //! policy right?
 //!
+//! Both read a policy in any form [`crate::policy::input`] knows: IAM JSON,
+//! `aws iam get-role` output, Terraform (`.tf`, or `terraform show -json`)
+//! and CloudFormation (YAML or JSON).
+//!
 //! `check` answers "would STS admit this token to this role?" with the
 //! same engine the emulator's STS uses ([`crate::policy::evaluate`]) and
 //! names the statement and condition that decided. Exit status: 0 admitted,
-//! 1 rejected, 2 bad input (unreadable file, invalid JSON or JWT).
+//! 1 rejected, 2 bad input (unreadable file, invalid policy or JWT, or a
+//! policy with an expression that cannot be evaluated statically).
 //!
-//! `lint` reports the known open patterns ([`crate::policy::lint`]); it
-//! exits 1 when a finding is at or above `--fail-on`, 2 on bad input.
+//! `lint` reports the known open patterns ([`crate::policy::lint`]) of
+//! every file and directory given ([`super::lint_run`] has the exit rules).
 
-use crate::policy::finding::{self, Finding, Rule, Severity};
+use crate::policy::finding::Severity;
+use crate::policy::input::{self, Extracted, Parsed};
 use crate::policy::{self, jwt::Jwt, Claims, TrustPolicy};
 use anyhow::Context as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -31,9 +37,15 @@ pub enum TrustCommand {
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["token", "claims"])))]
 pub struct CheckArgs {
-    /// The role's trust policy (IAM JSON).
+    /// The role's trust policy: IAM JSON, `aws iam get-role` output, a
+    /// Terraform file or module directory, `terraform show -json` output, or
+    /// a CloudFormation template.
     #[arg(long, value_name = "FILE")]
     pub policy: PathBuf,
+    /// Which role, when the file holds several (`aws_iam_role.deploy`,
+    /// `deploy`, a CloudFormation logical id, a role name).
+    #[arg(long, value_name = "NAME")]
+    pub role: Option<String>,
     /// A JWT (its claims are used; the signature is not checked here), or `-` for stdin.
     #[arg(long, value_name = "JWT")]
     pub token: Option<String>,
@@ -52,8 +64,11 @@ pub enum CheckFormat {
 
 #[derive(clap::Args, Debug)]
 pub struct LintArgs {
-    /// Trust policy files (IAM JSON).
-    #[arg(required = true, value_name = "FILE")]
+    /// Trust policy files or directories (searched recursively): IAM JSON
+    /// (`*.json`), `aws iam get-role` output, Terraform (`*.tf`, a plan or
+    /// state from `terraform show -json`), CloudFormation (`*.yaml`,
+    /// `*.yml`, `*.json`, `*.template`).
+    #[arg(required = true, value_name = "PATH")]
     pub files: Vec<PathBuf>,
     /// Treat every role as one that can write (deploy, admin). Without it,
     /// names like deploy/admin/prod in the file name or a Sid say so.
@@ -68,7 +83,8 @@ pub struct LintArgs {
 pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
-    /// Exit 1 when a finding is at or above this severity.
+    /// Exit 1 when a finding is at or above this severity (or a file could
+    /// not be read).
     #[arg(long, value_enum, default_value_t = Severity::High)]
     pub fail_on: Severity,
 }
@@ -78,6 +94,9 @@ pub enum ReportFormat {
     Text,
     Json,
     Sarif,
+    /// GitHub workflow commands (`::error file=...,line=...::`): annotations
+    /// on the job and the pull request.
+    Github,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<i32> {
@@ -90,46 +109,97 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
             }
         },
         TrustCommand::Lint(args) => {
-            let mut findings = Vec::new();
-            for path in &args.files {
-                let file = path.display().to_string();
-                let text = match std::fs::read_to_string(path) {
-                    Ok(t) => t,
-                    Err(e) => return bad_input(format!("cannot read {file}: {e}")),
-                };
-                let options = policy::lint::LintOptions {
-                    writes: args.writes,
-                };
-                match policy::lint::lint(&file, &text, options) {
-                    Ok(found) => findings.extend(found),
-                    Err(e) => return bad_input(format!("{file}: {e}")),
-                }
-            }
-            Ok(report(&findings, policy::lint::RULES, &args.report))
+            let options = policy::lint::LintOptions {
+                writes: args.writes,
+            };
+            let run = super::lint_run::trust_lint(&args.files, options);
+            Ok(run.finish(
+                policy::lint::RULES,
+                &args.report,
+                "trust policy file (*.json, *.tf, *.yaml, *.yml, *.template)",
+            ))
         }
     }
 }
 
-fn bad_input(message: String) -> anyhow::Result<i32> {
-    eprintln!("credbroker: {message}");
-    Ok(2)
-}
-
-/// Print the findings; the exit status for `--fail-on`.
-pub(super) fn report(findings: &[Finding], rules: &[Rule], args: &ReportArgs) -> i32 {
-    let text = match args.format {
-        ReportFormat::Text => finding::text_report(findings),
-        ReportFormat::Json => finding::json_report(findings),
-        ReportFormat::Sarif => finding::sarif_report(findings, rules),
+/// The one policy `trust check` decides on.
+fn load_policy(path: &Path, role: Option<&str>) -> anyhow::Result<TrustPolicy> {
+    let name = path.display().to_string();
+    let found: Vec<Extracted> = if path.is_dir() || name.to_ascii_lowercase().ends_with(".tf") {
+        // A module: the directory's .tf files, so data sources resolve.
+        let dir = if path.is_dir() {
+            path
+        } else {
+            path.parent().unwrap_or(Path::new("."))
+        };
+        let mut files = Vec::new();
+        for entry in
+            std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?
+        {
+            let p = entry?.path();
+            if p.extension().is_some_and(|x| x == "tf") {
+                let text = std::fs::read_to_string(&p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
+                files.push((p.display().to_string(), text));
+            }
+        }
+        files.sort();
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        let (found, errors) = input::terraform::extract_module(&refs);
+        if let Some((file, e)) = errors.first() {
+            anyhow::bail!("{file}:{}: {}", e.line, e.message);
+        }
+        found
+    } else {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+        match input::extract(&name, &text) {
+            Err(e) => anyhow::bail!("{name}:{}: {}", e.line, e.message),
+            Ok(Parsed::Other(what)) => anyhow::bail!("{name} holds no trust policy: {what}"),
+            Ok(Parsed::Policies(found)) => found,
+        }
     };
-    print!("{text}");
-    i32::from(findings.iter().any(|f| f.severity >= args.fail_on))
+    let names: Vec<String> = found.iter().filter_map(|e| e.resource.clone()).collect();
+    let chosen: Vec<&Extracted> = match role {
+        Some(role) => found
+            .iter()
+            .filter(|e| {
+                e.resource.as_deref().is_some_and(|r| {
+                    r == role
+                        || r.split(' ').any(|word| word == role)
+                        || r.split([' ', '.', '(', ')']).any(|part| part == role)
+                })
+            })
+            .collect(),
+        None => found.iter().collect(),
+    };
+    let ex = match chosen.as_slice() {
+        [one] => *one,
+        [] if found.is_empty() => anyhow::bail!("{name} holds no trust policy"),
+        [] => anyhow::bail!(
+            "no role {} in {name}; it has: {}",
+            role.unwrap_or_default(),
+            names.join(", ")
+        ),
+        _ => anyhow::bail!(
+            "{name} holds several roles; pick one with --role: {}",
+            names.join(", ")
+        ),
+    };
+    if let Some(u) = ex.unresolved.first() {
+        anyhow::bail!(
+            "{}:{}: `{}` cannot be evaluated statically, so the decision is unknown; check the rendered policy (`terraform show -json` of a plan, or `aws iam get-role`)",
+            ex.file, u.line, u.expression
+        );
+    }
+    let doc = ex.document.as_ref().context("no policy document")?;
+    TrustPolicy::from_value(doc).with_context(|| name.clone())
 }
 
 fn check(args: &CheckArgs) -> anyhow::Result<i32> {
-    let text = std::fs::read_to_string(&args.policy)
-        .with_context(|| format!("cannot read {}", args.policy.display()))?;
-    let policy = TrustPolicy::parse(&text).with_context(|| format!("{}", args.policy.display()))?;
+    let policy = load_policy(&args.policy, args.role.as_deref())?;
     let claims = match (&args.token, &args.claims) {
         (Some(token), _) => {
             let token = super::jwt::read_token(Some(token))?;

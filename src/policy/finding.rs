@@ -1,8 +1,12 @@
-//! What the linters report, and the three ways to print it: text for
-//! people, JSON for scripts, SARIF 2.1.0 for GitHub code scanning.
+//! What the linters report, and the ways to print it: text for people,
+//! JSON for scripts, SARIF 2.1.0 for GitHub code scanning, and GitHub
+//! workflow commands (`::error file=...,line=...::`) for annotations in a
+//! job's log and on the pull request.
 //!
-//! Every finding carries a severity, the file and line, a one-line reason
-//! and the fix. The exit decision (`--fail-on`) compares severities, so they
+//! Every finding carries a severity, the file and line, the resource (role,
+//! job) it came from, a one-line reason and the fix. A file that could not
+//! be read or parsed is a finding too ([`INPUT_ERROR`]), so one bad file
+//! never hides the findings of the others. The exit decision (`--fail-on`) compares severities, so they
 //! are ordered from `info` to `critical`.
 
 use serde::Serialize;
@@ -57,6 +61,14 @@ pub struct Rule {
     pub help: &'static str,
 }
 
+/// A file that could not be read or parsed: its own finding, so the run goes on.
+pub const INPUT_ERROR: Rule = Rule {
+    id: "input-error",
+    title: "a file could not be read or parsed",
+    help:
+        "Fix the file (the message gives the parser's reason and line), or leave it out of the run.",
+};
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub rule: &'static str,
@@ -64,6 +76,9 @@ pub struct Finding {
     pub file: String,
     /// 1-based; 1 when no better line is known.
     pub line: usize,
+    /// The role or job the finding is about (`aws_iam_role.deploy`,
+    /// `AWS::IAM::Role DeployRole`, `job 'deploy'`); none for a bare policy file.
+    pub resource: Option<String>,
     pub reason: String,
     pub fix: String,
 }
@@ -75,15 +90,38 @@ pub fn line_of(text: &str, needle: &str) -> usize {
         .map_or(1, |i| i + 1)
 }
 
+impl Finding {
+    /// The finding for a file that could not be read or parsed.
+    pub fn input_error(file: &str, line: usize, message: String) -> Finding {
+        Finding {
+            rule: INPUT_ERROR.id,
+            severity: Severity::High,
+            file: file.to_string(),
+            line: line.max(1),
+            resource: None,
+            reason: message,
+            fix: INPUT_ERROR.help.to_string(),
+        }
+    }
+
+    /// `aws_iam_role.deploy: ` or nothing.
+    fn resource_prefix(&self) -> String {
+        self.resource
+            .as_ref()
+            .map_or_else(String::new, |r| format!("{r}: "))
+    }
+}
+
 pub fn text_report(findings: &[Finding]) -> String {
     let mut out = String::new();
     for f in findings {
         out.push_str(&format!(
-            "{}:{}: {} [{}] {}\n    fix: {}\n",
+            "{}:{}: {} [{}] {}{}\n    fix: {}\n",
             f.file,
             f.line,
             f.severity.name(),
             f.rule,
+            f.resource_prefix(),
             f.reason,
             f.fix
         ));
@@ -132,7 +170,7 @@ pub fn sarif_report(findings: &[Finding], rules: &[Rule]) -> String {
                 "ruleId": f.rule,
                 "ruleIndex": rules.iter().position(|r| r.id == f.rule).unwrap_or(0),
                 "level": f.severity.sarif_level(),
-                "message": { "text": format!("{} Fix: {}", f.reason, f.fix) },
+                "message": { "text": format!("{}{} Fix: {}", f.resource_prefix(), f.reason, f.fix) },
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": { "uri": f.file.trim_start_matches("./") },
@@ -161,6 +199,45 @@ pub fn sarif_report(findings: &[Finding], rules: &[Rule]) -> String {
     out
 }
 
+/// GitHub workflow commands, one per finding: `::error` for high and
+/// critical, `::warning` for medium, `::notice` below, each with the file,
+/// line and a title. Everything taken from the input is escaped as the
+/// runner unescapes it (`%`, CR and LF in the message; also `:` and `,` in
+/// properties), so a hostile file name or policy value cannot start a
+/// command of its own.
+pub fn github_report(findings: &[Finding]) -> String {
+    let mut out = String::new();
+    for f in findings {
+        let command = match f.severity {
+            Severity::High | Severity::Critical => "error",
+            Severity::Medium => "warning",
+            Severity::Info | Severity::Low => "notice",
+        };
+        let title = format!("{} {}", f.severity.name(), f.rule);
+        let message = format!("{}{} Fix: {}", f.resource_prefix(), f.reason, f.fix);
+        out.push_str(&format!(
+            "::{command} file={},line={},title={}::{}\n",
+            escape_property(f.file.trim_start_matches("./")),
+            f.line.max(1),
+            escape_property(&title),
+            escape_data(&message)
+        ));
+    }
+    out
+}
+
+/// A workflow command's message: `%`, CR and LF percent-encoded.
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: as [`escape_data`], plus `:` and `,`.
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +251,7 @@ mod tests {
     fn finding(severity: Severity) -> Finding {
         Finding {
             rule: "r1",
+            resource: None,
             severity,
             file: "./a.json".into(),
             line: 3,
@@ -210,5 +288,21 @@ mod tests {
         );
         assert!(Severity::Critical > Severity::High && Severity::Info < Severity::Low);
         assert_eq!(line_of("a\nb \"x\"\n", "\"x\""), 2);
+    }
+
+    #[test]
+    fn github_commands_cannot_be_injected() {
+        let mut f = finding(Severity::Critical);
+        f.file = "a,b:c%\n::warning::x.json".into();
+        f.reason = "sub \"x\r\n::add-mask::y\" 100%".into();
+        f.resource = Some("aws_iam_role.r".into());
+        let out = github_report(&[f]);
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert!(
+            out.starts_with("::error file=a%2Cb%3Ac%25%0A%3A%3Awarning%3A%3Ax.json,line=3,title=critical r1::aws_iam_role.r: sub \"x%0D%0A::add-mask::y\" 100%25 Fix: how\n"),
+            "{out}"
+        );
+        assert!(github_report(&[finding(Severity::Medium)]).starts_with("::warning "));
+        assert!(github_report(&[finding(Severity::Info)]).starts_with("::notice "));
     }
 }

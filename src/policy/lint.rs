@@ -6,14 +6,25 @@
 //! patterns, and who the principal is. Whether the role can write (deploy,
 //! admin) cannot be read from a trust policy, so the caller says so
 //! ([`LintOptions::writes`]); [`role_writes_by_name`] guesses it from names
-//! like `deploy` or `admin` in the file name or a `Sid`.
+//! like `deploy` or `admin` in the file name, the resource or a `Sid`.
+//!
+//! The policy may come from any form [`super::input`] reads; findings are
+//! placed with [`Anchor`]s (the value or key to look for in the text the
+//! policy was written in), so a Terraform or CloudFormation finding lands on
+//! its line too. The immutable subject form `repo:OWNER@ID/REPO@ID:...` is
+//! correct and draws no finding: it survives a rename of the owner or the
+//! repository, which the `OWNER/REPO` form does not.
 
 use super::condition::{glob_match, has_wildcard, Base, Condition, Qualifier};
-use super::finding::{line_of, Finding, Rule, Severity};
+use super::finding::{Finding, Rule, Severity};
+use super::input::{Anchor, Extracted};
 use super::{Effect, PolicyError, Statement, TrustPolicy, GITHUB_PROVIDER};
 
 pub const RULES: &[Rule] = &[
     Rule { id: "sub-wildcard", title: "sub admits any repository", help: "Pin sub to one repository and branch or environment with StringEquals." },
+    Rule { id: "sub-owner-or-repo-wildcard", title: "a wildcard in the owner or repository name of sub", help: "Write the owner and repository names in full (repo:OWNER/REPO:... or repo:OWNER@ID/REPO@ID:...); list each repository if several need the role." },
+    Rule { id: "deploy-branch-wildcard", title: "a role that can write is pinned to a branch wildcard", help: "Pin the deploy role to a protected GitHub environment (repo:OWNER/REPO:environment:production) or to one protected branch." },
+    Rule { id: "unresolved-expression", title: "a part of the policy cannot be evaluated statically", help: "Write the value literally, or lint the rendered policy: `terraform show -json` of a plan, or `aws iam get-role` output after deploying." },
     Rule { id: "org-wide-wildcard", title: "sub admits every repository of an organization on a role that can write", help: "List the repositories that deploy, each pinned to a branch or environment." },
     Rule { id: "aud-missing", title: "no aud condition", help: "Add StringEquals token.actions.githubusercontent.com:aud = sts.amazonaws.com." },
     Rule { id: "aud-not-sts", title: "aud other than sts.amazonaws.com", help: "Use the audience sts.amazonaws.com, which configure-aws-credentials and credbroker request." },
@@ -47,26 +58,72 @@ pub fn role_writes_by_name(file: &str, policy: &TrustPolicy) -> bool {
     })
 }
 
-/// Lint the policy text of `file`.
+/// Lint the IAM JSON policy text of `file`.
 pub fn lint(file: &str, text: &str, options: LintOptions) -> Result<Vec<Finding>, PolicyError> {
-    let policy = TrustPolicy::parse(text)?;
-    let writes = options.writes || role_writes_by_name(file, &policy);
+    let doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| PolicyError(format!("not JSON: {e}")))?;
+    let extracted = Extracted {
+        file: file.to_string(),
+        resource: None,
+        document: Some(doc),
+        start: 1,
+        excerpt: text.to_string(),
+        unresolved: Vec::new(),
+        written: Vec::new(),
+    };
+    lint_extracted(&extracted, options)
+}
+
+/// Lint one policy read by [`super::input`]: every unresolved expression,
+/// then the open patterns of its statements.
+pub fn lint_extracted(ex: &Extracted, options: LintOptions) -> Result<Vec<Finding>, PolicyError> {
     let mut findings = Vec::new();
+    let finding = |rule: &'static str, severity, line, reason| {
+        let help = RULES.iter().find(|r| r.id == rule).map_or("", |r| r.help);
+        Finding {
+            rule,
+            severity,
+            file: ex.file.clone(),
+            line,
+            resource: ex.resource.clone(),
+            reason,
+            fix: help.to_string(),
+        }
+    };
+    for u in &ex.unresolved {
+        let place = match u.path.trim_start_matches('.') {
+            p if p.contains("Condition") => format!(" in {p}"),
+            "" => String::new(),
+            p => format!(" in {p}"),
+        };
+        findings.push(finding(
+            "unresolved-expression",
+            Severity::Medium,
+            u.line,
+            format!("`{}`{place} cannot be evaluated statically, so what the policy admits depends on a value the linter does not know", u.expression),
+        ));
+    }
+    let Some(doc) = &ex.document else {
+        return Ok(findings);
+    };
+    let policy = TrustPolicy::from_value(doc)?;
+    let hint = format!("{} {}", ex.file, ex.resource.as_deref().unwrap_or_default());
+    let writes = options.writes || role_writes_by_name(&hint, &policy);
+    let opaque = Opaque(
+        ex.unresolved
+            .iter()
+            .map(|u| u.placeholder.as_str())
+            .filter(|p| !p.is_empty())
+            .collect(),
+    );
     for statement in &policy.statements {
         if statement.effect == Effect::Allow && statement.covers_web_identity() {
             lint_statement(
                 statement,
                 writes,
-                &mut |rule, severity, needle: &str, reason: String| {
-                    let help = RULES.iter().find(|r| r.id == rule).map_or("", |r| r.help);
-                    findings.push(Finding {
-                        rule,
-                        severity,
-                        file: file.to_string(),
-                        line: line_of(text, needle),
-                        reason,
-                        fix: help.to_string(),
-                    });
+                &opaque,
+                &mut |rule, severity, anchors: &[Anchor<'_>], reason: String| {
+                    findings.push(finding(rule, severity, ex.line_of(anchors), reason));
                 },
             );
         }
@@ -75,7 +132,7 @@ pub fn lint(file: &str, text: &str, options: LintOptions) -> Result<Vec<Finding>
     Ok(findings)
 }
 
-type Report<'r> = dyn FnMut(&'static str, Severity, &str, String) + 'r;
+type Report<'r> = dyn FnMut(&'static str, Severity, &[Anchor<'_>], String) + 'r;
 
 fn is_github_principal(statement: &Statement) -> bool {
     !statement.principal.any
@@ -92,42 +149,77 @@ fn positive(c: &Condition) -> bool {
     !c.operator.negated() && c.operator.base != Base::Null
 }
 
-fn lint_statement(statement: &Statement, writes: bool, report: &mut Report<'_>) {
+/// The placeholders of unresolved expressions. A rule on a value holding
+/// one fires only when it holds whatever the expression's value: with it
+/// replaced by a plain name, by a wildcard, and by an immutable-form id.
+struct Opaque<'p>(Vec<&'p str>);
+
+impl Opaque<'_> {
+    fn holds(&self, value: &str, rule: impl Fn(&str) -> bool) -> bool {
+        if !self.0.iter().any(|p| value.contains(p)) {
+            return rule(value);
+        }
+        ["x", "*", "x@1"].iter().all(|stand_in| {
+            let v = self
+                .0
+                .iter()
+                .fold(value.to_string(), |v, p| v.replace(p, stand_in));
+            rule(&v)
+        })
+    }
+
+    fn any(&self, value: &str) -> bool {
+        self.0.iter().any(|p| value.contains(p))
+    }
+}
+
+fn lint_statement(
+    statement: &Statement,
+    writes: bool,
+    opaque: &Opaque<'_>,
+    report: &mut Report<'_>,
+) {
+    const PRINCIPAL: &[Anchor<'static>] = &[Anchor::Key("Principal")];
     let subs: Vec<&Condition> = statement.conditions_on("sub").collect();
     let auds: Vec<&Condition> = statement.conditions_on("aud").collect();
     if !subs.is_empty() && !is_github_principal(statement) {
         report(
             "principal-not-github",
             Severity::High,
-            "Principal",
+            PRINCIPAL,
             "sub conditions are present but the principal is not only the GitHub OIDC provider"
                 .into(),
         );
     }
     if is_github_principal(statement) && !subs.iter().any(|c| positive(c)) {
-        report("sub-missing", Severity::Critical, "Principal",
+        report("sub-missing", Severity::Critical, PRINCIPAL,
             "no condition pins sub: every workflow of every repository on GitHub can assume this role".into());
     }
     match auds.iter().find(|c| positive(c)) {
         None => report(
             "aud-missing",
             Severity::High,
-            "Principal",
+            PRINCIPAL,
             "no condition on aud: tokens minted for any audience are accepted".into(),
         ),
         Some(c) => {
-            for v in c.values.iter().filter(|v| *v != "sts.amazonaws.com") {
-                report("aud-not-sts", Severity::Medium, &format!("\"{v}\""),
+            for v in c
+                .values
+                .iter()
+                .filter(|v| *v != "sts.amazonaws.com" && !opaque.any(v))
+            {
+                report("aud-not-sts", Severity::Medium, &[Anchor::Value(v), Anchor::Key(&c.key)],
                     format!("aud admits \"{v}\", not the sts.amazonaws.com audience tokens are requested for"));
             }
         }
     }
     for c in subs.iter().chain(auds.iter()) {
+        let anchors = [Anchor::Value(&c.operator.name), Anchor::Key(&c.key)];
         match c.operator.qualifier {
             Some(Qualifier::ForAllValues) => report(
                 "set-operator-on-single-valued-key",
                 Severity::Critical,
-                &c.operator.name,
+                &anchors,
                 format!(
                     "{} on {} holds for a token that has no {}",
                     c.operator.name,
@@ -138,7 +230,7 @@ fn lint_statement(statement: &Statement, writes: bool, report: &mut Report<'_>) 
             Some(Qualifier::ForAnyValue) => report(
                 "set-operator-on-single-valued-key",
                 Severity::High,
-                &c.operator.name,
+                &anchors,
                 format!("{} on the single-valued key {}", c.operator.name, c.claim()),
             ),
             None => {}
@@ -146,11 +238,15 @@ fn lint_statement(statement: &Statement, writes: bool, report: &mut Report<'_>) 
     }
     for c in &statement.conditions {
         if matches!(c.operator.base, Base::StringLike | Base::StringNotLike) {
-            for v in c.values.iter().filter(|v| !has_wildcard(v)) {
+            for v in c
+                .values
+                .iter()
+                .filter(|v| opaque.holds(v, |v| !has_wildcard(v)))
+            {
                 report(
                     "stringlike-without-wildcard",
                     Severity::Low,
-                    &format!("\"{v}\""),
+                    &[Anchor::Value(v), Anchor::Key(&c.key)],
                     format!("{} \"{v}\" has no wildcard", c.operator.name),
                 );
             }
@@ -159,15 +255,34 @@ fn lint_statement(statement: &Statement, writes: bool, report: &mut Report<'_>) 
     for c in subs.iter().filter(|c| positive(c)) {
         let like = c.operator.base == Base::StringLike;
         for v in &c.values {
-            let needle = format!("\"{v}\"");
-            if like && (v.starts_with('*') || v.starts_with("repo:*")) {
+            let anchors = [Anchor::Value(v), Anchor::Key(&c.key)];
+            if like && opaque.holds(v, |v| v.starts_with('*') || v.starts_with("repo:*")) {
                 report(
                     "sub-wildcard",
                     Severity::Critical,
-                    &needle,
+                    &anchors,
                     format!("sub \"{v}\" admits workflows of any repository"),
                 );
-            } else if like && org_wide(v) {
+            } else if let Some(part) = like
+                .then(|| owner_or_repo_wildcard(v))
+                .flatten()
+                .filter(|_| opaque.holds(v, |v| owner_or_repo_wildcard(v).is_some()))
+            {
+                report(
+                    "sub-owner-or-repo-wildcard",
+                    Severity::Critical,
+                    &anchors,
+                    format!(
+                        "sub \"{v}\" has a wildcard in the {part} name, so it admits {}, such as \"{}\"",
+                        if part == "owner" {
+                            "repositories of other owners, whose names anyone can register"
+                        } else {
+                            "any repository of the owner whose name matches, including ones not yet created"
+                        },
+                        example_subject(v)
+                    ),
+                );
+            } else if like && opaque.holds(v, org_wide) {
                 let severity = if writes {
                     Severity::High
                 } else {
@@ -176,7 +291,7 @@ fn lint_statement(statement: &Statement, writes: bool, report: &mut Report<'_>) 
                 report(
                     "org-wide-wildcard",
                     severity,
-                    &needle,
+                    &anchors,
                     format!(
                         "sub \"{v}\" admits every repository of the organization{}",
                         if writes {
@@ -187,20 +302,96 @@ fn lint_statement(statement: &Statement, writes: bool, report: &mut Report<'_>) 
                     ),
                 );
             }
-            if writes && admits_pull_request(v, like) {
+            if writes && opaque.holds(v, |v| admits_pull_request(v, like)) {
                 report(
                     "deploy-admits-pull-request",
                     Severity::High,
-                    &needle,
+                    &anchors,
                     format!("sub \"{v}\" admits pull_request jobs on a role that can write"),
                 );
+            } else if writes && like && opaque.holds(v, branch_wildcard) {
+                report(
+                    "deploy-branch-wildcard",
+                    Severity::Medium,
+                    &anchors,
+                    format!("sub \"{v}\" admits any matching branch on a role that can write: whoever can push a branch can deploy"),
+                );
             }
-            if legacy_form(v) {
-                report("legacy-subject-format", Severity::Info, &needle,
+            if opaque.holds(v, legacy_form) {
+                report("legacy-subject-format", Severity::Info, &anchors,
                     format!("sub \"{v}\" is in the OWNER/REPO form; a repository using OWNER@ID/REPO@ID subjects will not match"));
             }
         }
     }
+}
+
+/// `repo:OWNER/REPO:CONTEXT` split in three (owner and repository may be missing).
+fn sub_parts(value: &str) -> Option<(&str, Option<&str>, Option<&str>)> {
+    let rest = value.strip_prefix("repo:")?;
+    let (repo, context) = match rest.split_once(':') {
+        Some((r, c)) => (r, Some(c)),
+        None => (rest, None),
+    };
+    Some(match repo.split_once('/') {
+        Some((owner, name)) => (owner, Some(name), context),
+        None => (repo, None, context),
+    })
+}
+
+/// Which part ("owner" or "repository") holds a wildcard that admits other
+/// names: any wildcard in the owner, or a partial one (`inf*`) in the
+/// repository (a bare `*` is [`org_wide`]).
+fn owner_or_repo_wildcard(value: &str) -> Option<&'static str> {
+    let (owner, name, _) = sub_parts(value)?;
+    if has_wildcard(owner) {
+        return Some("owner");
+    }
+    name.filter(|n| has_wildcard(n) && *n != "*")
+        .map(|_| "repository")
+}
+
+/// An example subject the pattern admits, each wildcard filled so that the
+/// owner or repository differs from what the author had in mind.
+fn example_subject(pattern: &str) -> String {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::new();
+    let mut part = 0; // 0 before "repo:", 1 owner, 2 repository, 3 context
+    for (i, c) in chars.iter().enumerate() {
+        let rest: String = chars[i + 1..].iter().collect();
+        match c {
+            ':' if part == 0 => part = 1,
+            '/' if part == 1 => part = 2,
+            ':' if part == 2 => part = 3,
+            _ => {}
+        }
+        match c {
+            '*' if part <= 2 => {
+                out.push_str(if out.ends_with('@') { "666" } else { "-evil" });
+                if part == 1 && !rest.contains('/') {
+                    out.push_str("/infra");
+                    part = 2;
+                }
+                if part == 2 && !rest.contains(':') {
+                    out.push_str(":ref:refs/heads/main");
+                    part = 3;
+                }
+            }
+            '*' if out.ends_with(':') => out.push_str("ref:refs/heads/main"),
+            '*' => out.push_str("main"),
+            '?' => out.push('x'),
+            c => out.push(*c),
+        }
+    }
+    if glob_match(pattern, &out) {
+        out
+    } else {
+        pattern.replace(['*', '?'], "x")
+    }
+}
+
+/// `repo:O/R:ref:refs/heads/*` and the like: a wildcard in a ref.
+fn branch_wildcard(value: &str) -> bool {
+    matches!(sub_parts(value), Some((_, _, Some(context))) if context.starts_with("ref:") && has_wildcard(context))
 }
 
 /// `repo:ORG/*...`: a fixed owner with a wildcard repository name.
@@ -209,7 +400,7 @@ fn org_wide(value: &str) -> bool {
         return false;
     };
     let name = after.split(':').next().unwrap_or(after);
-    !has_wildcard(owner) && has_wildcard(name)
+    !has_wildcard(owner) && name == "*"
 }
 
 /// Would this sub value admit the pull_request subject of its repository?
@@ -240,96 +431,5 @@ fn legacy_form(value: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy(principal: &str, condition: &str) -> String {
-        format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"sts:AssumeRoleWithWebIdentity",
-            "Principal":{principal},"Condition":{condition}}}]}}"#
-        )
-    }
-
-    const GH: &str = r#"{"Federated":"arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"}"#;
-    const AUD: &str = r#""token.actions.githubusercontent.com:aud":"sts.amazonaws.com""#;
-
-    fn rules(file: &str, principal: &str, condition: &str) -> Vec<&'static str> {
-        lint(file, &policy(principal, condition), LintOptions::default())
-            .unwrap()
-            .into_iter()
-            .map(|f| f.rule)
-            .collect()
-    }
-
-    #[test]
-    fn each_open_pattern_is_caught() {
-        let sub = |op: &str, v: &str| {
-            format!(
-                r#"{{"StringEquals":{{{AUD}}},"{op}":{{"token.actions.githubusercontent.com:sub":"{v}"}}}}"#
-            )
-        };
-        assert!(rules("r.json", GH, &sub("StringLike", "repo:*")).contains(&"sub-wildcard"));
-        assert!(rules("r.json", GH, &sub("StringLike", "*")).contains(&"sub-wildcard"));
-        assert!(rules("deploy.json", GH, &sub("StringLike", "repo:org/*"))
-            .contains(&"org-wide-wildcard"));
-        assert!(
-            rules("deploy.json", GH, &sub("StringLike", "repo:org/app:*"))
-                .contains(&"deploy-admits-pull-request")
-        );
-        assert!(rules(
-            "deploy.json",
-            GH,
-            &sub("StringEquals", "repo:org/app:pull_request")
-        )
-        .contains(&"deploy-admits-pull-request"));
-        assert!(!rules(
-            "read.json",
-            GH,
-            &sub("StringEquals", "repo:org/app:pull_request")
-        )
-        .contains(&"deploy-admits-pull-request"));
-        assert!(rules(
-            "r.json",
-            GH,
-            &sub("StringLike", "repo:org/app:ref:refs/heads/main")
-        )
-        .contains(&"stringlike-without-wildcard"));
-        assert!(rules(
-            "r.json",
-            GH,
-            &sub("ForAllValues:StringEquals", "repo:o/r:ref:refs/heads/main")
-        )
-        .contains(&"set-operator-on-single-valued-key"));
-        assert!(rules(
-            "r.json",
-            GH,
-            &sub("StringEquals", "repo:o/r:ref:refs/heads/main")
-        )
-        .contains(&"legacy-subject-format"));
-        assert!(rules("r.json", GH, r#"{"StringEquals":{"token.actions.githubusercontent.com:sub":"repo:o/r:ref:refs/heads/main"}}"#).contains(&"aud-missing"));
-        assert!(rules(
-            "r.json",
-            GH,
-            r#"{"StringEquals":{"token.actions.githubusercontent.com:aud":"api://x"}}"#
-        )
-        .contains(&"aud-not-sts"));
-        assert!(
-            rules("r.json", GH, &format!(r#"{{"StringEquals":{{{AUD}}}}}"#))
-                .contains(&"sub-missing")
-        );
-        assert!(rules(
-            "r.json",
-            r#"{"AWS":"arn:aws:iam::1:root"}"#,
-            &sub("StringEquals", "repo:o/r:environment:prod")
-        )
-        .contains(&"principal-not-github"));
-    }
-
-    #[test]
-    fn a_pinned_policy_is_clean() {
-        let clean = format!(
-            r#"{{"StringEquals":{{{AUD},"token.actions.githubusercontent.com:sub":"repo:org@1/app@2:environment:production"}}}}"#
-        );
-        assert_eq!(rules("deploy.json", GH, &clean), Vec::<&str>::new());
-    }
-}
+#[path = "lint_tests.rs"]
+mod tests;

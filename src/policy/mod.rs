@@ -10,15 +10,19 @@
 //! about the emulator is what the command tells people.
 //!
 //! [`jwt`] decodes and verifies the tokens; [`lint`] and [`workflow`] find the
-//! known open patterns; [`finding`] prints their reports as text, JSON or SARIF.
+//! known open patterns; [`input`] reads policies where they live (IAM JSON,
+//! `aws iam get-role` output, Terraform, CloudFormation); [`finding`] prints
+//! their reports as text, JSON, SARIF or GitHub workflow commands.
 
 pub mod claims;
 pub mod condition;
 pub mod evaluate;
 pub mod finding;
+pub mod input;
 pub mod jwt;
 pub mod lint;
 pub mod workflow;
+pub mod workflow_checks;
 mod yaml;
 
 pub use claims::Claims;
@@ -77,6 +81,11 @@ impl TrustPolicy {
     pub fn parse(text: &str) -> Result<TrustPolicy, PolicyError> {
         let doc: Value =
             serde_json::from_str(text).map_err(|e| PolicyError(format!("not JSON: {e}")))?;
+        Self::from_value(&doc)
+    }
+
+    /// Read an IAM policy document already parsed (from Terraform, CloudFormation, ...).
+    pub fn from_value(doc: &Value) -> Result<TrustPolicy, PolicyError> {
         let statements = match doc.get("Statement") {
             Some(Value::Array(items)) => items.iter().collect(),
             Some(one @ Value::Object(_)) => vec![one],

@@ -1,9 +1,16 @@
-//! Just enough YAML for workflow files: a tree of maps, lists and scalars
-//! where every node remembers its line, built from `yaml-rust2`'s marked
-//! parser events. Anchors and aliases resolve to empty scalars, which is
-//! harmless for the keys the workflow linter reads.
+//! Just enough YAML for workflow files and CloudFormation templates: a tree
+//! of maps, lists and scalars where every node remembers its line, built
+//! from `yaml-rust2`'s marked parser events.
+//!
+//! Anchors and aliases resolve as `yaml-rust2`'s own loader resolves them:
+//! an alias is a copy of the node its anchor named, so a step reused
+//! through `*alias` is linted like one written out (at the alias's line).
+//! Merge keys (`<<`) are kept as ordinary keys: GitHub does not merge them.
+//! Tags are dropped, except where [`parse_tagged`] is asked to keep them as
+//! one-entry maps (CloudFormation's `!Sub x` becomes `{Fn::Sub: x}`).
 
-use yaml_rust2::parser::{MarkedEventReceiver, Parser};
+use std::collections::HashMap;
+use yaml_rust2::parser::{MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::Marker;
 use yaml_rust2::Event;
 
@@ -58,15 +65,27 @@ impl Node {
     }
 }
 
+/// A collection being built: its items, line, anchor id and wrapping tag key.
 enum Open {
-    List(Vec<Node>, usize),
-    Map(Vec<(String, usize, Node)>, usize, Option<(String, usize)>),
+    List(Vec<Node>, usize, usize, Option<String>),
+    Map(
+        Vec<(String, usize, Node)>,
+        usize,
+        Option<(String, usize)>,
+        usize,
+        Option<String>,
+    ),
 }
 
-#[derive(Default)]
+/// Which tags to keep: the tag's suffix (`Sub` of `!Sub`) to the key of the
+/// one-entry map that replaces the tagged node.
+type TagKey = fn(&str) -> Option<String>;
+
 struct Builder {
     stack: Vec<Open>,
     root: Option<Node>,
+    anchors: HashMap<usize, Node>,
+    tag_key: TagKey,
 }
 
 impl Builder {
@@ -77,8 +96,8 @@ impl Builder {
                     self.root = Some(node);
                 }
             }
-            Some(Open::List(items, _)) => items.push(node),
-            Some(Open::Map(entries, _, pending)) => match pending.take() {
+            Some(Open::List(items, ..)) => items.push(node),
+            Some(Open::Map(entries, _, pending, ..)) => match pending.take() {
                 Some((key, line)) => entries.push((key, line, node)),
                 None => {
                     let key = match &node {
@@ -90,35 +109,108 @@ impl Builder {
             },
         }
     }
+
+    /// Finish a node: wrap it in its tag's map, remember its anchor, push it.
+    fn finish(&mut self, node: Node, anchor: usize, wrap: Option<String>) {
+        let node = match wrap {
+            Some(key) => {
+                let line = node.line();
+                Node::Map(vec![(key, line, node)], line)
+            }
+            None => node,
+        };
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        self.push(node);
+    }
+
+    fn wrap(&self, tag: Option<Tag>) -> Option<String> {
+        tag.filter(|t| t.handle == "!")
+            .and_then(|t| (self.tag_key)(&t.suffix))
+    }
 }
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let line = mark.line();
         match ev {
-            Event::Scalar(value, ..) => self.push(Node::Scalar(value, line)),
-            Event::Alias(_) => self.push(Node::Scalar(String::new(), line)),
-            Event::SequenceStart(..) => self.stack.push(Open::List(Vec::new(), line)),
-            Event::MappingStart(..) => self.stack.push(Open::Map(Vec::new(), line, None)),
-            Event::SequenceEnd | Event::MappingEnd => {
-                let node = match self.stack.pop() {
-                    Some(Open::List(items, l)) => Node::List(items, l),
-                    Some(Open::Map(entries, l, _)) => Node::Map(entries, l),
-                    None => return,
+            Event::Scalar(value, _, anchor, tag) => {
+                let wrap = self.wrap(tag);
+                self.finish(Node::Scalar(value, line), anchor, wrap);
+            }
+            Event::Alias(id) => {
+                let node = match self.anchors.get(&id) {
+                    Some(anchored) => at_line(anchored, line),
+                    None => Node::Scalar(String::new(), line),
                 };
                 self.push(node);
+            }
+            Event::SequenceStart(anchor, tag) => {
+                let wrap = self.wrap(tag);
+                self.stack.push(Open::List(Vec::new(), line, anchor, wrap));
+            }
+            Event::MappingStart(anchor, tag) => {
+                let wrap = self.wrap(tag);
+                self.stack
+                    .push(Open::Map(Vec::new(), line, None, anchor, wrap));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor, wrap) = match self.stack.pop() {
+                    Some(Open::List(items, l, a, w)) => (Node::List(items, l), a, w),
+                    Some(Open::Map(entries, l, _, a, w)) => (Node::Map(entries, l), a, w),
+                    None => return,
+                };
+                self.finish(node, anchor, wrap);
             }
             _ => {}
         }
     }
 }
 
-/// Parse the first document of `text`.
-pub fn parse(text: &str) -> Result<Node, String> {
-    let mut builder = Builder::default();
+/// A copy of an anchored node placed at the alias: every line is the
+/// alias's, so a finding in a job that reuses a step points into that job.
+fn at_line(node: &Node, line: usize) -> Node {
+    match node {
+        Node::Scalar(s, _) => Node::Scalar(s.clone(), line),
+        Node::List(items, _) => Node::List(items.iter().map(|n| at_line(n, line)).collect(), line),
+        Node::Map(entries, _) => Node::Map(
+            entries
+                .iter()
+                .map(|(k, _, v)| (k.clone(), line, at_line(v, line)))
+                .collect(),
+            line,
+        ),
+    }
+}
+
+/// A YAML error: the parser's message and its 1-based line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct YamlError {
+    pub message: String,
+    pub line: usize,
+}
+
+/// Parse the first document of `text`, dropping tags.
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    parse_tagged(text, |_| None)
+}
+
+/// Parse the first document of `text`; a node tagged `!T` for which
+/// `tag_key("T")` names a key becomes the one-entry map `{key: node}`.
+pub fn parse_tagged(text: &str, tag_key: TagKey) -> Result<Node, YamlError> {
+    let mut builder = Builder {
+        stack: Vec::new(),
+        root: None,
+        anchors: HashMap::new(),
+        tag_key,
+    };
     Parser::new_from_str(text)
         .load(&mut builder, false)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| YamlError {
+            message: e.to_string(),
+            line: e.marker().line(),
+        })?;
     Ok(builder.root.unwrap_or_else(|| Node::Map(Vec::new(), 1)))
 }
 
@@ -144,5 +236,33 @@ mod tests {
         assert_eq!(step.entry("uses").unwrap().0, 5);
         assert_eq!(step.get("with").unwrap().entry("k").unwrap().0, 7);
         assert!(parse("a: [").is_err());
+    }
+
+    #[test]
+    fn aliases_are_copies_of_their_anchors() {
+        let doc =
+            parse("a: &step\n  uses: x\n  with: {k: v}\nb: *step\nc: &s plain\nd: *s\n").unwrap();
+        assert_eq!(doc.get("b").unwrap().line(), 4);
+        assert_eq!(doc.get("b").unwrap().entry("uses").unwrap().0, 4);
+        assert_eq!(
+            doc.get("b").unwrap().get("uses").unwrap().as_str(),
+            Some("x")
+        );
+        assert_eq!(doc.get("d").unwrap().as_str(), Some("plain"));
+    }
+
+    #[test]
+    fn kept_tags_become_one_entry_maps_and_errors_have_lines() {
+        let doc = parse_tagged("a: !Sub x-${Y}\nb: !Unknown z\n", |t| {
+            (t == "Sub").then(|| format!("Fn::{t}"))
+        })
+        .unwrap();
+        assert_eq!(
+            doc.get("a").unwrap().get("Fn::Sub").unwrap().as_str(),
+            Some("x-${Y}")
+        );
+        assert_eq!(doc.get("b").unwrap().as_str(), Some("z"));
+        let e = parse("a: b\nc: [\n").unwrap_err();
+        assert!(e.line >= 2, "{e:?}");
     }
 }
