@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod ci;
+pub mod completions;
 pub mod credential_process;
 pub mod daemon;
 pub mod demo;
@@ -11,6 +12,7 @@ pub mod exec;
 pub mod jwt;
 pub mod login;
 pub mod logout;
+pub mod man;
 pub mod onboard;
 pub mod service;
 pub mod status;
