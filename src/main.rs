@@ -10,6 +10,8 @@ use credbroker::cli::{self, Cli};
 const EXIT_LOGIN_REQUIRED: i32 = 3;
 
 fn main() {
+    // A shell asking for completions (CREDBROKER_COMPLETE set) is answered here.
+    cli::completions::complete_from_env();
     let cli = Cli::parse();
     // RUST_LOG, with the SDK targets that would log secrets capped.
     credbroker::log_filter::init(cli.default_log_level());

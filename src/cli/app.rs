@@ -67,6 +67,11 @@ pub enum Command {
     Trust(super::trust::Args),
     /// Lint GitHub workflow files for AWS role assumption mistakes.
     Workflow(super::workflow::Args),
+    // about and long_about: on its Args (a doc comment here would hide them).
+    Completions(super::completions::Args),
+    /// Write the man pages into a directory (for packaging).
+    #[command(hide = true)]
+    Man(super::man::Args),
 }
 
 impl Cli {
@@ -106,6 +111,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Ci(args) => super::ci::run(args).await,
         Command::Trust(args) => super::trust::run(args).await,
         Command::Workflow(args) => super::workflow::run(args).await,
+        Command::Completions(args) => super::completions::run(args).await.map(|()| 0),
+        Command::Man(args) => super::man::run(args).await.map(|()| 0),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod ci;
 pub mod console;
+pub mod completions;
 pub mod credential_process;
 pub mod daemon;
 pub mod demo;
@@ -14,6 +15,7 @@ pub mod jwt;
 mod lint_run;
 pub mod login;
 pub mod logout;
+pub mod man;
 pub mod onboard;
 pub mod pick;
 pub mod service;

@@ -68,6 +68,9 @@ pub fn current_binary() -> anyhow::Result<std::path::PathBuf> {
 /// What a person reads after an action.
 pub fn describe(manager: Manager, action: Action, report: &Report) -> String {
     let file = report.file.display();
+    if report.packaged && matches!(action, Action::Install | Action::Uninstall) {
+        return describe_packaged(action, report);
+    }
     if let Some(reason) = &report.unavailable {
         let mut text = match action {
             Action::Install => format!("Wrote {file}, but did not start it: {reason}."),
@@ -117,6 +120,32 @@ pub fn describe(manager: Manager, action: Action, report: &Report) -> String {
     }
 }
 
+/// Install and uninstall with the unit a package installed: nothing is
+/// written or removed but an old copy of ours.
+fn describe_packaged(action: Action, report: &Report) -> String {
+    let file = report.file.display();
+    let mut text = match (action, &report.unavailable) {
+        (Action::Install, None) => format!(
+            "Enabled and started the packaged unit {file}. Logs: journalctl --user -u credbroker"
+        ),
+        (_, None) => format!("Stopped and disabled the service; {file} stays with the package."),
+        (_, Some(reason)) => format!(
+            "Did not {} the packaged unit {file}: {reason}.\n\
+             Run these where a user service manager is available (a desktop login, or after \
+             `loginctl enable-linger $USER`):\n",
+            if action == Action::Install {
+                "enable"
+            } else {
+                "disable"
+            }
+        ),
+    };
+    for line in &report.manual {
+        text.push_str(&format!("    {line}\n"));
+    }
+    text.trim_end().to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +186,37 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("credbroker daemon &"), "{text}");
+    }
+
+    #[test]
+    fn the_packaged_unit_is_enabled_not_written() {
+        let report = Report {
+            file: crate::service::PACKAGED_UNIT.into(),
+            unavailable: Some("XDG_RUNTIME_DIR is not set".into()),
+            manual: vec!["systemctl --user enable credbroker.service".into()],
+            installed: true,
+            packaged: true,
+            ..Report::default()
+        };
+        let text = describe(Manager::Systemd, Action::Install, &report);
+        assert!(
+            text.starts_with("Did not enable the packaged unit /usr/lib/systemd/user/credbroker.service: XDG_RUNTIME_DIR"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\n    systemctl --user enable credbroker.service"),
+            "{text}"
+        );
+        assert!(!text.contains("Wrote"), "{text}");
+        let done = Report {
+            unavailable: None,
+            manual: Vec::new(),
+            ..report
+        };
+        let text = describe(Manager::Systemd, Action::Uninstall, &done);
+        assert_eq!(
+            text,
+            "Stopped and disabled the service; /usr/lib/systemd/user/credbroker.service stays with the package."
+        );
     }
 }

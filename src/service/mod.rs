@@ -6,6 +6,14 @@
 //! with the path of the binary that runs the install (and, for launchd, the
 //! home directory, since launchd expands neither `~` nor variables).
 //!
+//! Installed from a distribution package (the binary at [`PACKAGED_BINARY`]
+//! and the package's unit at [`PACKAGED_UNIT`], see `scripts/package-deb.sh`),
+//! `install` writes nothing: it enables the packaged unit, and removes a
+//! copy an earlier `credbroker service install` wrote under
+//! `~/.config/systemd/user/`, which would otherwise shadow it
+//! ([`packaged_plan`]). `uninstall` then disables it and leaves the
+//! package's file to the package manager.
+//!
 //! Each action is first a pure plan ([`Plan`]): the file to write or remove
 //! and the `systemctl --user` / `launchctl` commands to run. [`run`] carries
 //! a plan out; when no user service manager is reachable (a container, an
@@ -24,6 +32,15 @@ pub const LAUNCHD_PLIST: &str = include_str!("../../launchd/com.credbroker.daemo
 
 pub const UNIT_NAME: &str = "credbroker.service";
 pub const LAUNCHD_LABEL: &str = "com.credbroker.daemon";
+
+/// Where the Debian package puts the binary, and its user unit (the
+/// committed unit with `ExecStart=/usr/bin/credbroker daemon`).
+pub const PACKAGED_BINARY: &str = "/usr/bin/credbroker";
+pub const PACKAGED_UNIT: &str = "/usr/lib/systemd/user/credbroker.service";
+
+/// The first line of the committed unit: tells a unit credbroker wrote
+/// from one a person wrote.
+const UNIT_HEADER: &str = "# credbroker: per-user AWS credential broker (user unit).";
 
 /// The binary path the committed unit names; replaced at install time.
 const UNIT_BINARY: &str = "%h/.cargo/bin/credbroker";
@@ -242,6 +259,54 @@ pub fn plan(manager: Manager, action: Action, file: &Path, contents: String, uid
         (Manager::Launchd, Action::Restart) => {
             plan.commands = vec![Step::new("launchctl", &["kickstart", "-k", &target], false)];
         }
+    }
+    plan
+}
+
+/// The packaged unit to use for `binary`, when `binary` is the packaged one
+/// and the package's unit is there (`exists` tells).
+pub fn packaged_unit(
+    manager: Manager,
+    binary: &Path,
+    exists: impl Fn(&Path) -> bool,
+) -> Option<PathBuf> {
+    let unit = Path::new(PACKAGED_UNIT);
+    (manager == Manager::Systemd && binary == Path::new(PACKAGED_BINARY) && exists(unit))
+        .then(|| unit.to_path_buf())
+}
+
+/// Whether a user unit file's text is one `credbroker service install`
+/// wrote (so it may be replaced by the packaged unit).
+pub fn written_by_credbroker(text: &str) -> bool {
+    text.lines().next() == Some(UNIT_HEADER)
+}
+
+/// The plan for `action` with the packaged unit. `own_copy` is the user
+/// unit file when it holds a copy credbroker wrote: systemd prefers it to
+/// the package's, so it is disabled and removed first.
+pub fn packaged_plan(action: Action, own_copy: Option<&Path>) -> Plan {
+    let mut plan = plan(
+        Manager::Systemd,
+        action,
+        Path::new(PACKAGED_UNIT),
+        String::new(),
+        0,
+    );
+    match action {
+        Action::Install => {
+            plan.write = None;
+            if let Some(copy) = own_copy {
+                plan.before_remove = vec![Step::new(
+                    "systemctl",
+                    &["--user", "disable", UNIT_NAME],
+                    true,
+                )];
+                plan.remove = Some(copy.to_path_buf());
+            }
+        }
+        // The package owns its file; only an old copy of ours goes.
+        Action::Uninstall => plan.remove = own_copy.map(Path::to_path_buf),
+        Action::Status | Action::Restart => {}
     }
     plan
 }

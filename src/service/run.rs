@@ -5,7 +5,10 @@
 //! commands come back as [`Report::manual`] for the person to run once they
 //! have one; only `restart` fails then, since it can do nothing at all.
 
-use super::{plan as plan_for, systemd_state_usable, Action, Manager, Plan};
+use super::{
+    packaged_plan, packaged_unit, plan as plan_for, systemd_state_usable, written_by_credbroker,
+    Action, Manager, Plan,
+};
 use anyhow::Context as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -22,6 +25,9 @@ pub struct Report {
     pub manual: Vec<String>,
     /// Whether the service file exists after the action.
     pub installed: bool,
+    /// The unit is the one a package installed ([`super::PACKAGED_UNIT`]);
+    /// `file` names it.
+    pub packaged: bool,
 }
 
 /// Whether `manager` can be driven from here; the reason when not.
@@ -100,11 +106,25 @@ pub fn execute(
     binary: &std::path::Path,
 ) -> anyhow::Result<Report> {
     let home = crate::paths::home_dir();
-    let file = service_file(manager);
-    let plan: Plan = plan_for(manager, action, &file, manager.render(binary, &home), uid());
+    let user_file = service_file(manager);
+    let packaged = packaged_unit(manager, binary, std::path::Path::exists);
+    let (file, plan): (PathBuf, Plan) = match &packaged {
+        Some(unit) => {
+            let own_copy = std::fs::read_to_string(&user_file)
+                .is_ok_and(|text| written_by_credbroker(&text))
+                .then_some(user_file.as_path());
+            (unit.clone(), packaged_plan(action, own_copy))
+        }
+        None => {
+            let contents = manager.render(binary, &home);
+            let plan = plan_for(manager, action, &user_file, contents, uid());
+            (user_file.clone(), plan)
+        }
+    };
     let mut report = Report {
         file: file.clone(),
         unavailable: availability(manager).err(),
+        packaged: packaged.is_some(),
         ..Report::default()
     };
     if action == Action::Restart {

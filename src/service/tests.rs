@@ -112,3 +112,74 @@ fn user_manager_states() {
     assert!(!systemd_state_usable("offline\n"));
     assert!(!systemd_state_usable(""));
 }
+
+#[test]
+fn the_packaged_binary_uses_the_packaged_unit() {
+    let there = |p: &Path| p == Path::new(PACKAGED_UNIT);
+    let nowhere = |_: &Path| false;
+    let packaged = Path::new("/usr/bin/credbroker");
+    assert_eq!(
+        packaged_unit(Manager::Systemd, packaged, there).as_deref(),
+        Some(Path::new("/usr/lib/systemd/user/credbroker.service"))
+    );
+    // Another binary, no package's unit, or launchd: write our own.
+    let cargo = Path::new("/home/u/.cargo/bin/credbroker");
+    assert_eq!(packaged_unit(Manager::Systemd, cargo, there), None);
+    assert_eq!(packaged_unit(Manager::Systemd, packaged, nowhere), None);
+    assert_eq!(packaged_unit(Manager::Launchd, packaged, there), None);
+}
+
+#[test]
+fn installing_the_packaged_unit_writes_nothing_and_enables_it() {
+    let install = packaged_plan(Action::Install, None);
+    assert_eq!(install.write, None);
+    assert_eq!(install.remove, None);
+    assert!(install.before_remove.is_empty());
+    assert_eq!(
+        lines(&install.commands),
+        [
+            "systemctl --user daemon-reload",
+            "systemctl --user enable credbroker.service",
+            "systemctl --user restart credbroker.service"
+        ]
+    );
+    // A copy an earlier install wrote would shadow the package's unit.
+    let copy = Path::new("/home/u/.config/systemd/user/credbroker.service");
+    let replace = packaged_plan(Action::Install, Some(copy));
+    assert_eq!(replace.write, None);
+    assert_eq!(
+        lines(&replace.before_remove),
+        ["systemctl --user disable credbroker.service"]
+    );
+    assert_eq!(replace.remove.as_deref(), Some(copy));
+    assert_eq!(replace.commands, install.commands);
+}
+
+#[test]
+fn uninstalling_the_packaged_unit_leaves_its_file_to_the_package() {
+    let uninstall = packaged_plan(Action::Uninstall, None);
+    assert_eq!(uninstall.remove, None);
+    assert_eq!(
+        lines(&uninstall.before_remove),
+        ["systemctl --user disable --now credbroker.service"]
+    );
+    assert_eq!(
+        lines(&uninstall.commands)[0],
+        "systemctl --user daemon-reload"
+    );
+    let copy = Path::new("/home/u/.config/systemd/user/credbroker.service");
+    let with_copy = packaged_plan(Action::Uninstall, Some(copy));
+    assert_eq!(with_copy.remove.as_deref(), Some(copy));
+}
+
+#[test]
+fn our_own_unit_files_are_told_from_a_persons() {
+    assert!(written_by_credbroker(&render_unit(Path::new(
+        "/home/u/.cargo/bin/credbroker"
+    ))));
+    assert!(written_by_credbroker(SYSTEMD_UNIT));
+    assert!(!written_by_credbroker(
+        "[Unit]\nDescription=my own\n[Service]\nExecStart=/opt/cb daemon\n"
+    ));
+    assert!(!written_by_credbroker(""));
+}
