@@ -316,6 +316,40 @@ impl Broker {
         }
     }
 
+    /// [`Broker::snapshot`] after checking the sessions that needed a new
+    /// sign-in against the keychain: one made since is shown at once.
+    pub async fn current_snapshot(&self) -> BrokerSnapshot {
+        self.sessions.revalidate().await;
+        self.snapshot()
+    }
+
+    /// Stop serving every role of `sessions` (of every session with `all`),
+    /// as `credbroker logout` asks after removing their keychain items: the
+    /// next request for one of them finds no credentials and no token, and
+    /// is answered `LoginRequired`. Returns how many roles held credentials.
+    pub fn forget_sessions(&self, sessions: &[String], all: bool) -> usize {
+        let gone = |session: &str| all || sessions.iter().any(|s| s == session);
+        let dropped: Vec<Arc<RoleSlot>> = {
+            let mut roles = self.roles.lock().unwrap();
+            let keys: Vec<RoleKey> = roles.keys().filter(|k| gone(&k.session)).cloned().collect();
+            keys.iter().filter_map(|k| roles.remove(k)).collect()
+        };
+        self.resolved
+            .write()
+            .unwrap()
+            .roles
+            .retain(|_, role| !gone(&role.target.session.key));
+        self.sessions.forget(gone);
+        let mut held = 0;
+        for slot in dropped {
+            if slot.current.write().unwrap().take().is_some() {
+                held += 1;
+            }
+            *slot.target.lock().unwrap() = None;
+        }
+        held
+    }
+
     fn record_upstream_error(&self, message: &str) {
         *self.last_upstream_error.lock().unwrap() = Some(UpstreamError {
             at: self.clock.now(),

@@ -40,6 +40,9 @@ impl Broker {
     pub async fn renew_due(&self) -> Option<DateTime<Utc>> {
         let slots: Vec<Arc<RoleSlot>> = self.roles.lock().unwrap().values().cloned().collect();
         let mut next = None;
+        // A sign-in made since a session died is seen here, not only when a
+        // request or a refresh happens to look.
+        self.sessions.revalidate().await;
 
         let mut sessions: BTreeMap<String, SessionInfo> = BTreeMap::new();
         for slot in &slots {

@@ -5,7 +5,9 @@
 //! a short timeout. Once connected, the daemon may need a while (an upstream
 //! call), so the reply gets the broker's own deadline plus a margin.
 
-use super::protocol::{self, CredentialsReply, DaemonStatus, ErrorReply, ProtocolError, Request};
+use super::protocol::{
+    self, CredentialsReply, DaemonStatus, ErrorReply, LogoutReply, ProtocolError, Request,
+};
 use std::path::Path;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -71,4 +73,19 @@ pub async fn credentials(path: &Path, profile: &str) -> Result<CredentialsReply,
 pub async fn status(path: &Path) -> Result<Result<DaemonStatus, ErrorReply>, ClientError> {
     let line = exchange(path, &Request::Status).await?;
     Ok(protocol::parse_status_reply(line.trim_end())?)
+}
+
+/// Tell the running daemon that `sessions` (every session with `all`) were
+/// signed out, so it stops serving their roles.
+pub async fn logout(
+    path: &Path,
+    sessions: &[String],
+    all: bool,
+) -> Result<Result<LogoutReply, ErrorReply>, ClientError> {
+    let request = Request::Logout {
+        sessions: sessions.to_vec(),
+        all,
+    };
+    let line = exchange(path, &request).await?;
+    Ok(protocol::parse_logout_reply(&line)?)
 }

@@ -8,7 +8,13 @@
 //! <- {"error":{"code":"LoginRequired","message":"...; run `credbroker login --sso-session corp`","status":403,"login_command":"credbroker login --sso-session corp"}}
 //! -> {"op":"status"}
 //! <- {"pid":4242,"endpoint":"http://127.0.0.1:9911","config_path":"...","config_error":null,"last_upstream_error":null,"roles":[...]}
+//! -> {"op":"logout","sessions":["corp"],"all":false}
+//! <- {"dropped_roles":2}
 //! ```
+//!
+//! `logout` is sent by `credbroker logout` after it removed the sessions'
+//! keychain items: the daemon forgets the roles it holds for them at once,
+//! so from then on it answers `LoginRequired` instead of serving them.
 //!
 //! A credentials answer is the `credential_process` document itself
 //! (protocols.md §2), so the client can print it unchanged. Errors carry the
@@ -34,6 +40,40 @@ pub enum Request {
     Credentials { profile: String },
     /// What the daemon holds: [`DaemonStatus`].
     Status,
+    /// Forget the roles held for these sessions (every session with `all`):
+    /// their sign-in was just removed. Answered with [`LogoutReply`].
+    Logout {
+        #[serde(default)]
+        sessions: Vec<String>,
+        #[serde(default)]
+        all: bool,
+    },
+}
+
+/// The answer to a logout request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutReply {
+    /// How many roles' credentials the daemon stopped serving.
+    pub dropped_roles: usize,
+}
+
+impl LogoutReply {
+    pub fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(self).expect("logout replies always encode");
+        line.push('\n');
+        line
+    }
+}
+
+/// Parse the reply to a logout request.
+pub fn parse_logout_reply(line: &str) -> Result<Result<LogoutReply, ErrorReply>, ProtocolError> {
+    let line = line.trim_end();
+    if let Ok(envelope) = serde_json::from_str::<ErrorEnvelope>(line) {
+        return Ok(Err(envelope.error));
+    }
+    serde_json::from_str(line)
+        .map(Ok)
+        .map_err(|e| ProtocolError::BadReply(e.to_string()))
 }
 
 impl Request {
@@ -69,10 +109,15 @@ pub fn parse_request(line: &[u8]) -> Result<Request, ProtocolError> {
     // serde's message names only the field or variant, never the value.
     let request: Request =
         serde_json::from_str(text).map_err(|e| ProtocolError::BadRequest(e.to_string()))?;
-    if let Request::Credentials { profile } = &request {
-        if !is_profile_name(profile) {
+    match &request {
+        Request::Credentials { profile } if !is_profile_name(profile) => {
             return Err(ProtocolError::InvalidProfile);
         }
+        // Session names follow the same rule as profile names.
+        Request::Logout { sessions, .. } if !sessions.iter().all(|s| is_profile_name(s)) => {
+            return Err(ProtocolError::BadRequest("invalid session name".into()));
+        }
+        _ => {}
     }
     Ok(request)
 }
@@ -311,6 +356,19 @@ mod tests {
             })
         );
         assert_eq!(parse_request(b"{\"op\":\"status\"}"), Ok(Request::Status));
+        let logout = Request::Logout {
+            sessions: vec!["corp".into()],
+            all: false,
+        };
+        assert_eq!(parse_request(logout.to_line().as_bytes()), Ok(logout));
+        assert_eq!(
+            parse_request(b"{\"op\":\"logout\",\"all\":true}"),
+            Ok(Request::Logout {
+                sessions: vec![],
+                all: true
+            })
+        );
+        assert!(parse_request(b"{\"op\":\"logout\",\"sessions\":[\"\"]}").is_err());
         let line = Request::Credentials {
             profile: "team dev".into(),
         }
@@ -414,6 +472,14 @@ mod tests {
             assert_eq!(rebuilt.status(), reply.status);
             assert_eq!(rebuilt.to_string(), original.to_string());
         }
+    }
+
+    #[test]
+    fn logout_reply_round_trips() {
+        let reply = LogoutReply { dropped_roles: 3 };
+        assert_eq!(parse_logout_reply(&reply.to_line()), Ok(Ok(reply)));
+        let error = ErrorReply::new("BadRequest", "nope", 400);
+        assert_eq!(parse_logout_reply(&error.to_line()), Ok(Err(error)));
     }
 
     #[test]

@@ -37,7 +37,15 @@ impl CredentialSource for Table {
 }
 
 impl DaemonState for Table {
-    fn snapshot(&self) -> BrokerSnapshot {
+    fn logout(&self, sessions: &[String], all: bool) -> usize {
+        if all {
+            2
+        } else {
+            sessions.len()
+        }
+    }
+
+    async fn snapshot(&self) -> BrokerSnapshot {
         BrokerSnapshot {
             config_path: "/tmp/config".into(),
             config_error: Some("bad line".into()),
