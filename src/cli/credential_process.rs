@@ -55,7 +55,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 async fn from_daemon(profile: &str) -> Result<Option<String>, BrokerError> {
     match client::credentials(&crate::control::socket_path(), profile).await {
         Ok(CredentialsReply::Document(document)) => Ok(Some(document)),
-        Ok(CredentialsReply::Error(error)) => Err(error.into_broker_error(profile)),
+        Ok(CredentialsReply::Error(error)) => Err(error.into_broker_error()),
         Err(ClientError::NoDaemon { .. }) => {
             tracing::debug!("no daemon on the socket; resolving in-process");
             Ok(None)

@@ -18,10 +18,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod chain;
 mod ini;
 mod resolve;
 
+pub use chain::{
+    session_name_for, AssumeRoleHop, Chain, ChainRoot, TokenSource, WebIdentityTarget,
+    DEFAULT_AUDIENCE,
+};
 pub use ini::{parse_sections, Section};
+
+/// The key that makes a profile credbroker's own web-identity profile.
+pub const WEB_IDENTITY_ROLE_ARN_KEY: &str = "credbroker_web_identity_role_arn";
 
 /// A parsed AWS config file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -89,6 +97,14 @@ pub enum ConfigError {
     UnknownSession { name: String, path: PathBuf },
     #[error("{0}")]
     Incomplete(String),
+    /// A role chain that cannot be followed (cycle, unknown or unsupported
+    /// source, bad hop setting); see [`AwsConfig::chain`].
+    #[error("profile '{profile}' in {}: {message}", path.display())]
+    Chain {
+        profile: String,
+        path: PathBuf,
+        message: String,
+    },
 }
 
 impl AwsConfig {

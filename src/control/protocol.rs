@@ -184,7 +184,7 @@ impl ErrorReply {
 
     /// The broker error the in-process path would have returned for
     /// `profile`, so callers (and exit codes) cannot tell the paths apart.
-    pub fn into_broker_error(self, profile: &str) -> BrokerError {
+    pub fn into_broker_error(self) -> BrokerError {
         match (self.code.as_str(), self.login_command) {
             ("LoginRequired", Some(command)) => {
                 let suffix = format!("; run `{command}`");
@@ -195,7 +195,7 @@ impl ErrorReply {
                     .to_string();
                 BrokerError::LoginRequired { reason, command }
             }
-            ("UnknownProfile", _) => BrokerError::UnknownProfile(profile.to_string()),
+            ("UnknownProfile", _) => BrokerError::UnknownProfile(self.message),
             ("ProfileNotBrokered" | "InvalidProfileName", _) => {
                 BrokerError::NotBrokered(self.message)
             }
@@ -284,9 +284,18 @@ pub struct UpstreamErrorStatus {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldRoleStatus {
+    /// `sso-role`, `web-identity` or `assumed-role` (empty from an older daemon).
+    #[serde(default)]
+    pub kind: String,
     pub session: String,
     pub account_id: String,
     pub role_name: String,
+    /// The role's ARN, for web identities and assumed roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// For an assumed role: its source, `ACCOUNT/ROLE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     pub expiration: chrono::DateTime<chrono::Utc>,
     pub renew_at: chrono::DateTime<chrono::Utc>,
 }
@@ -306,9 +315,12 @@ impl DaemonStatus {
                 .roles
                 .into_iter()
                 .map(|r| HeldRoleStatus {
+                    kind: r.kind.to_string(),
                     session: r.session,
                     account_id: r.account_id,
                     role_name: r.role_name,
+                    role_arn: r.role_arn,
+                    via: r.via,
                     expiration: r.expiration,
                     renew_at: r.renew_at,
                 })
@@ -450,7 +462,7 @@ mod tests {
             panic!("expected an error reply: {line}");
         };
         assert_eq!(reply.status, 403);
-        let rebuilt = reply.into_broker_error("dev");
+        let rebuilt = reply.into_broker_error();
         assert_eq!(rebuilt.to_string(), original.to_string());
         assert!(
             matches!(rebuilt, BrokerError::LoginRequired { ref command, .. } if command == "credbroker login --sso-session corp")
@@ -460,14 +472,14 @@ mod tests {
     #[test]
     fn other_errors_keep_their_code_and_status() {
         for original in [
-            BrokerError::UnknownProfile("dev".into()),
+            BrokerError::UnknownProfile("no profile named 'dev' in /home/u/.aws/config".into()),
             BrokerError::NotBrokered("no role".into()),
             BrokerError::Config("bad file".into()),
             BrokerError::Upstream("throttled".into()),
             BrokerError::Keychain("locked".into()),
         ] {
             let reply = ErrorReply::from_broker(&original);
-            let rebuilt = reply.clone().into_broker_error("dev");
+            let rebuilt = reply.clone().into_broker_error();
             assert_eq!(rebuilt.code(), original.code());
             assert_eq!(rebuilt.status(), reply.status);
             assert_eq!(rebuilt.to_string(), original.to_string());

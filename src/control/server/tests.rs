@@ -119,7 +119,7 @@ async fn answers_credentials_errors_and_status() {
         panic!("{reply:?}")
     };
     assert!(matches!(
-        error.into_broker_error("locked"),
+        error.into_broker_error(),
         BrokerError::LoginRequired { .. }
     ));
 
