@@ -5,6 +5,7 @@
 //! flushed at once, so a script can start the emulator on port 0 and read
 //! where it landed; everything else goes to the log on stderr.
 
+use crate::emulator::roles::Roles;
 use crate::emulator::{self, Directory, EmulatorOptions};
 use anyhow::Context;
 use std::io::Write;
@@ -19,6 +20,17 @@ use std::time::Duration;
 /// it unchanged. Point them at it with AWS_ENDPOINT_URL set to the URL
 /// printed on the first line of output. People approve sign-ins at
 /// <URL>/device. Stops on Ctrl-C or SIGTERM.
+///
+/// STS answers GetCallerIdentity, AssumeRole (role chaining: by default
+/// arn:aws:iam::222222222222:role/Deploy trusts the dev account's Admin
+/// sessions with ExternalId credbroker-demo) and AssumeRoleWithWebIdentity
+/// (GitHub jobs; see --roles).
+///
+/// Tests and rehearsals steer it over HTTP: GET /_emulator/stats counts
+/// calls per operation, POST /_emulator/faults injects errors, delays and
+/// dropped connections, POST /_emulator/revoke ends every sign-in,
+/// /_emulator/github hands out GitHub Actions OIDC tokens. Every route,
+/// file format and default is described in docs/emulator.md.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Loopback address to listen on; port 0 picks a free port.
@@ -53,11 +65,15 @@ pub struct Args {
     pub directory: Option<PathBuf>,
 
     /// JSON object of role ARN -> trust policy (inline, or a policy file
-    /// path relative to this file) for STS AssumeRoleWithWebIdentity.
-    /// Default: arn:aws:iam::111111111111:role/GitHubDeploy, trusting
-    /// repo:octo-org/octo-repo on main or in the production environment.
-    #[arg(long, value_name = "FILE")]
-    pub web_identity_roles: Option<PathBuf>,
+    /// path relative to this file): the roles STS AssumeRole and
+    /// AssumeRoleWithWebIdentity know. Replaces the defaults:
+    /// arn:aws:iam::222222222222:role/Deploy, trusting
+    /// arn:aws:iam::111111111111:role/Admin with sts:ExternalId
+    /// credbroker-demo, and arn:aws:iam::111111111111:role/GitHubDeploy,
+    /// trusting repo:octo-org/octo-repo on main or in the production
+    /// environment.
+    #[arg(long, value_name = "FILE", alias = "web-identity-roles")]
+    pub roles: Option<PathBuf>,
 }
 
 impl Args {
@@ -78,9 +94,9 @@ impl Args {
             device_code_ttl: positive("device-code-ttl", self.device_code_ttl)?,
             auto_approve: self.auto_approve,
             directory,
-            web_identity_roles: match &self.web_identity_roles {
-                Some(path) => crate::emulator::web_identity::WebIdentityRoles::load(path)?,
-                None => Default::default(),
+            roles: match &self.roles {
+                Some(path) => Roles::load(path)?,
+                None => Roles::default(),
             },
             ..EmulatorOptions::default()
         })
@@ -156,5 +172,34 @@ mod tests {
         let cli = Cli::parse_from(["x", "--directory", "/nonexistent/dir.toml"]);
         let err = cli.args.options().unwrap_err().to_string();
         assert!(err.contains("/nonexistent/dir.toml"), "{err}");
+    }
+
+    #[test]
+    fn roles_file_replaces_both_kinds_of_default_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roles.json");
+        std::fs::write(
+            &path,
+            r#"{"arn:aws:iam::333333333333:role/Only": {"Statement": {"Effect": "Allow",
+                "Principal": {"AWS": "111111111111"}, "Action": "sts:AssumeRole"}}}"#,
+        )
+        .unwrap();
+        let file = path.to_str().unwrap();
+        for flag in ["--roles", "--web-identity-roles"] {
+            let options = Cli::parse_from(["x", flag, file]).args.options().unwrap();
+            let arns: Vec<&String> = options.roles.roles.keys().collect();
+            assert_eq!(arns, ["arn:aws:iam::333333333333:role/Only"], "{flag}");
+        }
+        assert_eq!(
+            Cli::parse_from(["x"]).args.options().unwrap().roles,
+            Roles::default()
+        );
+        let err = Cli::parse_from(["x", "--roles", "/nonexistent/roles.json"])
+            .args
+            .options();
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("/nonexistent/roles.json"));
     }
 }

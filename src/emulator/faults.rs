@@ -12,13 +12,17 @@
 //! ```
 //!
 //! `status` answers with that HTTP status in the operation's own error format
-//! (`code` overrides the exception name); `latency_ms` delays the answer;
+//! (`code` overrides the exception name): restJson1 for sso-oidc and the
+//! portal, STS's `ErrorResponse` XML for the STS actions, whose default codes
+//! are those STS sends: 400 or 429 `Throttling`, 500 `InternalFailure`, 503
+//! `ServiceUnavailable`; `latency_ms` delays the answer;
 //! `drop` closes the connection without answering; `malformed` answers 200
 //! with a body cut off mid-document (a proxy or a bug upstream, which the
 //! client must treat as a failed call, not as credentials); `count` limits how many
 //! calls are affected (absent: until the table is replaced). Each call that
 //! a fault touches uses up one of its count.
 
+use super::sts;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -32,6 +36,9 @@ pub const OPERATIONS: &[&str] = &[
     "ListAccountRoles",
     "Logout",
     "GetCallerIdentity",
+    "AssumeRole",
+    "AssumeRoleWithWebIdentity",
+    "GitHubTokenRequest",
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -63,7 +70,7 @@ impl Protocol {
     pub fn of(operation: &str) -> Protocol {
         match operation {
             "RegisterClient" | "StartDeviceAuthorization" | "CreateToken" => Protocol::Oidc,
-            "GetCallerIdentity" => Protocol::Sts,
+            _ if sts::Action::from_name(operation).is_some() => Protocol::Sts,
             _ => Protocol::Portal,
         }
     }
@@ -74,7 +81,8 @@ pub fn default_code(protocol: Protocol, status: u16) -> &'static str {
     match (protocol, status) {
         (Protocol::Sts, 429) | (Protocol::Sts, 400) => "Throttling",
         (Protocol::Sts, 403) => "AccessDenied",
-        (Protocol::Sts, s) if s >= 500 => "ServiceUnavailable",
+        (Protocol::Sts, 503) => "ServiceUnavailable",
+        (Protocol::Sts, s) if s >= 500 => "InternalFailure",
         (Protocol::Sts, _) => "InvalidParameterValue",
         (Protocol::Oidc, 401) => "InvalidClientException",
         (Protocol::Portal, 401) => "UnauthorizedException",
@@ -172,9 +180,14 @@ mod tests {
             default_code(Protocol::of("CreateToken"), 500),
             "InternalServerException"
         );
-        assert_eq!(
-            default_code(Protocol::of("GetCallerIdentity"), 503),
-            "ServiceUnavailable"
-        );
+        for action in sts::Action::ALL {
+            let op = action.name();
+            assert!(OPERATIONS.contains(&op), "{op}");
+            assert_eq!(Protocol::of(op), Protocol::Sts, "{op}");
+            assert_eq!(default_code(Protocol::of(op), 503), "ServiceUnavailable");
+            assert_eq!(default_code(Protocol::of(op), 500), "InternalFailure");
+            assert_eq!(default_code(Protocol::of(op), 400), "Throttling");
+        }
+        assert_eq!(Protocol::of("GitHubTokenRequest"), Protocol::Portal);
     }
 }

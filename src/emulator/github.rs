@@ -236,9 +236,7 @@ impl GithubIssuer {
         audience: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Value, TokenRequestError> {
-        let presented = authorization
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .unwrap_or_default();
+        let presented = authorization.and_then(bearer).unwrap_or_default();
         if !super::sigv4::constant_time_eq(presented.as_bytes(), self.request_token.as_bytes()) {
             return Err(TokenRequestError(401, "Bad credentials".into()));
         }
@@ -252,6 +250,15 @@ impl GithubIssuer {
         let kid = &issuer_key().kid;
         Ok(json!({ "value": sign_rs256(&claims, kid, &key.key), "count": 1 }))
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header. The scheme is
+/// case-insensitive and may be followed by several spaces (RFC 9110 §11).
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
 }
 
 #[cfg(test)]
@@ -295,5 +302,28 @@ mod tests {
             401
         );
         assert!(issuer.set_job(br#"{"colour":"red"}"#).is_err());
+    }
+
+    /// RFC 9110 §11.1: the scheme is case-insensitive, and GitHub's own
+    /// documentation writes `bearer`; one or more spaces may follow it.
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let issuer = GithubIssuer::default();
+        let now = Utc::now();
+        let t = &issuer.request_token;
+        for auth in [
+            format!("bearer {t}"),
+            format!("BEARER {t}"),
+            format!("Bearer   {t}"),
+        ] {
+            assert!(
+                issuer.request_token(Some(&auth), None, now).is_ok(),
+                "{auth:?} refused"
+            );
+        }
+        for auth in [format!("Basic {t}"), format!("Bearer{t}"), t.clone()] {
+            let refused = issuer.request_token(Some(&auth), None, now).unwrap_err();
+            assert_eq!(refused.0, 401, "{auth:?}");
+        }
     }
 }

@@ -11,6 +11,7 @@ mod pages;
 mod web_identity;
 
 use super::approval;
+use super::assume_role;
 use super::faults::{self, Fault, Protocol};
 use super::mint;
 use super::oidc::OidcError;
@@ -224,13 +225,18 @@ async fn apply_fault(operation: &str, fault: &Fault) -> Result<Option<Answer>, D
         return Err(DropConnection);
     }
     if fault.malformed {
-        let body = match Protocol::of(operation) {
-            Protocol::Sts => "<GetCallerIdentityResponse><GetCallerIdentityResult><Acc",
-            _ => r#"{"roleCredentials":{"accessKeyId":"ASIA"#,
-        };
-        let content_type = match Protocol::of(operation) {
-            Protocol::Sts => "text/xml",
-            _ => "application/json",
+        let (content_type, body) = match Protocol::of(operation) {
+            Protocol::Sts => (
+                "text/xml",
+                format!(
+                    "<{operation}Response xmlns=\"{}\"><{operation}Result><Cre",
+                    sts::NAMESPACE
+                ),
+            ),
+            _ => (
+                "application/json",
+                r#"{"roleCredentials":{"accessKeyId":"ASIA"#.to_owned(),
+            ),
         };
         return Ok(Some(respond(
             StatusCode::OK,
@@ -280,13 +286,7 @@ enum Route {
 }
 
 fn route(req: &Call) -> Route {
-    let sts_params = || {
-        let mut params = req.query_pairs();
-        if req.method == Method::POST {
-            params.extend(form_urlencoded::parse(&req.body).into_owned());
-        }
-        params
-    };
+    let sts_params = || req.sts_params();
     if let Some(g) = web_identity::GithubRoute::of(&req.method, &req.path) {
         return Route::Github(g);
     }
@@ -440,16 +440,10 @@ fn sts_operation(emulator: &Emulator, action: Result<sts::Action, StsError>, req
     let request_id = mint::request_id();
     let result = action.and_then(|action| match action {
         sts::Action::GetCallerIdentity => {
-            let signed = SignedRequest {
-                method: req.method.as_str(),
-                path: &req.path,
-                query: &req.query,
-                headers: &req.headers,
-                body: &req.body,
-            };
             let state = emulator.state.lock().unwrap();
-            sts::get_caller_identity(&signed, &state.portal, emulator.now(), &request_id)
+            sts::get_caller_identity(&req.signed(), &state.portal, emulator.now(), &request_id)
         }
+        sts::Action::AssumeRole => assume_role(emulator, req, &request_id),
         sts::Action::AssumeRoleWithWebIdentity => {
             web_identity::assume_role(emulator, req, &request_id)
         }
@@ -462,6 +456,47 @@ fn sts_operation(emulator: &Emulator, action: Result<sts::Action, StsError>, req
         answer.headers_mut().insert("x-amzn-requestid", v);
     }
     answer
+}
+
+impl Call {
+    fn signed(&self) -> SignedRequest<'_> {
+        SignedRequest {
+            method: self.method.as_str(),
+            path: &self.path,
+            query: &self.query,
+            headers: &self.headers,
+            body: &self.body,
+        }
+    }
+
+    /// STS parameters: the query string, then a form body.
+    fn sts_params(&self) -> Vec<(String, String)> {
+        let mut params = self.query_pairs();
+        if self.method == Method::POST {
+            params.extend(form_urlencoded::parse(&self.body).into_owned());
+        }
+        params
+    }
+}
+
+/// `Action=AssumeRole`: authenticate the caller, decide, record the new
+/// session's credentials, all under one lock.
+fn assume_role(emulator: &Emulator, req: &Call, request_id: &str) -> Result<String, StsError> {
+    let now = emulator.now();
+    let max_ttl = chrono::Duration::from_std(emulator.options.credentials_ttl)
+        .unwrap_or(chrono::Duration::MAX);
+    let mut state = emulator.state.lock().unwrap();
+    let caller = sts::authenticate(&req.signed(), &state.portal, now)?;
+    let assumed = assume_role::assume_role(
+        &req.sts_params(),
+        caller,
+        &emulator.options.roles,
+        now,
+        max_ttl,
+        request_id,
+    )?;
+    state.portal.record(assumed.access_key_id, assumed.issued);
+    Ok(assumed.xml)
 }
 
 #[cfg(test)]
@@ -500,6 +535,10 @@ mod tests {
         );
         assert_eq!(
             op(Method::POST, "/", "Action=AssumeRole&Version=2011-06-15"),
+            "AssumeRole"
+        );
+        assert_eq!(
+            op(Method::POST, "/", "Action=AssumeRoot&Version=2011-06-15"),
             "InvalidAction"
         );
         assert_eq!(op(Method::GET, "/", ""), "page");

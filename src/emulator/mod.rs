@@ -9,7 +9,8 @@
 //! - the SSO portal (restJson1, bearer token): `GET /federation/credentials`,
 //!   `/assignment/accounts`, `/assignment/roles`, `POST /logout` ([`portal`]);
 //! - STS (awsQuery/XML, SigV4-signed): `POST /` ([`sts`], [`sigv4`]);
-//!   `AssumeRoleWithWebIdentity` (unsigned) is decided in [`web_identity`];
+//!   `AssumeRole` is decided in [`assume_role`], `AssumeRoleWithWebIdentity`
+//!   (unsigned) in [`web_identity`], both on the roles of [`roles`];
 //! - a GitHub Actions-style OIDC issuer: `/.well-known/openid-configuration`,
 //!   `/.well-known/jwks`, the token request `GET /_github/token`, and for
 //!   tests `GET /_emulator/github`, `POST /_emulator/github/claims` ([`github`]);
@@ -17,6 +18,8 @@
 //! - for tests: `GET /_emulator/stats`, `POST /_emulator/faults`
 //!   ([`faults`]), `POST /_emulator/revoke`, `GET /_emulator/secrets` (every
 //!   secret issued and still held, for tests that grep logs for them).
+//!
+//! docs/emulator.md describes every route and file for people.
 //!
 //! The protocol modules are pure state machines over [`EmulatorOptions`] and
 //! a `now`; [`http`] does the sockets, and [`Emulator`] holds the shared
@@ -38,6 +41,7 @@
 //! ```
 
 pub mod approval;
+pub mod assume_role;
 pub mod directory;
 pub mod faults;
 pub mod github;
@@ -45,6 +49,7 @@ mod http;
 mod mint;
 pub mod oidc;
 pub mod portal;
+pub mod roles;
 pub mod sigv4;
 pub mod sts;
 pub mod web_identity;
@@ -81,8 +86,9 @@ pub struct EmulatorOptions {
     pub directory: Directory,
     /// Where `now` comes from for every expiry decision.
     pub clock: SharedClock,
-    /// Roles STS `AssumeRoleWithWebIdentity` knows, with their trust policies.
-    pub web_identity_roles: web_identity::WebIdentityRoles,
+    /// Roles STS `AssumeRole` and `AssumeRoleWithWebIdentity` know, with
+    /// their trust policies.
+    pub roles: roles::Roles,
 }
 
 impl Default for EmulatorOptions {
@@ -96,7 +102,7 @@ impl Default for EmulatorOptions {
             auto_approve: false,
             directory: Directory::default(),
             clock: crate::clock::system(),
-            web_identity_roles: web_identity::WebIdentityRoles::default(),
+            roles: roles::Roles::default(),
         }
     }
 }

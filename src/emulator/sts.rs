@@ -3,20 +3,26 @@
 //!
 //! `GetCallerIdentity` is how a tool (and a test) proves that the role
 //! credentials the portal served really work: the request must carry a
-//! valid SigV4 signature made with a secret the portal issued, the matching
-//! session token, and the credentials must not have expired. The answer names
-//! the assumed role: `arn:aws:sts::ACCOUNT:assumed-role/ROLE/USER`.
+//! valid SigV4 signature made with a secret the emulator issued, the
+//! matching session token, and the credentials must not have expired. The
+//! answer names the assumed role: `arn:aws:sts::ACCOUNT:assumed-role/ROLE/USER`.
 //!
-//! Order of checks, as STS reports them: no `Authorization` ->
-//! `MissingAuthenticationToken`; unknown access key id or wrong session token
-//! -> `InvalidClientTokenId`; bad signature -> `SignatureDoesNotMatch`;
-//! expired -> `ExpiredToken`. `AssumeRoleWithWebIdentity` (unsigned, see
-//! protocols.md §6) is decided in [`super::web_identity`]; other actions
-//! are `InvalidAction`.
+//! Order of checks in [`authenticate`], as STS reports them: no
+//! `Authorization` -> `MissingAuthenticationToken`; unknown access key id or
+//! wrong session token -> `InvalidClientTokenId`; bad signature ->
+//! `SignatureDoesNotMatch`; expired -> `ExpiredToken`. `AssumeRole` (signed,
+//! the same checks first) is decided in [`super::assume_role`];
+//! `AssumeRoleWithWebIdentity` (unsigned) in [`super::web_identity`]; any
+//! other action is `InvalidAction`.
+//!
+//! This module also holds what the two `AssumeRole*` calls share: parameter
+//! validation with STS's `ValidationError` wording, minting a role session,
+//! and the `AssumedRoleUser` and `Credentials` XML.
 //!
 //! Pure: request parts and the portal's record in, XML out.
 
-use super::portal::Portal;
+use super::mint;
+use super::portal::{IssuedCredentials, Portal};
 use super::sigv4::{self, SigV4Error, SignedRequest};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -41,6 +47,11 @@ impl StsError {
         }
     }
 
+    /// STS's `ValidationError` (400).
+    pub fn validation(message: impl Into<String>) -> Self {
+        StsError::new(400, "ValidationError", message)
+    }
+
     pub fn xml(&self, request_id: &str) -> String {
         let kind = if self.status >= 500 {
             "Receiver"
@@ -51,7 +62,7 @@ impl StsError {
             "<ErrorResponse xmlns=\"{NAMESPACE}\">\n  <Error>\n    <Type>{kind}</Type>\n    \
              <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  \
              <RequestId>{}</RequestId>\n</ErrorResponse>\n",
-            self.code,
+            escape(&self.code),
             escape(&self.message),
             escape(request_id)
         )
@@ -62,50 +73,56 @@ impl StsError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     GetCallerIdentity,
+    AssumeRole,
     AssumeRoleWithWebIdentity,
 }
 
 impl Action {
+    pub const ALL: [Action; 3] = [
+        Action::GetCallerIdentity,
+        Action::AssumeRole,
+        Action::AssumeRoleWithWebIdentity,
+    ];
+
+    /// The `Action` value, which is also the operation's name in
+    /// `/_emulator/stats` and `/_emulator/faults`.
     pub fn name(self) -> &'static str {
         match self {
             Action::GetCallerIdentity => "GetCallerIdentity",
+            Action::AssumeRole => "AssumeRole",
             Action::AssumeRoleWithWebIdentity => "AssumeRoleWithWebIdentity",
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
     }
 }
 
 /// The `Action` parameter, or `InvalidAction` / `MissingAction`.
 pub fn action(params: &[(String, String)]) -> Result<Action, StsError> {
-    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let action =
-        get("Action").ok_or_else(|| StsError::new(400, "MissingAction", "Missing Action"))?;
-    if let Some(version) = get("Version") {
-        if version != VERSION {
-            return Err(StsError::new(
-                400,
-                "InvalidAction",
-                format!("Could not find operation {action} for version {version}"),
-            ));
-        }
-    }
-    match action {
-        "GetCallerIdentity" => Ok(Action::GetCallerIdentity),
-        "AssumeRoleWithWebIdentity" => Ok(Action::AssumeRoleWithWebIdentity),
-        other => Err(StsError::new(
+    let action = param(params, "Action")
+        .ok_or_else(|| StsError::new(400, "MissingAction", "Missing Action"))?;
+    let version = param(params, "Version").unwrap_or(VERSION);
+    let unknown = || {
+        StsError::new(
             400,
             "InvalidAction",
-            format!("Could not find operation {other} for version {VERSION}"),
-        )),
+            format!("Could not find operation {action} for version {version}"),
+        )
+    };
+    if version != VERSION {
+        return Err(unknown());
     }
+    Action::from_name(action).ok_or_else(unknown)
 }
 
-/// Verify the signed request and name the caller.
-pub fn get_caller_identity(
+/// Check a signed request and return the credentials it was signed with.
+pub fn authenticate<'p>(
     req: &SignedRequest<'_>,
-    portal: &Portal,
+    portal: &'p Portal,
     now: DateTime<Utc>,
-    request_id: &str,
-) -> Result<String, StsError> {
+) -> Result<&'p IssuedCredentials, StsError> {
     let header = req.header("authorization").ok_or_else(|| {
         StsError::new(
             403,
@@ -149,25 +166,193 @@ pub fn get_caller_identity(
             "The security token included in the request is expired",
         ));
     }
-    let arn = format!(
-        "arn:aws:sts::{}:assumed-role/{}/{}",
-        issued.account_id, issued.role_name, issued.user
-    );
-    let user_id = format!(
-        "{}:{}",
-        role_id(&issued.account_id, &issued.role_name),
-        issued.user
-    );
+    Ok(issued)
+}
+
+/// Verify the signed request and name the caller.
+pub fn get_caller_identity(
+    req: &SignedRequest<'_>,
+    portal: &Portal,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> Result<String, StsError> {
+    let issued = authenticate(req, portal, now)?;
     Ok(format!(
         "<GetCallerIdentityResponse xmlns=\"{NAMESPACE}\">\n  <GetCallerIdentityResult>\n    \
          <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  \
          </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  \
          </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
-        escape(&arn),
-        escape(&user_id),
+        escape(&session_arn(issued)),
+        escape(&user_id(issued)),
         escape(&issued.account_id),
         escape(request_id)
     ))
+}
+
+/// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`: who a role session is.
+pub fn session_arn(issued: &IssuedCredentials) -> String {
+    format!(
+        "arn:aws:sts::{}:assumed-role/{}/{}",
+        issued.account_id, issued.role_name, issued.user
+    )
+}
+
+/// `AROA...:SESSION`: the session's `UserId` / `AssumedRoleId`.
+pub fn user_id(issued: &IssuedCredentials) -> String {
+    format!(
+        "{}:{}",
+        role_id(&issued.account_id, &issued.role_name),
+        issued.user
+    )
+}
+
+/// What a successful `AssumeRole*` call issued: its answer, and the
+/// credentials to record so later calls signed with them verify.
+#[derive(Debug)]
+pub struct Assumed {
+    pub xml: String,
+    pub access_key_id: String,
+    pub issued: IssuedCredentials,
+}
+
+/// New credentials for a session `session` of `role_name` in `account_id`.
+pub fn mint_session(
+    account_id: &str,
+    role_name: &str,
+    session: &str,
+    expires_at: DateTime<Utc>,
+) -> (String, IssuedCredentials) {
+    let issued = IssuedCredentials {
+        secret_access_key: mint::secret_access_key(),
+        session_token: mint::token("IQoJb3JpZ2luX2VjEWI", 300),
+        account_id: account_id.to_string(),
+        role_name: role_name.to_string(),
+        user: session.to_string(),
+        expires_at,
+    };
+    (mint::access_key_id(), issued)
+}
+
+/// The `<AssumedRoleUser>` and `<Credentials>` elements of an `AssumeRole*` result.
+pub fn session_xml(access_key_id: &str, issued: &IssuedCredentials) -> String {
+    format!(
+        "<AssumedRoleUser>\n      <Arn>{}</Arn>\n      <AssumedRoleId>{}</AssumedRoleId>\n    \
+         </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      \
+         <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      \
+         <Expiration>{}</Expiration>\n    </Credentials>",
+        escape(&session_arn(issued)),
+        escape(&user_id(issued)),
+        escape(access_key_id),
+        escape(&issued.secret_access_key),
+        escape(&issued.session_token),
+        crate::model::format_time(issued.expires_at),
+    )
+}
+
+/// One request parameter (query string and form body together).
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A parameter that must be there, or STS's "Value null" `ValidationError`.
+pub fn required<'a>(params: &'a [(String, String)], name: &str) -> Result<&'a str, StsError> {
+    param(params, name)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            StsError::validation(format!(
+                "1 validation error detected: Value null at '{}' failed to satisfy constraint: \
+             Member must not be null",
+                lower_first(name)
+            ))
+        })
+}
+
+/// STS's wording for a value that breaks a constraint of the API model.
+fn constraint(value: &str, name: &str, rule: &str) -> StsError {
+    StsError::validation(format!(
+        "1 validation error detected: Value '{value}' at '{}' failed to satisfy constraint: \
+         Member must {rule}",
+        lower_first(name)
+    ))
+}
+
+/// A string parameter of `min..=max` characters from `[\w` + `extra` `]`
+/// (the API model's length and pattern).
+pub fn checked<'a>(
+    value: &'a str,
+    name: &str,
+    (min, max): (usize, usize),
+    extra: &str,
+) -> Result<&'a str, StsError> {
+    let len = value.chars().count();
+    if len < min {
+        return Err(constraint(
+            value,
+            name,
+            &format!("have length greater than or equal to {min}"),
+        ));
+    }
+    if len > max {
+        return Err(constraint(
+            value,
+            name,
+            &format!("have length less than or equal to {max}"),
+        ));
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || extra.contains(c))
+    {
+        return Err(constraint(
+            value,
+            name,
+            &format!("satisfy regular expression pattern: [\\w{extra}]*"),
+        ));
+    }
+    Ok(value)
+}
+
+/// `RoleSessionName`: 2-64 characters of `[\w+=,.@-]`.
+pub fn role_session_name(params: &[(String, String)]) -> Result<&str, StsError> {
+    checked(
+        required(params, "RoleSessionName")?,
+        "RoleSessionName",
+        (2, 64),
+        "+=,.@-",
+    )
+}
+
+/// `DurationSeconds`: 900-43200, 3600 when absent.
+pub fn duration_seconds(params: &[(String, String)]) -> Result<i64, StsError> {
+    let Some(text) = param(params, "DurationSeconds") else {
+        return Ok(3600);
+    };
+    match text.parse::<i64>() {
+        Ok(d) if d < 900 => Err(constraint(
+            text,
+            "DurationSeconds",
+            "have value greater than or equal to 900",
+        )),
+        Ok(d) if d > 43200 => Err(constraint(
+            text,
+            "DurationSeconds",
+            "have value less than or equal to 43200",
+        )),
+        Ok(d) => Ok(d),
+        Err(_) => Err(StsError::validation(format!(
+            "Value '{text}' for parameter DurationSeconds is invalid: not an integer"
+        ))),
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }
 
 /// A stable role id (`AROA` + 17 characters) for an account and role name.
@@ -182,7 +367,8 @@ pub fn role_id(account_id: &str, role_name: &str) -> String {
     format!("AROA{tail}")
 }
 
-fn escape(s: &str) -> String {
+/// Text for an XML element or attribute.
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -12,90 +12,19 @@
 //! "Not authorized to perform sts:AssumeRoleWithWebIdentity"; the emulator
 //! adds which statement and condition decided, which real STS does not).
 //!
-//! Roles come from [`WebIdentityRoles`]: a demo role by default, or a JSON
-//! file mapping role ARNs to trust policies. Pure: the caller passes `now`
-//! and records the credentials it gets back, so GetCallerIdentity can
-//! verify requests signed with them.
+//! Roles come from [`Roles`], the one table AssumeRole reads too. Pure: the
+//! caller passes `now` and records the credentials it gets back, so
+//! GetCallerIdentity (and AssumeRole) can verify requests signed with them.
 
-use super::portal::IssuedCredentials;
-use super::sts::{role_id, StsError, NAMESPACE};
-use super::{github, mint};
+use super::github;
+use super::roles::{parse_role_arn, Roles};
+use super::sts::{self, escape, Assumed, StsError, NAMESPACE};
 use crate::policy::claims::provider_of_issuer;
 use crate::policy::jwt::{Jwks, Jwt, JwtError};
-use crate::policy::{Claims, TrustPolicy};
+use crate::policy::Claims;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
-use std::path::Path;
 
-/// The role every emulator trusts GitHub jobs with unless told otherwise.
-pub const DEMO_ROLE_ARN: &str = "arn:aws:iam::111111111111:role/GitHubDeploy";
-
-/// The demo role's trust policy: the `octo-org/octo-repo` main branch or its
-/// `production` environment, audience `sts.amazonaws.com`.
-pub const DEMO_TRUST_POLICY: &str = r#"{
-  "Version": "2012-10-17",
-  "Statement": [{
-    "Sid": "GitHubDeployFromMain",
-    "Effect": "Allow",
-    "Principal": {"Federated": "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"},
-    "Action": "sts:AssumeRoleWithWebIdentity",
-    "Condition": {
-      "StringEquals": {
-        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "token.actions.githubusercontent.com:sub": [
-          "repo:octo-org/octo-repo:ref:refs/heads/main",
-          "repo:octo-org/octo-repo:environment:production"
-        ]
-      }
-    }
-  }]
-}"#;
-
-/// Role ARN -> trust policy.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WebIdentityRoles {
-    pub roles: BTreeMap<String, TrustPolicy>,
-}
-
-impl Default for WebIdentityRoles {
-    fn default() -> Self {
-        let policy = TrustPolicy::parse(DEMO_TRUST_POLICY).expect("the demo trust policy parses");
-        WebIdentityRoles {
-            roles: BTreeMap::from([(DEMO_ROLE_ARN.to_string(), policy)]),
-        }
-    }
-}
-
-impl WebIdentityRoles {
-    /// A JSON object: role ARN -> the trust policy itself, or the path of a
-    /// policy file (relative to the mapping file).
-    pub fn load(path: &Path) -> anyhow::Result<WebIdentityRoles> {
-        use anyhow::Context as _;
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
-            .with_context(|| {
-                format!(
-                    "{} is not a JSON object of role ARN -> policy",
-                    path.display()
-                )
-            })?;
-        let mut roles = BTreeMap::new();
-        for (arn, value) in map {
-            let policy_text = match value {
-                serde_json::Value::String(file) => {
-                    let file = path.parent().unwrap_or(Path::new(".")).join(file);
-                    std::fs::read_to_string(&file)
-                        .with_context(|| format!("cannot read {}", file.display()))?
-                }
-                inline => inline.to_string(),
-            };
-            let policy = TrustPolicy::parse(&policy_text).with_context(|| format!("role {arn}"))?;
-            roles.insert(arn, policy);
-        }
-        Ok(WebIdentityRoles { roles })
-    }
-}
+pub use super::roles::{DEMO_ROLE_ARN, DEMO_TRUST_POLICY};
 
 /// A provider STS trusts: its issuer, keys and client ids (audiences).
 #[derive(Clone, Debug)]
@@ -116,14 +45,6 @@ impl TrustedProvider {
     }
 }
 
-/// What a successful call issued: the access key id and its record.
-#[derive(Debug)]
-pub struct Assumed {
-    pub xml: String,
-    pub access_key_id: String,
-    pub issued: IssuedCredentials,
-}
-
 fn invalid(message: impl Into<String>) -> StsError {
     StsError::new(400, "InvalidIdentityToken", message)
 }
@@ -133,35 +54,15 @@ fn invalid(message: impl Into<String>) -> StsError {
 pub fn assume_role_with_web_identity(
     params: &[(String, String)],
     providers: &[TrustedProvider],
-    roles: &WebIdentityRoles,
+    roles: &Roles,
     now: DateTime<Utc>,
     max_ttl: chrono::Duration,
     request_id: &str,
 ) -> Result<Assumed, StsError> {
-    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let required = |k: &str| {
-        get(k).filter(|v| !v.is_empty()).ok_or_else(|| {
-            StsError::new(400, "ValidationError", format!("1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null", lower_first(k)))
-        })
-    };
-    let role_arn = required("RoleArn")?;
-    let session_name = required("RoleSessionName")?;
-    let token = required("WebIdentityToken")?;
-    if session_name.len() < 2 || session_name.len() > 64 {
-        return Err(StsError::new(
-            400,
-            "ValidationError",
-            "RoleSessionName must be 2 to 64 characters",
-        ));
-    }
-    let duration = match get("DurationSeconds") {
-        None => 3600,
-        Some(d) => match d.parse::<i64>() {
-            Ok(d) if (900..=43200).contains(&d) => d,
-            _ => return Err(StsError::new(400, "ValidationError",
-                format!("1 validation error detected: Value '{d}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200"))),
-        },
-    };
+    let role_arn = sts::required(params, "RoleArn")?;
+    let session_name = sts::role_session_name(params)?;
+    let token = sts::required(params, "WebIdentityToken")?;
+    let duration = sts::duration_seconds(params)?;
     let jwt = Jwt::decode(token)
         .map_err(|e| invalid(format!("The ID Token provided is not a valid JWT ({e})")))?;
     let iss = jwt.claim_str("iss").unwrap_or_default();
@@ -214,7 +115,6 @@ pub fn assume_role_with_web_identity(
         )
     };
     let policy = roles
-        .roles
         .get(role_arn)
         .ok_or_else(|| denied(format!("no role {role_arn}")))?;
     let claims = Claims::from_token(&jwt.claims);
@@ -222,41 +122,21 @@ pub fn assume_role_with_web_identity(
     if !decision.admitted {
         return Err(denied(decision.reason));
     }
-    let (account_id, role_name) = parse_role_arn(role_arn).ok_or_else(|| {
-        StsError::new(
-            400,
-            "ValidationError",
-            format!("{role_arn} is not a role ARN"),
-        )
-    })?;
+    let (account_id, role_name) = parse_role_arn(role_arn)
+        .ok_or_else(|| StsError::validation(format!("{role_arn} is not a role ARN")))?;
     let lifetime = chrono::Duration::seconds(duration).min(max_ttl);
-    let access_key_id = mint::access_key_id();
-    let issued = IssuedCredentials {
-        secret_access_key: mint::secret_access_key(),
-        session_token: mint::token("IQoJb3JpZ2luX2VjEWI", 300),
-        account_id: account_id.to_string(),
-        role_name: role_name.to_string(),
-        user: session_name.to_string(),
-        expires_at: now + lifetime,
-    };
+    let (access_key_id, issued) =
+        sts::mint_session(account_id, role_name, session_name, now + lifetime);
     let xml = format!(
-        "<AssumeRoleWithWebIdentityResponse xmlns=\"{NAMESPACE}\">\n  <AssumeRoleWithWebIdentityResult>\n    \
-         <SubjectFromWebIdentityToken>{}</SubjectFromWebIdentityToken>\n    <Audience>{}</Audience>\n    \
-         <AssumedRoleUser>\n      <Arn>arn:aws:sts::{account_id}:assumed-role/{}/{}</Arn>\n      \
-         <AssumedRoleId>{}:{}</AssumedRoleId>\n    </AssumedRoleUser>\n    <Credentials>\n      \
-         <AccessKeyId>{access_key_id}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      \
-         <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n    \
-         <Provider>{}</Provider>\n  </AssumeRoleWithWebIdentityResult>\n  <ResponseMetadata>\n    \
+        "<AssumeRoleWithWebIdentityResponse xmlns=\"{NAMESPACE}\">\n  \
+         <AssumeRoleWithWebIdentityResult>\n    \
+         <SubjectFromWebIdentityToken>{}</SubjectFromWebIdentityToken>\n    \
+         <Audience>{}</Audience>\n    {}\n    <Provider>{}</Provider>\n  \
+         </AssumeRoleWithWebIdentityResult>\n  <ResponseMetadata>\n    \
          <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleWithWebIdentityResponse>\n",
         escape(&subject),
         escape(&audience),
-        escape(role_name),
-        escape(session_name),
-        role_id(account_id, role_name),
-        escape(session_name),
-        escape(&issued.secret_access_key),
-        escape(&issued.session_token),
-        crate::model::format_time(issued.expires_at),
+        sts::session_xml(&access_key_id, &issued),
         escape(iss),
         escape(request_id),
     );
@@ -265,28 +145,6 @@ pub fn assume_role_with_web_identity(
         access_key_id,
         issued,
     })
-}
-
-/// `arn:aws:iam::ACCOUNT:role[/PATH]/NAME` -> (ACCOUNT, NAME).
-fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
-    let rest = arn.strip_prefix("arn:aws:iam::")?;
-    let (account, resource) = rest.split_once(':')?;
-    let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
-    (account.len() == 12 && !name.is_empty()).then_some((account, name))
-}
-
-fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
-        .unwrap_or_default()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -320,7 +178,7 @@ mod tests {
         assume_role_with_web_identity(
             &params,
             &[TrustedProvider::github()],
-            &WebIdentityRoles::default(),
+            &Roles::default(),
             now,
             chrono::Duration::seconds(60),
             "rid",
@@ -363,37 +221,5 @@ mod tests {
             call("not-a-jwt", now).unwrap_err().code,
             "InvalidIdentityToken"
         );
-    }
-
-    #[test]
-    fn roles_load_from_files_and_inline_policies() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("deploy.json"), DEMO_TRUST_POLICY).unwrap();
-        let mapping = dir.path().join("roles.json");
-        std::fs::write(
-            &mapping,
-            format!(
-                r#"{{"arn:aws:iam::222222222222:role/Deploy": "deploy.json",
-                    "arn:aws:iam::222222222222:role/Inline": {DEMO_TRUST_POLICY}}}"#
-            ),
-        )
-        .unwrap();
-        let roles = WebIdentityRoles::load(&mapping).unwrap();
-        assert_eq!(roles.roles.len(), 2);
-        assert_eq!(
-            roles.roles["arn:aws:iam::222222222222:role/Deploy"],
-            roles.roles["arn:aws:iam::222222222222:role/Inline"]
-        );
-        std::fs::write(&mapping, r#"{"arn:aws:iam::2:role/X": "missing.json"}"#).unwrap();
-        assert!(WebIdentityRoles::load(&mapping).is_err());
-    }
-
-    #[test]
-    fn role_arns() {
-        assert_eq!(
-            parse_role_arn("arn:aws:iam::111111111111:role/ci/Deploy"),
-            Some(("111111111111", "Deploy"))
-        );
-        assert_eq!(parse_role_arn("arn:aws:iam::1:role/x"), None);
     }
 }

@@ -9,7 +9,7 @@
 //! person can fix the right line.
 
 use super::claims::Claims;
-use super::{Effect, TrustPolicy};
+use super::{Effect, Statement, TrustPolicy};
 
 /// Which statement decided: its position and its `Sid`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -41,10 +41,47 @@ pub struct Decision {
 
 /// Evaluate `policy` for a token from `provider` (the issuer host) with `claims`.
 pub fn evaluate(policy: &TrustPolicy, provider: &str, claims: &Claims) -> Decision {
+    let applies = |s: &Statement| s.covers_web_identity() && s.names_provider(provider);
+    let action = super::ASSUME_ROLE_WITH_WEB_IDENTITY;
+    let nobody = format!("no statement allows {action} for the provider {provider}");
+    decide(
+        policy,
+        claims,
+        applies,
+        &format!("token from {provider}"),
+        nobody,
+    )
+}
+
+/// Evaluate `policy` for `sts:AssumeRole` by a caller that `Principal.AWS`
+/// knows by any of `names` (see [`Statement::names_aws`]; the first is shown),
+/// on the request `context` (`aws:PrincipalArn`, `sts:ExternalId`, ...).
+pub fn evaluate_assume_role(policy: &TrustPolicy, names: &[&str], context: &Claims) -> Decision {
+    let applies = |s: &Statement| s.covers(super::ASSUME_ROLE) && s.names_aws(names);
+    let who = names.first().copied().unwrap_or_default();
+    let nobody = format!("no statement allows {} for {who}", super::ASSUME_ROLE);
+    decide(
+        policy,
+        context,
+        applies,
+        &format!("call from {who}"),
+        nobody,
+    )
+}
+
+/// The IAM decision over the statements that `applies` selects; `who` and
+/// `nobody` word the reasons.
+fn decide(
+    policy: &TrustPolicy,
+    claims: &Claims,
+    applies: impl Fn(&Statement) -> bool,
+    who: &str,
+    nobody: String,
+) -> Decision {
     // (statement index, first failing condition or None when all hold)
     let mut allows = Vec::new();
     for (index, statement) in policy.statements.iter().enumerate() {
-        if !statement.covers_web_identity() || !statement.names_provider(provider) {
+        if !applies(statement) {
             continue;
         }
         let failing = statement
@@ -63,7 +100,7 @@ pub fn evaluate(policy: &TrustPolicy, provider: &str, claims: &Claims) -> Decisi
                     admitted: false,
                     reason: match &condition {
                         Some(c) => format!("{at} denies it: {c} holds"),
-                        None => format!("{at} denies every token from {provider}"),
+                        None => format!("{at} denies every {who}"),
                     },
                     statement: Some(at),
                     condition,
@@ -79,7 +116,7 @@ pub fn evaluate(policy: &TrustPolicy, provider: &str, claims: &Claims) -> Decisi
         return Decision {
             admitted: true,
             reason: if all.is_empty() {
-                format!("{at} allows every token from {provider} (no conditions)")
+                format!("{at} allows every {who} (no conditions)")
             } else {
                 format!("{at} allows it: {} all hold", all.join(" AND "))
             },
@@ -102,10 +139,7 @@ pub fn evaluate(policy: &TrustPolicy, provider: &str, claims: &Claims) -> Decisi
             admitted: false,
             statement: None,
             condition: None,
-            reason: format!(
-                "no statement allows {} for the provider {provider}",
-                super::ASSUME_ROLE_WITH_WEB_IDENTITY
-            ),
+            reason: nobody,
         },
     }
 }

@@ -29,6 +29,8 @@ use serde_json::Value;
 
 /// The action a web-identity trust policy must allow.
 pub const ASSUME_ROLE_WITH_WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
+/// The action a role-to-role trust policy must allow.
+pub const ASSUME_ROLE: &str = "sts:AssumeRole";
 /// GitHub Actions' OIDC issuer host: the prefix of its condition keys.
 pub const GITHUB_PROVIDER: &str = "token.actions.githubusercontent.com";
 
@@ -62,6 +64,8 @@ pub struct Principal {
     pub federated: Vec<String>,
     /// `AWS` and `Service` principals: they never match a web identity.
     pub other: Vec<String>,
+    /// The `AWS` principals alone (also in `other`): what `sts:AssumeRole` matches.
+    pub aws: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -123,6 +127,11 @@ fn parse_statement(s: &Value) -> Result<Statement, String> {
         Some(Value::Object(map)) => {
             for (kind, v) in map {
                 let list = string_list(v).map_err(|e| format!("Principal.{kind}: {e}"))?;
+                if kind == "AWS" {
+                    principal
+                        .aws
+                        .extend(list.iter().filter(|p| *p != "*").cloned());
+                }
                 match kind.as_str() {
                     "Federated" => principal.federated.extend(list),
                     _ if list.iter().any(|p| p == "*") && kind == "AWS" => principal.any = true,
@@ -174,6 +183,25 @@ impl Statement {
                 &ASSUME_ROLE_WITH_WEB_IDENTITY.to_ascii_lowercase(),
             )
         })
+    }
+
+    /// Does this statement speak of `action` (`sts:AssumeRole`)? Wildcards and case as IAM reads them.
+    pub fn covers(&self, action: &str) -> bool {
+        let action = action.to_ascii_lowercase();
+        self.actions
+            .iter()
+            .any(|a| condition::glob_match(&a.to_ascii_lowercase(), &action))
+    }
+
+    /// Does `Principal.AWS` (or `"*"`) name a caller known by any of `names`
+    /// (a session's ARN, its role's ARN, its account's root ARN, the bare account id)?
+    pub fn names_aws(&self, names: &[&str]) -> bool {
+        self.principal.any
+            || self
+                .principal
+                .aws
+                .iter()
+                .any(|p| names.contains(&p.as_str()))
     }
 
     /// Does the principal name this OIDC provider (its host, like

@@ -85,14 +85,13 @@ pub(super) fn assume_role(
     req: &Call,
     request_id: &str,
 ) -> Result<String, StsError> {
-    let mut params = req.query_pairs();
-    params.extend(form_urlencoded::parse(&req.body).into_owned());
+    let params = req.sts_params();
     let max_ttl = chrono::Duration::from_std(emulator.options.credentials_ttl)
         .unwrap_or(chrono::Duration::MAX);
     let assumed = sts_web_identity::assume_role_with_web_identity(
         &params,
         &[TrustedProvider::github()],
-        &emulator.options.web_identity_roles,
+        &emulator.options.roles,
         emulator.now(),
         max_ttl,
         request_id,
