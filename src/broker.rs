@@ -627,7 +627,7 @@ impl Broker {
 }
 
 /// A config error as the broker reports it. Every message names the file.
-fn config_error(e: ConfigError) -> BrokerError {
+pub fn config_error(e: ConfigError) -> BrokerError {
     match e {
         ConfigError::UnknownProfile { .. } => BrokerError::UnknownProfile(e.to_string()),
         ConfigError::UnknownSession { .. } | ConfigError::Incomplete(_) => {

@@ -63,7 +63,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     // A web identity, or a chain of roles assumed on top of one: CI runners
     // have no keychain to sign in with.
     let chain = config.chain(&args.profile)?;
-    let crate::config::ChainRoot::WebIdentity(root) = &chain.root else {
+    let crate::config::ChainRoot::WebIdentity(_) = &chain.root else {
         anyhow::bail!(
             "profile '{}' in {} is not served from a web identity: give it {} (or role_arn + \
              web_identity_token_file), or a source_profile that has one; see `credbroker ci --help`",
@@ -72,11 +72,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
             crate::web_identity::ROLE_ARN_KEY
         );
     };
-    let region = chain
-        .hops
-        .last()
-        .and_then(|h| h.region.clone())
-        .or_else(|| root.region.clone());
+    let region = chain.region();
     let broker = Arc::new(Broker::new(
         crate::store::Vault::in_memory(),
         config_path,

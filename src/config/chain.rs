@@ -89,6 +89,20 @@ pub struct Chain {
     pub hops: Vec<AssumeRoleHop>,
 }
 
+impl Chain {
+    /// The region the profile's tools should use: its last hop's, else its
+    /// root's.
+    pub fn region(&self) -> Option<String> {
+        match self.hops.last() {
+            Some(hop) => hop.region.clone(),
+            None => match &self.root {
+                ChainRoot::Sso(t) => t.region.clone(),
+                ChainRoot::WebIdentity(t) => t.region.clone(),
+            },
+        }
+    }
+}
+
 /// The key of `profile`, `credbroker_` form first.
 fn setting<'a>(profile: &'a Profile, key: &str) -> Option<&'a str> {
     profile

@@ -60,10 +60,16 @@ pub async fn exchange(path: &Path, request: &Request) -> Result<String, ClientEr
     String::from_utf8(reply).map_err(|_| ClientError::Exchange("the reply is not UTF-8".into()))
 }
 
-/// The daemon's answer for a profile: a document or a broker error.
-pub async fn credentials(path: &Path, profile: &str) -> Result<CredentialsReply, ClientError> {
+/// The daemon's answer for a profile in the caller's AWS config file
+/// `config`: a document or a broker error.
+pub async fn credentials(
+    path: &Path,
+    profile: &str,
+    config: &Path,
+) -> Result<CredentialsReply, ClientError> {
     let request = Request::Credentials {
         profile: profile.to_string(),
+        config: Some(config.to_path_buf()),
     };
     let line = exchange(path, &request).await?;
     Ok(protocol::parse_credentials_reply(&line)?)

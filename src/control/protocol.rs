@@ -36,8 +36,14 @@ const MAX_PROFILE_LEN: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    /// The `credential_process` document for a profile.
-    Credentials { profile: String },
+    /// The `credential_process` document for a profile. `config` is the
+    /// caller's AWS config file: a daemon reading another file answers
+    /// [`OTHER_CONFIG_FILE`] and the caller resolves in-process.
+    Credentials {
+        profile: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<PathBuf>,
+    },
     /// What the daemon holds: [`DaemonStatus`].
     Status,
     /// Forget the roles held for these sessions (every session with `all`):
@@ -49,6 +55,10 @@ pub enum Request {
         all: bool,
     },
 }
+
+/// The error code of a daemon that reads another AWS config file than the
+/// caller of a credentials request.
+pub const OTHER_CONFIG_FILE: &str = "OtherConfigFile";
 
 /// The answer to a logout request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +120,7 @@ pub fn parse_request(line: &[u8]) -> Result<Request, ProtocolError> {
     let request: Request =
         serde_json::from_str(text).map_err(|e| ProtocolError::BadRequest(e.to_string()))?;
     match &request {
-        Request::Credentials { profile } if !is_profile_name(profile) => {
+        Request::Credentials { profile, .. } if !is_profile_name(profile) => {
             return Err(ProtocolError::InvalidProfile);
         }
         // Session names follow the same rule as profile names.
@@ -364,7 +374,8 @@ mod tests {
         assert_eq!(
             parse_request(b"{\"op\":\"credentials\",\"profile\":\"dev\"}\n"),
             Ok(Request::Credentials {
-                profile: "dev".into()
+                profile: "dev".into(),
+                config: None
             })
         );
         assert_eq!(parse_request(b"{\"op\":\"status\"}"), Ok(Request::Status));
@@ -383,13 +394,15 @@ mod tests {
         assert!(parse_request(b"{\"op\":\"logout\",\"sessions\":[\"\"]}").is_err());
         let line = Request::Credentials {
             profile: "team dev".into(),
+            config: Some("/home/u/.aws/config".into()),
         }
         .to_line();
         assert!(line.ends_with('\n'));
         assert_eq!(
             parse_request(line.as_bytes()),
             Ok(Request::Credentials {
-                profile: "team dev".into()
+                profile: "team dev".into(),
+                config: Some("/home/u/.aws/config".into())
             })
         );
     }

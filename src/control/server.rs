@@ -46,6 +46,19 @@ pub trait DaemonState: CredentialSource {
     /// Stop serving the roles of `sessions` (every session with `all`);
     /// returns how many roles were dropped.
     fn logout(&self, sessions: &[String], all: bool) -> usize;
+
+    /// The AWS config file profiles are resolved in.
+    fn config_path(&self) -> &Path;
+}
+
+/// Whether the caller's config file is the daemon's: the same path, or
+/// the same file reached another way.
+fn same_file(theirs: &Path, ours: &Path) -> bool {
+    theirs == ours
+        || matches!(
+            (std::fs::canonicalize(theirs), std::fs::canonicalize(ours)),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 impl DaemonState for Broker {
@@ -55,6 +68,10 @@ impl DaemonState for Broker {
 
     fn logout(&self, sessions: &[String], all: bool) -> usize {
         Broker::forget_sessions(self, sessions, all)
+    }
+
+    fn config_path(&self) -> &Path {
+        Broker::config_path(self)
     }
 }
 
@@ -297,7 +314,19 @@ async fn answer<S: DaemonState>(line: &[u8], shared: &Shared<S>) -> (String, Vec
                 .collect();
             (LogoutReply { dropped_roles }.to_line(), asked)
         }
-        Request::Credentials { profile } => {
+        Request::Credentials {
+            config: Some(theirs),
+            ..
+        } if !same_file(&theirs, shared.state.config_path()) => {
+            let message = format!(
+                "the daemon reads {}, not {}",
+                shared.state.config_path().display(),
+                theirs.display()
+            );
+            let reply = ErrorReply::new(protocol::OTHER_CONFIG_FILE, message, 409);
+            (reply.to_line(), Vec::new())
+        }
+        Request::Credentials { profile, .. } => {
             let answer =
                 tokio::time::timeout(REQUEST_TIMEOUT, shared.state.credentials(&profile)).await;
             let (reply, result, status) = match answer {
