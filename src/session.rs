@@ -13,11 +13,11 @@
 //! in `credbroker status`, and then a quiet 403 naming the command on each
 //! request, until a new sign-in replaces the token.
 
-use crate::broker::BrokerError;
 use crate::clock::SharedClock;
 use crate::config::SessionInfo;
 use crate::lifecycle;
 use crate::model::SsoToken;
+use crate::source::BrokerError;
 use crate::sso::oidc::{self, RefreshError};
 use crate::store::Vault;
 use chrono::{DateTime, Duration, Utc};

@@ -29,8 +29,8 @@
 //! STS refusals (bad token, trust policy) are final (400); network trouble,
 //! throttling and `IDPCommunicationError` are transient (503).
 
-use crate::broker::BrokerError;
 use crate::model::{RoleCredentials, Secret};
+use crate::source::BrokerError;
 use chrono::{DateTime, Utc};
 
 pub use crate::config::{
@@ -168,9 +168,20 @@ fn account_of(role_arn: &str) -> Option<String> {
 
 fn sts_error(target: &WebIdentityTarget, failure: crate::sso::CallFailure) -> BrokerError {
     use crate::sso::FailureKind;
+    // Only a refusal is final: 5xx (InternalFailure, ServiceUnavailable),
+    // throttling and an unreachable identity provider pass.
     let transient = failure.kind == FailureKind::Transient
-        || failure.code.as_deref() == Some("idpcommunicationerror")
-        || failure.code.as_deref() == Some("throttling");
+        || failure.status.is_some_and(|s| s >= 500 || s == 429)
+        || matches!(
+            failure.code.as_deref(),
+            Some(
+                "idpcommunicationerror"
+                    | "throttling"
+                    | "internalfailure"
+                    | "serviceunavailable"
+                    | "requestlimitexceeded"
+            )
+        );
     let message = format!(
         "STS refused AssumeRoleWithWebIdentity for {} (profile '{}'): {}",
         target.role_arn, target.profile, failure.detail

@@ -173,6 +173,23 @@ impl AwsConfig {
     }
 }
 
+/// Longest profile name credbroker serves; real ones are far shorter.
+pub const MAX_PROFILE_LEN: usize = 256;
+
+/// The one rule for a profile name a client may ask for, on the endpoint
+/// and on the daemon's socket alike: not empty, at most
+/// [`MAX_PROFILE_LEN`] bytes, no control character, no `/` (it is a path
+/// segment and names a token file), not `.` or `..`, and no surrounding
+/// spaces.
+pub fn is_profile_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_PROFILE_LEN
+        && name != "."
+        && name != ".."
+        && !name.chars().any(|c| c.is_control() || c == '/')
+        && name.trim() == name
+}
+
 /// `[profile NAME]` -> NAME, `[default]` -> default; other sections are not profiles.
 fn profile_name(section: &str) -> Option<String> {
     if section == "default" {

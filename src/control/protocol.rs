@@ -29,8 +29,7 @@ use std::path::PathBuf;
 /// Longest request line accepted, newline included. Real ones are ~60 bytes.
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024;
 
-/// Longest profile name accepted (the HTTP endpoint uses the same bound).
-const MAX_PROFILE_LEN: usize = 256;
+use crate::config::is_profile_name;
 
 /// What a client asks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,13 +131,6 @@ pub fn parse_request(line: &[u8]) -> Result<Request, ProtocolError> {
     Ok(request)
 }
 
-fn is_profile_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_PROFILE_LEN
-        && !name.chars().any(char::is_control)
-        && name.trim() == name
-}
-
 /// The error half of a reply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorReply {
@@ -149,6 +141,10 @@ pub struct ErrorReply {
     /// For `LoginRequired`: the exact command that signs in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_command: Option<String>,
+    /// For `LoginRequired`: why, without the command, so the client
+    /// rebuilds the error from its parts rather than by cutting the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -163,13 +159,15 @@ impl ErrorReply {
             message: message.into(),
             status,
             login_command: None,
+            reason: None,
         }
     }
 
     pub fn from_broker(err: &BrokerError) -> Self {
         let mut reply = ErrorReply::new(err.code(), err.to_string(), err.status());
-        if let BrokerError::LoginRequired { command, .. } = err {
+        if let BrokerError::LoginRequired { command, reason } = err {
             reply.login_command = Some(command.clone());
+            reply.reason = Some(reason.clone());
         }
         reply
     }
@@ -192,17 +190,19 @@ impl ErrorReply {
         line
     }
 
-    /// The broker error the in-process path would have returned for
-    /// `profile`, so callers (and exit codes) cannot tell the paths apart.
+    /// The broker error the in-process path would have returned, so
+    /// callers (and exit codes) cannot tell the paths apart.
     pub fn into_broker_error(self) -> BrokerError {
         match (self.code.as_str(), self.login_command) {
             ("LoginRequired", Some(command)) => {
-                let suffix = format!("; run `{command}`");
-                let reason = self
-                    .message
-                    .strip_suffix(&suffix)
-                    .unwrap_or(&self.message)
-                    .to_string();
+                // A daemon from before `reason` existed sent the message only.
+                let reason = self.reason.unwrap_or_else(|| {
+                    let suffix = format!("; run `{command}`");
+                    self.message
+                        .strip_suffix(&suffix)
+                        .unwrap_or(&self.message)
+                        .to_string()
+                });
                 BrokerError::LoginRequired { reason, command }
             }
             ("UnknownProfile", _) => BrokerError::UnknownProfile(self.message),
@@ -423,7 +423,7 @@ mod tests {
                 "{line:?}"
             );
         }
-        for profile in ["", " dev", "a\\nb", "a\\u0000b"] {
+        for profile in ["", " dev", "a\\nb", "a\\u0000b", "a/b", ".."] {
             let line = format!("{{\"op\":\"credentials\",\"profile\":\"{profile}\"}}");
             assert_eq!(
                 parse_request(line.as_bytes()),
