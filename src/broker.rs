@@ -363,6 +363,7 @@ impl Broker {
             profile: profile.to_owned(),
             account: Some(held.account_id),
             role: Some(held.role_name),
+            chain: chain_of(&slot.key),
         });
         let role = Arc::new(SsoRole { slot, subject });
         // Entries of another parse are dropped. (Should a request still on
@@ -578,6 +579,23 @@ fn describe(key: &SlotKey) -> HeldRole {
             held("assumed-role", &source.session, &hop.role_arn, Some(via))
         }
     }
+}
+
+/// `111111111111/Admin -> 222222222222/Deploy` for an assumed role, source
+/// first; `None` for a source that is not chained.
+fn chain_of(key: &SlotKey) -> Option<String> {
+    let SlotKey::Assumed(source, _) = key else {
+        return None;
+    };
+    let this = describe(key);
+    let before = chain_of(source).unwrap_or_else(|| {
+        let s = describe(source);
+        format!("{}/{}", s.account_id, s.role_name)
+    });
+    Some(format!(
+        "{before} -> {}/{}",
+        this.account_id, this.role_name
+    ))
 }
 
 fn keychain_error(e: StoreError) -> BrokerError {

@@ -139,6 +139,22 @@ fn a_two_hop_chain_reaches_the_aws_cli_and_boto3_through_the_endpoint_and_creden
     let (status, body) = get_credentials(&endpoint, "deploy", &env.token());
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["AccountId"], "222222222222");
+    let audit = env.state_home().join("credbroker/audit.log");
+    let mut recorded = false;
+    for _ in 0..50 {
+        let text = std::fs::read_to_string(&audit).unwrap_or_default();
+        recorded = text.lines().any(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["profile"] == "deploy"
+                && v["role"] == "Deploy"
+                && v["chain"] == "111111111111/Admin -> 222222222222/Deploy"
+        });
+        if recorded {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(recorded, "the audit trail records the chain");
 
     // ... and without it, in-process.
     env.kill_daemon();

@@ -130,3 +130,24 @@ fn env_exec_and_status_take_web_identity_profiles() {
     );
     assert!(role["renew_at"].as_str().is_some(), "{status}");
 }
+
+#[test]
+fn an_unreachable_upstream_is_one_sentence_with_its_cause() {
+    let env = Env::new("unreachable", &["--auto-approve"]);
+    env.write_standard_config();
+    env.login();
+    // Nothing listens on port 9 of the loopback address.
+    let out = env
+        .command()
+        .args(["credential-process", "--profile", "dev"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("connection refused"), "{stderr}");
+    assert!(stderr.contains("AWS_ENDPOINT_URL"), "{stderr}");
+    for dump in ["DispatchFailure", "ConnectorError", "source:"] {
+        assert!(!stderr.contains(dump), "{dump} in {stderr}");
+    }
+}

@@ -125,6 +125,10 @@ fn a_chain_shares_its_source_slot_with_the_source_profile() {
         describe(&deeper.slot.key).via.as_deref(),
         Some("222222222222/Deploy")
     );
+    assert_eq!(
+        deeper.subject.chain.as_deref(),
+        Some("111111111111/Admin -> 222222222222/Deploy -> 333333333333/Ops")
+    );
 }
 
 #[test]
