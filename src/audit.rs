@@ -87,6 +87,10 @@ pub struct VendRecord {
     pub account: Option<String>,
     #[serde(default)]
     pub role: Option<String>,
+    /// For a chained profile: the roles assumed on the way, source first
+    /// (`111111111111/Admin -> 222222222222/Deploy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
     /// `ok`, or the `code` of the error body the client received.
     pub result: String,
     /// The HTTP status the client received (over the socket: the status
@@ -110,6 +114,8 @@ pub struct Subject {
     pub profile: String,
     pub account: Option<String>,
     pub role: Option<String>,
+    /// For a chained profile: every role on the way, source first.
+    pub chain: Option<String>,
 }
 
 /// A record as the endpoint queues it. Its parts are shared or static, so
@@ -138,6 +144,8 @@ struct Line<'a> {
     profile: &'a str,
     account: Option<&'a str>,
     role: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain: Option<&'a str>,
     result: &'a str,
     status: u16,
     via: Via,
@@ -152,6 +160,7 @@ impl Serialize for Vend {
             profile: &self.subject.profile,
             account: self.subject.account.as_deref(),
             role: self.subject.role.as_deref(),
+            chain: self.subject.chain.as_deref(),
             result: self.result,
             status: self.status,
             via: self.via,
@@ -171,6 +180,7 @@ impl Vend {
             profile: self.subject.profile.clone(),
             account: self.subject.account.clone(),
             role: self.subject.role.clone(),
+            chain: self.subject.chain.clone(),
             result: self.result.to_owned(),
             status: self.status,
             via: self.via,
@@ -371,6 +381,7 @@ mod tests {
             profile: "dev".into(),
             account: Some("111111111111".into()),
             role: Some("ReadOnly".into()),
+            chain: None,
             result: "ok".into(),
             status: 200,
             via: Via::Socket,
@@ -424,6 +435,7 @@ mod tests {
                 profile: "dev".into(),
                 account: Some("111111111111".into()),
                 role: Some("ReadOnly".into()),
+                chain: None,
             }),
             result: "InvalidToken",
             status: 401,
@@ -439,6 +451,7 @@ mod tests {
             profile: "dev".into(),
             account: Some("111111111111".into()),
             role: Some("ReadOnly".into()),
+            chain: None,
             result: "InvalidToken".into(),
             status: 401,
             via: Via::Endpoint,

@@ -18,13 +18,16 @@
 
 use crate::audit::Subject;
 use crate::clock::SharedClock;
-use crate::config::{AwsConfig, ConfigError, RoleTarget};
+use crate::config::{
+    AssumeRoleHop, AwsConfig, ChainRoot, ConfigError, RoleTarget, WebIdentityTarget,
+};
 use crate::lifecycle;
 use crate::model::{RoleCredentials, Vended};
 use crate::session::SessionKeeper;
 use crate::sso::portal::{self, PortalError};
 use crate::store::{StoreError, Vault};
 
+mod assume;
 mod config_file;
 mod renewal;
 use config_file::ConfigFile;
@@ -33,99 +36,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-/// Why credentials could not be served. The variant decides the HTTP status
-/// and the exit code, so callers match on it rather than on text.
-#[derive(Debug, thiserror::Error)]
-pub enum BrokerError {
-    /// No such profile in the AWS config file (404).
-    #[error("no profile named '{0}' in the AWS config file")]
-    UnknownProfile(String),
-    /// The profile exists but names no SSO account and role (404).
-    #[error("{0}")]
-    NotBrokered(String),
-    /// The person must sign in; `command` is the exact command to run (403).
-    #[error("{reason}; run `{command}`")]
-    LoginRequired { reason: String, command: String },
-    /// The AWS config file could not be read or parsed (400: not transient).
-    #[error("{0}")]
-    Config(String),
-    /// Transient upstream trouble: throttling, 5xx, network (503).
-    #[error("{0}")]
-    Upstream(String),
-    /// The keychain did not answer (503).
-    #[error("{0}")]
-    Keychain(String),
-}
+pub use crate::source::{BrokerError, CredentialSource, Served};
 
-impl BrokerError {
-    /// The HTTP status the endpoint answers with.
-    pub fn status(&self) -> u16 {
-        match self {
-            BrokerError::UnknownProfile(_) | BrokerError::NotBrokered(_) => 404,
-            BrokerError::LoginRequired { .. } => 403,
-            BrokerError::Config(_) => 400,
-            BrokerError::Upstream(_) | BrokerError::Keychain(_) => 503,
-        }
-    }
-
-    /// The `code` field of the error body.
-    pub fn code(&self) -> &'static str {
-        match self {
-            BrokerError::UnknownProfile(_) => "UnknownProfile",
-            BrokerError::NotBrokered(_) => "ProfileNotBrokered",
-            BrokerError::LoginRequired { .. } => "LoginRequired",
-            BrokerError::Config(_) => "InvalidConfiguration",
-            BrokerError::Upstream(_) => "UpstreamUnavailable",
-            BrokerError::Keychain(_) => "KeychainUnavailable",
-        }
-    }
-}
-
-/// Anything that can hand out credentials for a profile: the broker, or a
-/// fixed table in tests of the endpoint.
-pub trait CredentialSource: Send + Sync + 'static {
-    fn credentials(
-        &self,
-        profile: &str,
-    ) -> impl Future<Output = Result<RoleCredentials, BrokerError>> + Send;
-
-    /// The account id and role name `profile` stands for, for the audit
-    /// trail ([`crate::audit`]); `None` when unknown.
-    fn role_of(&self, _profile: &str) -> Option<(String, String)> {
-        None
-    }
-
-    /// What the endpoint sends for `profile` when it can answer at once from
-    /// memory; `None` sends the request down [`CredentialSource::serve`].
-    /// The endpoint's hot path: no future is built (the broker's is several
-    /// kilobytes, moved on every poll).
-    fn cached(&self, _profile: &str) -> Option<Served> {
-        None
-    }
-
-    /// What the endpoint sends for `profile`: the response body, and the
-    /// role for the audit trail. Sources that keep no body make it here.
-    fn serve(&self, profile: &str) -> impl Future<Output = Result<Served, BrokerError>> + Send {
-        async move {
-            let credentials = self.credentials(profile).await?;
-            Ok(Served {
-                body: Vended::new(credentials).body(),
-                subject: None,
-            })
-        }
-    }
-}
-
-/// The endpoint's answer to a credentials request that succeeded.
-#[derive(Debug)]
-pub struct Served {
-    /// The container-credentials body (protocols.md §1).
-    pub body: bytes::Bytes,
-    /// Who the audit record is about, when the source knows the role.
-    pub subject: Option<Arc<Subject>>,
-}
-
-/// One role in one session: the cache key.
+/// One role in one session: the key of an SSO role's slot.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct RoleKey {
     session: String,
@@ -143,21 +56,70 @@ impl RoleKey {
     }
 }
 
-/// The cache slot of one role: the last credentials, and the lock that
-/// makes concurrent misses share one upstream call.
-#[derive(Debug, Default)]
+/// What one cache slot holds credentials for. An assumed role's key holds
+/// its source's, so two profiles naming the same role on the same source
+/// share one slot, and a hop is told apart from the same role reached
+/// another way.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum SlotKey {
+    Sso(RoleKey),
+    WebIdentity(WebIdentityTarget),
+    Assumed(Arc<SlotKey>, AssumeRoleHop),
+}
+
+impl SlotKey {
+    /// The SSO session a chain starts from, if it starts from one.
+    fn sso_session(&self) -> Option<&str> {
+        match self {
+            SlotKey::Sso(k) => Some(&k.session),
+            SlotKey::WebIdentity(_) => None,
+            SlotKey::Assumed(source, _) => source.sso_session(),
+        }
+    }
+}
+
+/// How a slot's credentials are fetched, as last resolved.
+#[derive(Clone, Debug)]
+enum Fetch {
+    /// GetRoleCredentials with the session's token.
+    Sso(RoleTarget),
+    /// AssumeRoleWithWebIdentity with a fresh token ([`crate::web_identity`]).
+    WebIdentity(WebIdentityTarget),
+    /// AssumeRole signed with the source slot's credentials ([`assume`]).
+    Assumed {
+        source: Arc<RoleSlot>,
+        hop: AssumeRoleHop,
+    },
+}
+
+/// The cache slot of one credential source (an SSO role, a web identity, an
+/// assumed role): the last credentials, and the lock that makes concurrent
+/// misses share one upstream call. Every kind has the same slot, so one
+/// single flight, one renewal pass and one status view cover them all.
+#[derive(Debug)]
 struct RoleSlot {
+    key: SlotKey,
     /// Read by every request, written once per renewal: a read-write lock,
     /// so concurrent requests never wait on each other.
     current: RwLock<Option<Arc<Vended>>>,
-    /// The role as last resolved, so the renewal loop can fetch it again.
-    target: Mutex<Option<RoleTarget>>,
+    /// How to fetch again, so the renewal loop can renew it.
+    how: Mutex<Option<Fetch>>,
     /// Failed background renewals in a row, and when to try next.
     backoff: Mutex<(u32, Option<chrono::DateTime<chrono::Utc>>)>,
     fetch: tokio::sync::Mutex<()>,
 }
 
 impl RoleSlot {
+    fn new(key: SlotKey) -> Self {
+        RoleSlot {
+            key,
+            current: RwLock::new(None),
+            how: Mutex::new(None),
+            backoff: Mutex::new((0, None)),
+            fetch: tokio::sync::Mutex::new(()),
+        }
+    }
+
     fn servable(&self, now: chrono::DateTime<chrono::Utc>) -> Option<Arc<Vended>> {
         let current = self.current.read().unwrap();
         current
@@ -167,24 +129,16 @@ impl RoleSlot {
     }
 }
 
-/// A profile resolved to its SSO role, that role's cache slot, and the
-/// subject of its audit records.
+/// A profile resolved to the slot of its credentials and the subject of
+/// its audit records.
 #[derive(Debug)]
 struct SsoRole {
-    target: RoleTarget,
     slot: Arc<RoleSlot>,
     subject: Arc<Subject>,
 }
 
-/// What a profile stands for.
-enum Resolved {
-    Sso(Arc<SsoRole>),
-    /// Assumed with STS from a web identity token (see [`crate::web_identity`]).
-    WebIdentity(crate::web_identity::WebIdentityTarget),
-}
-
-/// Profiles resolved to SSO roles under one parse of the config file; a
-/// new parse starts afresh.
+/// Profiles resolved under one parse of the config file; a new parse
+/// starts afresh.
 #[derive(Debug, Default)]
 struct Resolutions {
     config: Option<Arc<AwsConfig>>,
@@ -198,7 +152,9 @@ pub struct Broker {
     clock: SharedClock,
     config: ConfigFile,
     resolved: RwLock<Resolutions>,
-    roles: Mutex<HashMap<RoleKey, Arc<RoleSlot>>>,
+    roles: Mutex<HashMap<SlotKey, Arc<RoleSlot>>>,
+    /// SDK configurations for STS, loaded once per region.
+    sdk: assume::SdkConfigs,
     last_upstream_error: Mutex<Option<UpstreamError>>,
     sessions: SessionKeeper,
     /// Bounds how many roles are fetched from the portal at once.
@@ -221,9 +177,17 @@ pub struct UpstreamError {
 /// One role the broker holds credentials for.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct HeldRole {
+    /// `sso-role`, `web-identity` or `assumed-role`.
+    pub kind: &'static str,
+    /// The SSO session the credentials come from (for a chain: its root's);
+    /// `web-identity` for a chain rooted in a web identity.
     pub session: String,
     pub account_id: String,
     pub role_name: String,
+    /// The role's ARN, for web identities and assumed roles.
+    pub role_arn: Option<String>,
+    /// For an assumed role: what its source is (`ACCOUNT/ROLE`).
+    pub via: Option<String>,
     pub expiration: chrono::DateTime<chrono::Utc>,
     /// When the broker renews them (expiration minus the renewal margin).
     pub renew_at: chrono::DateTime<chrono::Utc>,
@@ -248,6 +212,7 @@ impl Broker {
             config: ConfigFile::new(config_path),
             resolved: RwLock::new(Resolutions::default()),
             roles: Mutex::new(HashMap::new()),
+            sdk: assume::SdkConfigs::default(),
             last_upstream_error: Mutex::new(None),
             sessions: SessionKeeper::new(vault.clone(), clock.clone()),
             upstream: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
@@ -280,31 +245,24 @@ impl Broker {
 
     /// Roles held, config state and the last upstream error; no secrets.
     pub fn snapshot(&self) -> BrokerSnapshot {
-        let slots: Vec<(RoleKey, Arc<RoleSlot>)> = self
-            .roles
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let slots: Vec<Arc<RoleSlot>> = self.roles.lock().unwrap().values().cloned().collect();
         let mut roles: Vec<HeldRole> = slots
             .into_iter()
-            .filter_map(|(key, slot)| {
+            .filter_map(|slot| {
                 let current = slot.current.read().unwrap();
-                current.as_ref().map(|v| &v.credentials).map(|c| HeldRole {
-                    session: key.session.clone(),
-                    account_id: key.account_id.clone(),
-                    role_name: key.role_name.clone(),
-                    expiration: c.expiration,
-                    renew_at: lifecycle::renew_at(c.expiration, c.lifetime()),
-                })
+                let c = &current.as_ref()?.credentials;
+                let mut held = describe(&slot.key);
+                held.expiration = c.expiration;
+                held.renew_at = lifecycle::renew_at(c.expiration, c.lifetime());
+                Some(held)
             })
             .collect();
         roles.sort_by(|a, b| {
-            (&a.session, &a.account_id, &a.role_name).cmp(&(
+            (&a.session, &a.account_id, &a.role_name, &a.via).cmp(&(
                 &b.session,
                 &b.account_id,
                 &b.role_name,
+                &b.via,
             ))
         });
         BrokerSnapshot {
@@ -314,6 +272,44 @@ impl Broker {
             roles,
             needs_login: self.sessions.needs_login(),
         }
+    }
+
+    /// [`Broker::snapshot`] after checking the sessions that needed a new
+    /// sign-in against the keychain: one made since is shown at once.
+    pub async fn current_snapshot(&self) -> BrokerSnapshot {
+        self.sessions.revalidate().await;
+        self.snapshot()
+    }
+
+    /// Stop serving every role of `sessions` (of every session with `all`),
+    /// as `credbroker logout` asks after removing their keychain items: the
+    /// next request for one of them finds no credentials and no token, and
+    /// is answered `LoginRequired`. Returns how many roles held credentials.
+    pub fn forget_sessions(&self, sessions: &[String], all: bool) -> usize {
+        let gone = |session: &str| all || sessions.iter().any(|s| s == session);
+        let dropped: Vec<Arc<RoleSlot>> = {
+            let mut roles = self.roles.lock().unwrap();
+            let keys: Vec<SlotKey> = roles
+                .keys()
+                .filter(|k| k.sso_session().is_some_and(gone))
+                .cloned()
+                .collect();
+            keys.iter().filter_map(|k| roles.remove(k)).collect()
+        };
+        self.resolved
+            .write()
+            .unwrap()
+            .roles
+            .retain(|_, role| !role.slot.key.sso_session().is_some_and(gone));
+        self.sessions.forget(gone);
+        let mut held = 0;
+        for slot in dropped {
+            if slot.current.write().unwrap().take().is_some() {
+                held += 1;
+            }
+            *slot.how.lock().unwrap() = None;
+        }
+        held
     }
 
     fn record_upstream_error(&self, message: &str) {
@@ -333,9 +329,9 @@ impl Broker {
         self.config.path()
     }
 
-    /// What `profile` stands for; an SSO role is remembered until the
-    /// config file is parsed again.
-    fn resolve(&self, profile: &str) -> Result<Resolved, BrokerError> {
+    /// What `profile` stands for: the slot of its credentials (for a chain,
+    /// of its last hop), remembered until the config file is parsed again.
+    fn resolve(&self, profile: &str) -> Result<Arc<SsoRole>, BrokerError> {
         let config = self
             .config()
             .map_err(|e| BrokerError::Config(e.to_string()))?;
@@ -346,26 +342,30 @@ impl Broker {
                 .as_ref()
                 .is_some_and(|c| Arc::ptr_eq(c, &config));
             if let Some(role) = memo.roles.get(profile).filter(|_| same_parse) {
-                return Ok(Resolved::Sso(role.clone()));
+                return Ok(role.clone());
             }
         }
-        // Web-identity profiles (credbroker_web_identity_*) assume their role
-        // with STS instead of the SSO portal; see crate::web_identity.
-        if let Some(target) = crate::web_identity::target_of(&config, profile) {
-            return Ok(Resolved::WebIdentity(target?));
+        let chain = config.chain(profile).map_err(config_error)?;
+        let (key, how) = match chain.root {
+            ChainRoot::Sso(target) => (SlotKey::Sso(RoleKey::of(&target)), Fetch::Sso(target)),
+            ChainRoot::WebIdentity(target) => (
+                SlotKey::WebIdentity(target.clone()),
+                Fetch::WebIdentity(target),
+            ),
+        };
+        let mut slot = self.slot(key, how);
+        for hop in chain.hops {
+            let key = SlotKey::Assumed(Arc::new(slot.key.clone()), hop.clone());
+            slot = self.slot(key, Fetch::Assumed { source: slot, hop });
         }
-        let target = role_target(&config, profile)?;
-        let slot = self.slot(RoleKey::of(&target));
+        let held = describe(&slot.key);
         let subject = Arc::new(Subject {
             profile: profile.to_owned(),
-            account: Some(target.account_id.clone()),
-            role: Some(target.role_name.clone()),
+            account: Some(held.account_id),
+            role: Some(held.role_name),
+            chain: chain_of(&slot.key),
         });
-        let role = Arc::new(SsoRole {
-            target,
-            slot,
-            subject,
-        });
+        let role = Arc::new(SsoRole { slot, subject });
         // Entries of another parse are dropped. (Should a request still on
         // an older parse get here last, the next one starts afresh again.)
         let mut memo = self.resolved.write().unwrap();
@@ -380,25 +380,39 @@ impl Broker {
             };
         }
         memo.roles.insert(profile.to_owned(), role.clone());
-        Ok(Resolved::Sso(role))
+        Ok(role)
     }
 
-    fn slot(&self, key: RoleKey) -> Arc<RoleSlot> {
-        self.roles.lock().unwrap().entry(key).or_default().clone()
+    /// The slot for `key`, told how to fetch as last resolved.
+    fn slot(&self, key: SlotKey, how: Fetch) -> Arc<RoleSlot> {
+        let slot = self
+            .roles
+            .lock()
+            .unwrap()
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(RoleSlot::new(key)))
+            .clone();
+        *slot.how.lock().unwrap() = Some(how);
+        slot
     }
 
-    /// Credentials for a resolved role (the single-flight path).
-    async fn vended(&self, role: &SsoRole) -> Result<Arc<Vended>, BrokerError> {
-        let slot = &role.slot;
-        if let Some(vended) = slot.servable(self.clock.now()) {
-            return Ok(vended);
-        }
-        let _fetching = slot.fetch.lock().await;
-        // Whoever held the lock before us may have fetched already.
-        if let Some(vended) = slot.servable(self.clock.now()) {
-            return Ok(vended);
-        }
-        self.fetch_into(slot, &role.target, true).await
+    /// Credentials for a slot (the single-flight path). Boxed: an assumed
+    /// role's fetch asks for its source's credentials through here.
+    fn vended<'a>(
+        &'a self,
+        slot: &'a Arc<RoleSlot>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Arc<Vended>, BrokerError>> + Send + 'a>> {
+        Box::pin(async move {
+            if let Some(vended) = slot.servable(self.clock.now()) {
+                return Ok(vended);
+            }
+            let _fetching = slot.fetch.lock().await;
+            // Whoever held the lock before us may have fetched already.
+            if let Some(vended) = slot.servable(self.clock.now()) {
+                return Ok(vended);
+            }
+            self.fetch_into(slot, true).await
+        })
     }
 
     /// Fetch for `slot` (its fetch lock held) and remember the result; on
@@ -406,11 +420,40 @@ impl Broker {
     async fn fetch_into(
         &self,
         slot: &RoleSlot,
-        target: &RoleTarget,
         keychain_first: bool,
     ) -> Result<Arc<Vended>, BrokerError> {
-        *slot.target.lock().unwrap() = Some(target.clone());
-        match self.fetch(target, keychain_first).await {
+        let how = slot.how.lock().unwrap().clone();
+        let Some(how) = how else {
+            // Forgotten by a logout while this request waited.
+            return Err(match slot.key.sso_session() {
+                Some(session) => BrokerError::LoginRequired {
+                    reason: format!("signed out of SSO session '{session}'"),
+                    command: format!("credbroker login --sso-session {session}"),
+                },
+                None => BrokerError::Upstream("the credentials were dropped; try again".into()),
+            });
+        };
+        let fetched = match &how {
+            Fetch::Sso(target) => self.fetch(target, keychain_first).await,
+            Fetch::WebIdentity(target) => {
+                let env = crate::web_identity::ActionsEnv::from_process();
+                crate::web_identity::assume(target, &env, self.clock.now()).await
+            }
+            Fetch::Assumed { source, hop } => match self.vended(source).await {
+                Ok(source) => {
+                    assume::assume_role(
+                        &self.sdk,
+                        hop,
+                        &source.credentials,
+                        self.config.path(),
+                        self.clock.now(),
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            },
+        };
+        match fetched {
             Ok(creds) => {
                 let vended = Arc::new(Vended::new(creds));
                 *slot.current.write().unwrap() = Some(vended.clone());
@@ -423,7 +466,7 @@ impl Broker {
                 let stale = slot.current.read().unwrap().clone();
                 match stale.filter(|v| lifecycle::is_unexpired(&v.credentials, self.clock.now())) {
                     Some(vended) => {
-                        tracing::warn!(profile = %target.profile, %message, "renewal failed; serving cached credentials");
+                        tracing::warn!(key = ?slot.key, %message, "renewal failed; serving cached credentials");
                         Ok(vended)
                     }
                     None => Err(BrokerError::Upstream(message)),
@@ -493,30 +536,70 @@ impl Broker {
     }
 }
 
-/// Resolve `profile` to its SSO role in `config`.
-fn role_target(config: &AwsConfig, profile: &str) -> Result<RoleTarget, BrokerError> {
-    config.role_target(profile).map_err(|e| match e {
-        ConfigError::UnknownProfile { .. } => BrokerError::UnknownProfile(profile.to_string()),
+/// A config error as the broker reports it. Every message names the file.
+pub fn config_error(e: ConfigError) -> BrokerError {
+    match e {
+        ConfigError::UnknownProfile { .. } => BrokerError::UnknownProfile(e.to_string()),
         ConfigError::UnknownSession { .. } | ConfigError::Incomplete(_) => {
             BrokerError::NotBrokered(e.to_string())
         }
-        ConfigError::Syntax { .. } | ConfigError::Io { .. } => BrokerError::Config(e.to_string()),
-    })
+        ConfigError::Syntax { .. } | ConfigError::Io { .. } | ConfigError::Chain { .. } => {
+            BrokerError::Config(e.to_string())
+        }
+    }
+}
+
+/// What a slot holds, for `status` and the audit trail (times left zero).
+fn describe(key: &SlotKey) -> HeldRole {
+    let held = |kind, session: &str, arn: &str, via| HeldRole {
+        kind,
+        session: session.to_string(),
+        account_id: assume::account_of(arn).unwrap_or_default(),
+        role_name: assume::role_name_of(arn).unwrap_or_default(),
+        role_arn: Some(arn.to_string()),
+        via,
+        expiration: chrono::DateTime::UNIX_EPOCH,
+        renew_at: chrono::DateTime::UNIX_EPOCH,
+    };
+    match key {
+        SlotKey::Sso(k) => HeldRole {
+            kind: "sso-role",
+            session: k.session.clone(),
+            account_id: k.account_id.clone(),
+            role_name: k.role_name.clone(),
+            role_arn: None,
+            via: None,
+            expiration: chrono::DateTime::UNIX_EPOCH,
+            renew_at: chrono::DateTime::UNIX_EPOCH,
+        },
+        SlotKey::WebIdentity(t) => held("web-identity", "web-identity", &t.role_arn, None),
+        SlotKey::Assumed(source, hop) => {
+            let source = describe(source);
+            let via = format!("{}/{}", source.account_id, source.role_name);
+            held("assumed-role", &source.session, &hop.role_arn, Some(via))
+        }
+    }
+}
+
+/// `111111111111/Admin -> 222222222222/Deploy` for an assumed role, source
+/// first; `None` for a source that is not chained.
+fn chain_of(key: &SlotKey) -> Option<String> {
+    let SlotKey::Assumed(source, _) = key else {
+        return None;
+    };
+    let this = describe(key);
+    let before = chain_of(source).unwrap_or_else(|| {
+        let s = describe(source);
+        format!("{}/{}", s.account_id, s.role_name)
+    });
+    Some(format!(
+        "{before} -> {}/{}",
+        this.account_id, this.role_name
+    ))
 }
 
 fn keychain_error(e: StoreError) -> BrokerError {
     BrokerError::Keychain(e.to_string())
-}
-
-impl Broker {
-    /// Credentials for a web-identity profile, from STS (crate::web_identity).
-    async fn assume_web_identity(
-        &self,
-        target: &crate::web_identity::WebIdentityTarget,
-    ) -> Result<RoleCredentials, BrokerError> {
-        let clock = self.clock.clone();
-        crate::web_identity::credentials(target, move || clock.now()).await
-    }
 }
 
 impl SsoRole {
@@ -530,41 +613,24 @@ impl SsoRole {
 
 impl CredentialSource for Broker {
     async fn credentials(&self, profile: &str) -> Result<RoleCredentials, BrokerError> {
-        match self.resolve(profile)? {
-            Resolved::Sso(role) => Ok(self.vended(&role).await?.credentials.clone()),
-            Resolved::WebIdentity(target) => self.assume_web_identity(&target).await,
-        }
+        let role = self.resolve(profile)?;
+        Ok(self.vended(&role.slot).await?.credentials.clone())
     }
 
     fn role_of(&self, profile: &str) -> Option<(String, String)> {
-        match self.resolve(profile).ok()? {
-            Resolved::Sso(role) => Some((
-                role.target.account_id.clone(),
-                role.target.role_name.clone(),
-            )),
-            Resolved::WebIdentity(_) => None,
-        }
+        let role = self.resolve(profile).ok()?;
+        Some((role.subject.account.clone()?, role.subject.role.clone()?))
     }
 
     fn cached(&self, profile: &str) -> Option<Served> {
-        let Ok(Resolved::Sso(role)) = self.resolve(profile) else {
-            return None;
-        };
+        let role = self.resolve(profile).ok()?;
         let vended = role.slot.servable(self.clock.now())?;
         Some(role.served(&vended))
     }
 
     async fn serve(&self, profile: &str) -> Result<Served, BrokerError> {
-        match self.resolve(profile)? {
-            Resolved::Sso(role) => Ok(role.served(&*self.vended(&role).await?)),
-            Resolved::WebIdentity(target) => {
-                let credentials = self.assume_web_identity(&target).await?;
-                Ok(Served {
-                    body: Vended::new(credentials).body(),
-                    subject: None,
-                })
-            }
-        }
+        let role = self.resolve(profile)?;
+        Ok(role.served(&*self.vended(&role.slot).await?))
     }
 }
 

@@ -5,7 +5,9 @@
 //! - [`cli`]: one module per subcommand; the binary only parses and dispatches.
 //! - [`sso`]: the device-code sign-in and the portal calls (official SDK clients).
 //! - [`store`]: the OS keychain (and an in-memory store for tests and the demo).
-//! - [`broker`]: profile -> cached or fresh role credentials.
+//! - [`broker`]: profile -> cached or fresh role credentials, for every kind
+//!   of source (SSO role, web identity, roles assumed on those).
+//! - [`source`]: what every source shares: its error, interface and served value.
 //! - [`server`] and [`daemon`]: the loopback container-credentials endpoint.
 //! - [`config`]: the `~/.aws/config` parser (pure).
 //! - [`console`]: the AWS web console sign-in URL for a profile (pure).
@@ -45,6 +47,7 @@ pub mod policy;
 pub mod server;
 pub mod service;
 pub mod session;
+pub mod source;
 pub mod sso;
 pub mod status;
 pub mod store;

@@ -13,11 +13,11 @@
 //! in `credbroker status`, and then a quiet 403 naming the command on each
 //! request, until a new sign-in replaces the token.
 
-use crate::broker::BrokerError;
 use crate::clock::SharedClock;
 use crate::config::SessionInfo;
 use crate::lifecycle;
 use crate::model::SsoToken;
+use crate::source::BrokerError;
 use crate::sso::oidc::{self, RefreshError};
 use crate::store::Vault;
 use chrono::{DateTime, Duration, Utc};
@@ -100,6 +100,39 @@ impl SessionKeeper {
             .collect();
         out.sort_by(|a, b| a.session.cmp(&b.session));
         out
+    }
+
+    /// Forget what is known of the sessions `gone` says were signed out.
+    pub fn forget(&self, gone: impl Fn(&str) -> bool) {
+        self.slots.lock().unwrap().retain(|key, _| !gone(key));
+    }
+
+    /// Clear "needs a new sign-in" for every session whose keychain token is
+    /// no longer the one that died: a `credbroker login` (or `logout`) made
+    /// since. A keychain that does not answer changes nothing.
+    pub async fn revalidate(&self) {
+        let slots: Vec<(String, Arc<SessionSlot>)> = self
+            .slots
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, slot) in slots {
+            let dead = match &slot.state.lock().unwrap().needs_login {
+                Some((_, dead)) => dead.access_token.clone(),
+                None => continue,
+            };
+            let Ok(stored) = self.vault.sso_token(&key).await else {
+                continue;
+            };
+            if stored.is_none_or(|t| t.access_token != dead) {
+                tracing::info!(session = %key, "new sign-in found; renewing again");
+                let mut state = slot.state.lock().unwrap();
+                state.needs_login = None;
+                state.last_failure = None;
+            }
+        }
     }
 
     async fn stored(&self, session: &SessionInfo) -> Result<Option<SsoToken>, BrokerError> {

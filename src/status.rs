@@ -245,13 +245,14 @@ pub fn render(report: &StatusReport, now: DateTime<Utc>) -> String {
                     r.session.clone(),
                     r.account_id.clone(),
                     r.role_name.clone(),
+                    r.via.clone().unwrap_or_else(|| "-".into()),
                     time(r.expiration, now),
                     time(r.renew_at, now),
                 ]
             })
             .collect();
         out.push_str(&table(
-            &["SESSION", "ACCOUNT", "ROLE", "EXPIRES", "RENEWS"],
+            &["SESSION", "ACCOUNT", "ROLE", "VIA", "EXPIRES", "RENEWS"],
             &rows,
         ));
     }
@@ -295,9 +296,12 @@ mod tests {
             }],
             keychain_error: None,
             roles: vec![HeldRoleStatus {
+                kind: "sso-role".into(),
                 session: "corp".into(),
                 account_id: "111111111111".into(),
                 role_name: "ReadOnly".into(),
+                role_arn: None,
+                via: None,
                 expiration: at(11, 0),
                 renew_at: at(10, 37) + chrono::Duration::seconds(30),
             }],

@@ -21,115 +21,21 @@
 //! minutes, so keeping it would not help: renewing means minting a new one,
 //! which is what lets a job outlive one credential lifetime.
 //!
-//! Credentials are cached per role and source with one fetch at a time, and
-//! renewed on the same schedule as SSO credentials ([`crate::lifecycle`]).
+//! The broker keeps the credentials in its slots like any other source:
+//! cached, single-flighted, renewed ahead by its renewal pass and shown in
+//! `status`. The profile keys are read by [`crate::config::AwsConfig::chain`];
+//! the AWS CLI's own `role_arn` + `web_identity_token_file` profile is the
+//! same source with a token file.
 //! STS refusals (bad token, trust policy) are final (400); network trouble,
 //! throttling and `IDPCommunicationError` are transient (503).
 
-use crate::broker::BrokerError;
-use crate::config::{AwsConfig, Profile};
-use crate::lifecycle;
 use crate::model::{RoleCredentials, Secret};
+use crate::source::BrokerError;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
 
-pub const ROLE_ARN_KEY: &str = "credbroker_web_identity_role_arn";
-const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
-
-/// Where a profile's token comes from.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum TokenSource {
-    GithubActions { audience: String },
-    File(PathBuf),
-}
-
-/// A profile that assumes its role with a web identity.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct WebIdentityTarget {
-    pub profile: String,
-    pub role_arn: String,
-    pub session_name: String,
-    pub duration_seconds: Option<i32>,
-    pub source: TokenSource,
-    pub region: Option<String>,
-}
-
-/// The web-identity target of `profile`, or `None` when the profile does not
-/// name a web-identity role (it is then an SSO profile, or unknown).
-pub fn target_of(
-    config: &AwsConfig,
-    profile: &str,
-) -> Option<Result<WebIdentityTarget, BrokerError>> {
-    let p = config.profile(profile)?;
-    let role_arn = p.settings.get(ROLE_ARN_KEY)?;
-    Some(parse_target(p, role_arn))
-}
-
-fn parse_target(p: &Profile, role_arn: &str) -> Result<WebIdentityTarget, BrokerError> {
-    let get = |k: &str| {
-        p.settings
-            .get(&format!("credbroker_web_identity_{k}"))
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-    };
-    let bad = |m: String| BrokerError::Config(format!("profile '{}': {m}", p.name));
-    let source = match get("source").unwrap_or("github-actions") {
-        "github-actions" => TokenSource::GithubActions {
-            audience: get("audience").unwrap_or(DEFAULT_AUDIENCE).to_string(),
-        },
-        other => match other.strip_prefix("file:") {
-            Some(path) if !path.is_empty() => TokenSource::File(PathBuf::from(path)),
-            _ => {
-                return Err(bad(format!(
-                    "credbroker_web_identity_source must be `github-actions` or `file:/path`, not `{other}`"
-                )))
-            }
-        },
-    };
-    let duration_seconds = match get("duration") {
-        None => None,
-        Some(d) => match d.parse::<i32>() {
-            Ok(d) if (900..=43200).contains(&d) => Some(d),
-            _ => {
-                return Err(bad(format!(
-                    "credbroker_web_identity_duration must be 900..43200 seconds, not `{d}`"
-                )))
-            }
-        },
-    };
-    if !role_arn.starts_with("arn:") || !role_arn.contains(":role/") {
-        return Err(bad(format!(
-            "{ROLE_ARN_KEY} `{role_arn}` is not a role ARN"
-        )));
-    }
-    Ok(WebIdentityTarget {
-        profile: p.name.clone(),
-        role_arn: role_arn.to_string(),
-        session_name: get("session_name")
-            .map(String::from)
-            .unwrap_or_else(|| session_name_for(&p.name)),
-        duration_seconds,
-        source,
-        region: p.region.clone(),
-    })
-}
-
-/// `credbroker-PROFILE`, cut to STS's characters and 64-character limit.
-fn session_name_for(profile: &str) -> String {
-    let cleaned: String = format!("credbroker-{profile}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "=,.@-_".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    cleaned.chars().take(64).collect()
-}
+pub use crate::config::{
+    TokenSource, WebIdentityTarget, WEB_IDENTITY_ROLE_ARN_KEY as ROLE_ARN_KEY,
+};
 
 /// The Actions variables, read once per fetch.
 #[derive(Clone, Debug, Default)]
@@ -262,9 +168,20 @@ fn account_of(role_arn: &str) -> Option<String> {
 
 fn sts_error(target: &WebIdentityTarget, failure: crate::sso::CallFailure) -> BrokerError {
     use crate::sso::FailureKind;
+    // Only a refusal is final: 5xx (InternalFailure, ServiceUnavailable),
+    // throttling and an unreachable identity provider pass.
     let transient = failure.kind == FailureKind::Transient
-        || failure.code.as_deref() == Some("idpcommunicationerror")
-        || failure.code.as_deref() == Some("throttling");
+        || failure.status.is_some_and(|s| s >= 500 || s == 429)
+        || matches!(
+            failure.code.as_deref(),
+            Some(
+                "idpcommunicationerror"
+                    | "throttling"
+                    | "internalfailure"
+                    | "serviceunavailable"
+                    | "requestlimitexceeded"
+            )
+        );
     let message = format!(
         "STS refused AssumeRoleWithWebIdentity for {} (profile '{}'): {}",
         target.role_arn, target.profile, failure.detail
@@ -276,105 +193,16 @@ fn sts_error(target: &WebIdentityTarget, failure: crate::sso::CallFailure) -> Br
     }
 }
 
-/// One cache slot: the last credentials and the single-flight lock.
-#[derive(Default)]
-struct Slot {
-    current: Mutex<Option<RoleCredentials>>,
-    fetch: tokio::sync::Mutex<()>,
-}
-
-fn slots() -> &'static Mutex<HashMap<WebIdentityTarget, Arc<Slot>>> {
-    static SLOTS: OnceLock<Mutex<HashMap<WebIdentityTarget, Arc<Slot>>>> = OnceLock::new();
-    SLOTS.get_or_init(Default::default)
-}
-
-/// Cached credentials while servable, else a fresh token and a new
-/// AssumeRoleWithWebIdentity (one at a time per target). During an outage,
-/// unexpired credentials are served rather than none.
-pub async fn credentials(
-    target: &WebIdentityTarget,
-    now: impl Fn() -> DateTime<Utc>,
-) -> Result<RoleCredentials, BrokerError> {
-    let slot = slots()
-        .lock()
-        .unwrap()
-        .entry(target.clone())
-        .or_default()
-        .clone();
-    let servable = |slot: &Slot| {
-        slot.current
-            .lock()
-            .unwrap()
-            .clone()
-            .filter(|c| lifecycle::is_servable(c, now()))
-    };
-    if let Some(c) = servable(&slot) {
-        return Ok(c);
-    }
-    let _fetching = slot.fetch.lock().await;
-    if let Some(c) = servable(&slot) {
-        return Ok(c);
-    }
-    match assume(target, &ActionsEnv::from_process(), now()).await {
-        Ok(c) => {
-            *slot.current.lock().unwrap() = Some(c.clone());
-            Ok(c)
-        }
-        Err(BrokerError::Upstream(m)) => {
-            let stale = slot.current.lock().unwrap().clone();
-            stale
-                .filter(|c| lifecycle::is_unexpired(c, now()))
-                .ok_or(BrokerError::Upstream(m))
-        }
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    const CONFIG: &str = "
-[profile ci]
-credbroker_web_identity_role_arn = arn:aws:iam::111111111111:role/GitHubDeploy
-credbroker_web_identity_duration = 900
-region = eu-west-1
-
-[profile eks]
-credbroker_web_identity_role_arn = arn:aws:iam::222222222222:role/Pod
-credbroker_web_identity_source = file:/var/run/token
-credbroker_web_identity_session_name = pod
-
-[profile bad]
-credbroker_web_identity_role_arn = arn:aws:iam::222222222222:role/Pod
-credbroker_web_identity_source = ftp://x
-
-[profile sso]
-credbroker_sso_session = corp
-";
 
     #[test]
-    fn profiles_name_role_source_and_defaults() {
-        let config = AwsConfig::parse(CONFIG, Path::new("/cfg")).unwrap();
-        let ci = target_of(&config, "ci").unwrap().unwrap();
+    fn account_of_a_role_arn() {
         assert_eq!(
-            ci.source,
-            TokenSource::GithubActions {
-                audience: "sts.amazonaws.com".into()
-            }
+            account_of("arn:aws:iam::111111111111:role/GitHubDeploy").as_deref(),
+            Some("111111111111")
         );
-        assert_eq!(ci.session_name, "credbroker-ci");
-        assert_eq!(ci.duration_seconds, Some(900));
-        assert_eq!(ci.region.as_deref(), Some("eu-west-1"));
-        let eks = target_of(&config, "eks").unwrap().unwrap();
-        assert_eq!(eks.source, TokenSource::File("/var/run/token".into()));
-        assert_eq!(eks.session_name, "pod");
-        let e = target_of(&config, "bad").unwrap().unwrap_err().to_string();
-        assert!(e.contains("github-actions"), "{e}");
-        assert!(target_of(&config, "sso").is_none());
-        assert!(target_of(&config, "missing").is_none());
-        assert_eq!(account_of(&ci.role_arn).as_deref(), Some("111111111111"));
     }
 
     #[test]
@@ -392,7 +220,7 @@ credbroker_sso_session = corp
     #[tokio::test]
     async fn missing_request_url_names_the_permission() {
         let source = TokenSource::GithubActions {
-            audience: DEFAULT_AUDIENCE.into(),
+            audience: crate::config::DEFAULT_AUDIENCE.into(),
         };
         let e = fetch_token(&source, &ActionsEnv::default())
             .await

@@ -154,6 +154,7 @@ mod tests {
             profile: format!("p{n}"),
             account: Some("111111111111".into()),
             role: Some("ReadOnly".into()),
+            chain: None,
             result: "ok".into(),
             status: 200,
             via: Default::default(),

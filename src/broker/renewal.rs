@@ -2,13 +2,16 @@
 //! before they get close to expiry, so a client never waits on an upstream
 //! call and never receives credentials with less than the promised life.
 //!
-//! Each pass looks at the roles the broker has served (only those: a role
-//! nobody asked for is not fetched), refreshes their sessions' tokens when
-//! due, then renews each role whose [`lifecycle::renew_at`] has passed.
+//! Each pass looks at the credentials the broker has served (only those: a
+//! role nobody asked for is not fetched) of every kind: SSO roles, web
+//! identities and assumed roles. It refreshes the SSO sessions' tokens when
+//! due, then renews each slot whose [`lifecycle::renew_at`] has passed; an
+//! assumed role is renewed with its source's credentials, fetched first if
+//! they are due too.
 //! A failed renewal backs off exponentially with jitter (1 s doubling to
 //! 60 s) while the old credentials keep being served until they expire.
 
-use super::{Broker, RoleSlot};
+use super::{Broker, Fetch, RoleSlot};
 use crate::config::SessionInfo;
 use crate::lifecycle;
 use chrono::{DateTime, Duration, Utc};
@@ -40,10 +43,13 @@ impl Broker {
     pub async fn renew_due(&self) -> Option<DateTime<Utc>> {
         let slots: Vec<Arc<RoleSlot>> = self.roles.lock().unwrap().values().cloned().collect();
         let mut next = None;
+        // A sign-in made since a session died is seen here, not only when a
+        // request or a refresh happens to look.
+        self.sessions.revalidate().await;
 
         let mut sessions: BTreeMap<String, SessionInfo> = BTreeMap::new();
         for slot in &slots {
-            if let Some(target) = slot.target.lock().unwrap().as_ref() {
+            if let Some(Fetch::Sso(target)) = slot.how.lock().unwrap().as_ref() {
                 sessions.insert(target.session.key.clone(), target.session.clone());
             }
         }
@@ -80,15 +86,15 @@ impl Broker {
         }
 
         for slot in slots {
-            let (target, due) = {
-                let target = slot.target.lock().unwrap().clone();
+            let (known, due) = {
+                let known = slot.how.lock().unwrap().is_some();
                 let current = slot.current.read().unwrap();
                 let due = current.as_ref().map(|v| {
                     lifecycle::renew_at(v.credentials.expiration, v.credentials.lifetime())
                 });
-                (target, due)
+                (known, due)
             };
-            let (Some(target), Some(mut due)) = (target, due) else {
+            let (true, Some(mut due)) = (known, due) else {
                 continue;
             };
             if let (_, Some(retry)) = *slot.backoff.lock().unwrap() {
@@ -107,17 +113,17 @@ impl Broker {
                 continue;
             }
             let before = slot.current.read().unwrap().clone();
-            let result = self.fetch_into(&slot, &target, false).await;
+            let result = self.fetch_into(&slot, false).await;
             let renewed = matches!((&result, &before), (Ok(new), Some(old)) if new.credentials.access_key_id != old.credentials.access_key_id);
             let mut backoff_state = slot.backoff.lock().unwrap();
             if renewed {
-                tracing::debug!(profile = %target.profile, "renewed role credentials ahead of expiry");
+                tracing::debug!(key = ?slot.key, "renewed credentials ahead of expiry");
                 *backoff_state = (0, None);
             } else {
                 let failures = backoff_state.0 + 1;
                 let retry = self.clock.now() + backoff(failures, rand::rng().random());
                 if let Err(e) = &result {
-                    tracing::warn!(profile = %target.profile, error = %e, failures, "renewal failed; retrying later");
+                    tracing::warn!(key = ?slot.key, error = %e, failures, "renewal failed; retrying later");
                 }
                 *backoff_state = (failures, Some(retry));
                 next = earliest(next, retry);

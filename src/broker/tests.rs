@@ -24,10 +24,14 @@ fn broker(dir: &tempfile::TempDir, role: &str) -> Broker {
 
 fn sso_role(broker: &Broker, profile: &str) -> Arc<SsoRole> {
     match broker.resolve(profile) {
-        Ok(Resolved::Sso(role)) => role,
-        Ok(Resolved::WebIdentity(_)) => panic!("{profile} resolved to a web identity"),
+        Ok(role) if matches!(role.slot.key, SlotKey::Sso(_)) => role,
+        Ok(role) => panic!("{profile} resolved to {:?}", role.slot.key),
         Err(e) => panic!("{profile}: {e}"),
     }
+}
+
+fn role_name(role: &SsoRole) -> String {
+    role.subject.role.clone().unwrap()
 }
 
 #[test]
@@ -35,9 +39,12 @@ fn a_profile_is_resolved_once_per_parse() {
     let dir = tempfile::tempdir().unwrap();
     let broker = broker(&dir, "ReadOnly");
     let first = sso_role(&broker, "dev");
-    assert_eq!(first.target.role_name, "ReadOnly");
+    assert_eq!(role_name(&first), "ReadOnly");
     assert!(Arc::ptr_eq(&first, &sso_role(&broker, "dev")));
-    assert!(matches!(broker.resolve("ci"), Ok(Resolved::WebIdentity(_))));
+    assert!(matches!(
+        broker.resolve("ci").map(|r| r.slot.key.clone()),
+        Ok(SlotKey::WebIdentity(_))
+    ));
     assert!(matches!(
         broker.resolve("nope"),
         Err(BrokerError::UnknownProfile(_))
@@ -51,7 +58,7 @@ fn an_edit_is_seen_on_the_next_request_without_a_watcher() {
     let before = sso_role(&broker, "dev");
     std::fs::write(broker.config_path(), config_with("PowerUserAccess")).unwrap();
     let after = sso_role(&broker, "dev");
-    assert_eq!(after.target.role_name, "PowerUserAccess");
+    assert_eq!(role_name(&after), "PowerUserAccess");
     // A new role has its own cache slot.
     assert!(!Arc::ptr_eq(&before.slot, &after.slot));
 }
@@ -61,10 +68,10 @@ fn with_a_watcher_the_reload_applies_the_edit() {
     let dir = tempfile::tempdir().unwrap();
     let broker = broker(&dir, "ReadOnly");
     broker.set_config_watched(true);
-    assert_eq!(sso_role(&broker, "dev").target.role_name, "ReadOnly");
+    assert_eq!(role_name(&sso_role(&broker, "dev")), "ReadOnly");
     std::fs::write(broker.config_path(), config_with("PowerUserAccess")).unwrap();
     broker.reload_config().unwrap();
-    assert_eq!(sso_role(&broker, "dev").target.role_name, "PowerUserAccess");
+    assert_eq!(role_name(&sso_role(&broker, "dev")), "PowerUserAccess");
 }
 
 #[test]
@@ -82,5 +89,55 @@ fn the_same_role_keeps_its_slot_across_edits() {
     assert!(
         Arc::ptr_eq(&before.slot, &after.slot),
         "the cached credentials stay"
+    );
+}
+
+#[test]
+fn a_chain_shares_its_source_slot_with_the_source_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n[profile deploy]\nrole_arn = arn:aws:iam::222222222222:role/Deploy\n\
+             source_profile = dev\nexternal_id = x\n\
+             [profile deeper]\nrole_arn = arn:aws:iam::333333333333:role/Ops\nsource_profile = deploy\n",
+            config_with("Admin")
+        ),
+    )
+    .unwrap();
+    let broker = Broker::new(Vault::in_memory(), path, crate::clock::system());
+    let dev = sso_role(&broker, "dev");
+    let deploy = broker.resolve("deploy").unwrap();
+    assert_eq!(deploy.subject.account.as_deref(), Some("222222222222"));
+    assert_eq!(deploy.subject.role.as_deref(), Some("Deploy"));
+    let SlotKey::Assumed(source, hop) = &deploy.slot.key else {
+        panic!("{:?}", deploy.slot.key)
+    };
+    assert_eq!(**source, dev.slot.key);
+    assert_eq!(hop.external_id.as_deref(), Some("x"));
+    let deeper = broker.resolve("deeper").unwrap();
+    let Some(Fetch::Assumed { source, .. }) = deeper.slot.how.lock().unwrap().clone() else {
+        panic!("not an assumed role")
+    };
+    assert!(Arc::ptr_eq(&source, &deploy.slot), "one slot per hop");
+    assert_eq!(
+        describe(&deeper.slot.key).via.as_deref(),
+        Some("222222222222/Deploy")
+    );
+    assert_eq!(
+        deeper.subject.chain.as_deref(),
+        Some("111111111111/Admin -> 222222222222/Deploy -> 333333333333/Ops")
+    );
+}
+
+#[test]
+fn errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker(&dir, "ReadOnly");
+    let e = broker.resolve("nope").unwrap_err().to_string();
+    assert!(
+        e.contains(&broker.config_path().display().to_string()),
+        "{e}"
     );
 }

@@ -77,6 +77,7 @@ mod tests {
             profile: format!("p{s}"),
             account: None,
             role: None,
+            chain: None,
             result: "ok".into(),
             status: 200,
             via: Default::default(),

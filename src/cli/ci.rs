@@ -60,14 +60,19 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     }
     let config_path = crate::paths::aws_config_file();
     let config = crate::config::AwsConfig::load(&config_path)?;
-    let target = crate::web_identity::target_of(&config, &args.profile).with_context(|| {
-        format!(
-            "profile '{}' in {} has no {}; see `credbroker ci --help`",
+    // A web identity, or a chain of roles assumed on top of one: CI runners
+    // have no keychain to sign in with.
+    let chain = config.chain(&args.profile)?;
+    let crate::config::ChainRoot::WebIdentity(_) = &chain.root else {
+        anyhow::bail!(
+            "profile '{}' in {} is not served from a web identity: give it {} (or role_arn + \
+             web_identity_token_file), or a source_profile that has one; see `credbroker ci --help`",
             args.profile,
             config_path.display(),
             crate::web_identity::ROLE_ARN_KEY
-        )
-    })??;
+        );
+    };
+    let region = chain.region();
     let broker = Arc::new(Broker::new(
         crate::store::Vault::in_memory(),
         config_path,
@@ -91,7 +96,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         &args.profile,
         &token_path,
         token.expose(),
-        target.region.as_deref(),
+        region.as_deref(),
     );
     let lines = github_env_lines(&plan.set);
     if let Some(path) = std::env::var_os("GITHUB_ENV").filter(|p| !p.is_empty()) {

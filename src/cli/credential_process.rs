@@ -6,8 +6,10 @@
 //!
 //! First it asks the running daemon over its Unix socket ([`crate::control`]),
 //! which answers from memory in well under a millisecond; nothing else (no
-//! keychain, no SDK client) is touched before that. With no daemon
-//! listening it resolves in-process: the keychain's cached role credentials
+//! keychain, no SDK client) is touched before that. The request names the
+//! caller's AWS config file; a daemon reading another one says so, and the
+//! profile is resolved in-process in the caller's file. With no daemon
+//! listening it resolves in-process too, the profile before the keychain: the keychain's cached role credentials
 //! when they are fresh, else a GetRoleCredentials call with the stored SSO
 //! token. A daemon's error is final (it already looked in the keychain) and
 //! is turned back into the same [`BrokerError`] the in-process path gives,
@@ -16,10 +18,12 @@
 //! carry a secret.
 
 use crate::broker::{Broker, BrokerError, CredentialSource};
+use crate::config::{AwsConfig, ChainRoot};
 use crate::control::client::{self, ClientError};
-use crate::control::protocol::CredentialsReply;
+use crate::control::protocol::{CredentialsReply, OTHER_CONFIG_FILE};
 use crate::model::credential_process_output;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -47,21 +51,29 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The daemon's document, `None` when no daemon answers (or it answered
-/// nonsense: resolving in-process is still correct then).
 /// The `credential_process` document for `profile`: from the daemon when
-/// one runs, else resolved in this process. `console` uses it too.
+/// one runs on the caller's config file, else resolved in this process.
+/// `console` uses it too.
 pub async fn document(profile: &str) -> anyhow::Result<String> {
-    match from_daemon(profile).await? {
+    // The caller's config file decides, not the daemon's.
+    let config_path = crate::paths::aws_config_file();
+    match from_daemon(profile, &config_path).await? {
         Some(document) => Ok(document),
-        None => in_process(profile).await,
+        None => in_process(profile, config_path).await,
     }
 }
 
-async fn from_daemon(profile: &str) -> Result<Option<String>, BrokerError> {
-    match client::credentials(&crate::control::socket_path(), profile).await {
+/// The daemon's document, `None` when no daemon answers, when it reads
+/// another config file than the caller's, or when it answered nonsense:
+/// resolving in-process is still correct then.
+async fn from_daemon(profile: &str, config: &Path) -> Result<Option<String>, BrokerError> {
+    match client::credentials(&crate::control::socket_path(), profile, config).await {
         Ok(CredentialsReply::Document(document)) => Ok(Some(document)),
-        Ok(CredentialsReply::Error(error)) => Err(error.into_broker_error(profile)),
+        Ok(CredentialsReply::Error(error)) if error.code == OTHER_CONFIG_FILE => {
+            tracing::debug!(message = %error.message, "resolving in-process");
+            Ok(None)
+        }
+        Ok(CredentialsReply::Error(error)) => Err(error.into_broker_error()),
         Err(ClientError::NoDaemon { .. }) => {
             tracing::debug!("no daemon on the socket; resolving in-process");
             Ok(None)
@@ -73,13 +85,17 @@ async fn from_daemon(profile: &str) -> Result<Option<String>, BrokerError> {
     }
 }
 
-async fn in_process(profile: &str) -> anyhow::Result<String> {
-    let vault = crate::store::open_keychain().await?;
-    let broker = Broker::new(
-        vault,
-        crate::paths::aws_config_file(),
-        crate::clock::system(),
-    );
+/// Resolve the profile first, so a config error is reported as one; only a
+/// chain that starts from an SSO role opens the keychain (a web identity
+/// needs none: CI runners have no keychain).
+async fn in_process(profile: &str, config_path: PathBuf) -> anyhow::Result<String> {
+    let config = AwsConfig::load(&config_path).map_err(crate::broker::config_error)?;
+    let chain = config.chain(profile).map_err(crate::broker::config_error)?;
+    let vault = match chain.root {
+        ChainRoot::Sso(_) => crate::store::open_keychain().await?,
+        ChainRoot::WebIdentity(_) => crate::store::Vault::in_memory(),
+    };
+    let broker = Broker::new(vault, config_path, crate::clock::system());
     let creds = broker.credentials(profile).await?;
     Ok(credential_process_output(&creds))
 }

@@ -156,14 +156,18 @@ pub fn credential_env(
     }
 }
 
-/// Everything `env` and `exec` need: the profile must exist and name a role;
+/// Everything `env` and `exec` need: the profile must exist and be one the
+/// daemon serves (SSO role, web identity or chain);
 /// the daemon's secret is created if missing, exactly as the daemon would,
 /// and the profile's scoped token file is written.
 pub fn plan_for_profile(profile: &str) -> anyhow::Result<EnvPlan> {
     let config = crate::config::AwsConfig::load_default()?;
-    let target = config
-        .role_target(profile)
+    // Every kind of profile the daemon serves: an SSO role, a web identity,
+    // or a chain of roles assumed on one of them.
+    let chain = config
+        .chain(profile)
         .with_context(|| format!("profile '{profile}' cannot be served by credbroker"))?;
+    let region = chain.region();
     let secret = AuthToken::load_or_create(&crate::paths::token_file())?;
     let runtime_dir = crate::paths::runtime_dir();
     let token_file = crate::server::scope::write_token_file(&runtime_dir, &secret, profile)
@@ -185,7 +189,7 @@ pub fn plan_for_profile(profile: &str) -> anyhow::Result<EnvPlan> {
         profile,
         &token_file,
         token.expose(),
-        target.region.as_deref(),
+        region.as_deref(),
     ))
 }
 

@@ -6,6 +6,12 @@
 //! leave a token behind on this machine. For the same reason an AWS CLI
 //! cache file that `--export-aws-cli-cache` wrote with the session's token
 //! is removed too.
+//!
+//! Then a running daemon is told over its socket ([`crate::control`]): it
+//! forgets the roles it holds for those sessions at once and records the
+//! logout in the audit trail, so from then on it answers `LoginRequired`
+//! instead of serving them. The keychain goes first, so a request arriving
+//! in between cannot fetch the roles back from it.
 
 use crate::aws_cli_cache::{self, Cleanup};
 use crate::config::AwsConfig;
@@ -59,25 +65,64 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         keys
     };
-    if keys.is_empty() {
-        eprintln!("No sessions are signed in.");
-        return Ok(());
-    }
     let home = crate::paths::home_dir();
     let mut problems = 0;
+    let mut removed = Vec::new();
     for key in &keys {
         match logout_session(&vault, key, &home).await {
-            Ok(report) => eprintln!("{report}"),
+            Ok(report) => {
+                eprintln!("{report}");
+                removed.push(key.clone());
+            }
             Err(e) => {
                 problems += 1;
                 eprintln!("Could not remove '{key}' from the keychain: {e}");
             }
         }
     }
+    if keys.is_empty() {
+        eprintln!("No sessions are signed in.");
+    }
+    // With --all the daemon forgets every role, even of a session whose
+    // keychain items were already gone.
+    if !removed.is_empty() || args.all {
+        tell_daemon(&removed, args.all).await;
+    }
     if problems > 0 {
         anyhow::bail!("{problems} session(s) could not be removed from the keychain");
     }
     Ok(())
+}
+
+/// Make a running daemon stop serving the sessions' roles; no daemon is
+/// fine (nothing serves them), a daemon that fails to answer is reported.
+async fn tell_daemon(sessions: &[String], all: bool) {
+    use crate::control::client::{self, ClientError};
+    match client::logout(&crate::control::socket_path(), sessions, all).await {
+        Ok(Ok(reply)) => {
+            eprintln!(
+                "The running daemon stopped serving {} role(s) of {}.",
+                reply.dropped_roles,
+                if all {
+                    "every session".to_string()
+                } else {
+                    sessions.join(", ")
+                }
+            );
+        }
+        Ok(Err(error)) => eprintln!(
+            "The running daemon refused the logout ({}); restart it with `credbroker daemon` \
+             so it stops serving the cached roles.",
+            error.message
+        ),
+        Err(ClientError::NoDaemon { .. }) => {
+            tracing::debug!("no daemon running; nothing else serves the roles");
+        }
+        Err(error) => eprintln!(
+            "Could not tell the running daemon ({error}); restart it with `credbroker daemon` \
+             so it stops serving the cached roles."
+        ),
+    }
 }
 
 /// Remove one session's items (and its exported AWS CLI cache file under

@@ -55,10 +55,19 @@ pub async fn gather() -> StatusReport {
             None
         }
     };
-    let (sessions, keychain_error) = match sessions {
+    let (mut sessions, keychain_error) = match sessions {
         Ok(sessions) => (sessions, None),
         Err(error) => (Vec::new(), Some(error)),
     };
+    // A session whose refresh the daemon saw fail for good does not renew,
+    // though its refresh token is still in the keychain.
+    if let Some(d) = &daemon {
+        for s in &mut sessions {
+            if d.needs_login.iter().any(|n| n.session == s.name) {
+                s.refreshable = false;
+            }
+        }
+    }
     let config = match &daemon {
         Some(d) => ConfigState {
             exists: d.config_path.exists(),
@@ -108,13 +117,22 @@ async fn sessions() -> Result<Vec<SessionState>, String> {
     for name in vault.sessions().await.map_err(|e| e.to_string())? {
         // An index entry whose token is gone (logged out elsewhere) is skipped.
         if let Some(token) = vault.sso_token(&name).await.map_err(|e| e.to_string())? {
+            // A refresh needs the client registration it was issued to.
+            let registered = match &token.registration_key {
+                Some(key) => vault
+                    .registration(key)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_some_and(|r| r.expires_at > now),
+                None => true,
+            };
             sessions.push(SessionState {
                 name,
                 start_url: token.start_url.clone(),
                 region: token.region.clone(),
                 expires_at: token.expires_at,
                 expired: token.expires_at <= now,
-                refreshable: token.refresh_token.is_some(),
+                refreshable: token.refresh_token.is_some() && registered,
             });
         }
     }

@@ -20,10 +20,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod chain;
 mod ini;
 mod resolve;
 
+pub use chain::{
+    session_name_for, AssumeRoleHop, Chain, ChainRoot, TokenSource, WebIdentityTarget,
+    DEFAULT_AUDIENCE,
+};
 pub use ini::{parse_file, parse_sections, sub_settings, Ignored, ParsedFile, Section};
+
+/// The key that makes a profile credbroker's own web-identity profile.
+pub const WEB_IDENTITY_ROLE_ARN_KEY: &str = "credbroker_web_identity_role_arn";
 
 /// A parsed AWS config file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -93,6 +101,14 @@ pub enum ConfigError {
     UnknownSession { name: String, path: PathBuf },
     #[error("{0}")]
     Incomplete(String),
+    /// A role chain that cannot be followed (cycle, unknown or unsupported
+    /// source, bad hop setting); see [`AwsConfig::chain`].
+    #[error("profile '{profile}' in {}: {message}", path.display())]
+    Chain {
+        profile: String,
+        path: PathBuf,
+        message: String,
+    },
 }
 
 impl AwsConfig {
@@ -165,6 +181,23 @@ impl AwsConfig {
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         self.profiles.get(name)
     }
+}
+
+/// Longest profile name credbroker serves; real ones are far shorter.
+pub const MAX_PROFILE_LEN: usize = 256;
+
+/// The one rule for a profile name a client may ask for, on the endpoint
+/// and on the daemon's socket alike: not empty, at most
+/// [`MAX_PROFILE_LEN`] bytes, no control character, no `/` (it is a path
+/// segment and names a token file), not `.` or `..`, and no surrounding
+/// spaces.
+pub fn is_profile_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_PROFILE_LEN
+        && name != "."
+        && name != ".."
+        && !name.chars().any(|c| c.is_control() || c == '/')
+        && name.trim() == name
 }
 
 /// `[profile NAME]` -> NAME, `[default]` -> default; other sections are not profiles.

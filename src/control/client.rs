@@ -5,7 +5,9 @@
 //! a short timeout. Once connected, the daemon may need a while (an upstream
 //! call), so the reply gets the broker's own deadline plus a margin.
 
-use super::protocol::{self, CredentialsReply, DaemonStatus, ErrorReply, ProtocolError, Request};
+use super::protocol::{
+    self, CredentialsReply, DaemonStatus, ErrorReply, LogoutReply, ProtocolError, Request,
+};
 use std::path::Path;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -58,10 +60,16 @@ pub async fn exchange(path: &Path, request: &Request) -> Result<String, ClientEr
     String::from_utf8(reply).map_err(|_| ClientError::Exchange("the reply is not UTF-8".into()))
 }
 
-/// The daemon's answer for a profile: a document or a broker error.
-pub async fn credentials(path: &Path, profile: &str) -> Result<CredentialsReply, ClientError> {
+/// The daemon's answer for a profile in the caller's AWS config file
+/// `config`: a document or a broker error.
+pub async fn credentials(
+    path: &Path,
+    profile: &str,
+    config: &Path,
+) -> Result<CredentialsReply, ClientError> {
     let request = Request::Credentials {
         profile: profile.to_string(),
+        config: Some(config.to_path_buf()),
     };
     let line = exchange(path, &request).await?;
     Ok(protocol::parse_credentials_reply(&line)?)
@@ -71,4 +79,19 @@ pub async fn credentials(path: &Path, profile: &str) -> Result<CredentialsReply,
 pub async fn status(path: &Path) -> Result<Result<DaemonStatus, ErrorReply>, ClientError> {
     let line = exchange(path, &Request::Status).await?;
     Ok(protocol::parse_status_reply(line.trim_end())?)
+}
+
+/// Tell the running daemon that `sessions` (every session with `all`) were
+/// signed out, so it stops serving their roles.
+pub async fn logout(
+    path: &Path,
+    sessions: &[String],
+    all: bool,
+) -> Result<Result<LogoutReply, ErrorReply>, ClientError> {
+    let request = Request::Logout {
+        sessions: sessions.to_vec(),
+        all,
+    };
+    let line = exchange(path, &request).await?;
+    Ok(protocol::parse_logout_reply(&line)?)
 }

@@ -8,7 +8,13 @@
 //! <- {"error":{"code":"LoginRequired","message":"...; run `credbroker login --sso-session corp`","status":403,"login_command":"credbroker login --sso-session corp"}}
 //! -> {"op":"status"}
 //! <- {"pid":4242,"endpoint":"http://127.0.0.1:9911","config_path":"...","config_error":null,"last_upstream_error":null,"roles":[...]}
+//! -> {"op":"logout","sessions":["corp"],"all":false}
+//! <- {"dropped_roles":2}
 //! ```
+//!
+//! `logout` is sent by `credbroker logout` after it removed the sessions'
+//! keychain items: the daemon forgets the roles it holds for them at once,
+//! so from then on it answers `LoginRequired` instead of serving them.
 //!
 //! A credentials answer is the `credential_process` document itself
 //! (protocols.md §2), so the client can print it unchanged. Errors carry the
@@ -23,17 +29,60 @@ use std::path::PathBuf;
 /// Longest request line accepted, newline included. Real ones are ~60 bytes.
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024;
 
-/// Longest profile name accepted (the HTTP endpoint uses the same bound).
-const MAX_PROFILE_LEN: usize = 256;
+use crate::config::is_profile_name;
 
 /// What a client asks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    /// The `credential_process` document for a profile.
-    Credentials { profile: String },
+    /// The `credential_process` document for a profile. `config` is the
+    /// caller's AWS config file: a daemon reading another file answers
+    /// [`OTHER_CONFIG_FILE`] and the caller resolves in-process.
+    Credentials {
+        profile: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<PathBuf>,
+    },
     /// What the daemon holds: [`DaemonStatus`].
     Status,
+    /// Forget the roles held for these sessions (every session with `all`):
+    /// their sign-in was just removed. Answered with [`LogoutReply`].
+    Logout {
+        #[serde(default)]
+        sessions: Vec<String>,
+        #[serde(default)]
+        all: bool,
+    },
+}
+
+/// The error code of a daemon that reads another AWS config file than the
+/// caller of a credentials request.
+pub const OTHER_CONFIG_FILE: &str = "OtherConfigFile";
+
+/// The answer to a logout request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutReply {
+    /// How many roles' credentials the daemon stopped serving.
+    pub dropped_roles: usize,
+}
+
+impl LogoutReply {
+    pub fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(self).expect("logout replies always encode");
+        line.push('\n');
+        line
+    }
+}
+
+/// Parse the reply to a logout request.
+pub fn parse_logout_reply(line: &str) -> Result<Result<LogoutReply, ErrorReply>, ProtocolError> {
+    let line = line.trim_end();
+    if let Ok(envelope) = serde_json::from_str::<ErrorEnvelope>(line) {
+        return Ok(Err(envelope.error));
+    }
+    serde_json::from_str(line)
+        .map(Ok)
+        .map_err(|e| ProtocolError::BadReply(e.to_string()))
 }
 
 impl Request {
@@ -69,19 +118,17 @@ pub fn parse_request(line: &[u8]) -> Result<Request, ProtocolError> {
     // serde's message names only the field or variant, never the value.
     let request: Request =
         serde_json::from_str(text).map_err(|e| ProtocolError::BadRequest(e.to_string()))?;
-    if let Request::Credentials { profile } = &request {
-        if !is_profile_name(profile) {
+    match &request {
+        Request::Credentials { profile, .. } if !is_profile_name(profile) => {
             return Err(ProtocolError::InvalidProfile);
         }
+        // Session names follow the same rule as profile names.
+        Request::Logout { sessions, .. } if !sessions.iter().all(|s| is_profile_name(s)) => {
+            return Err(ProtocolError::BadRequest("invalid session name".into()));
+        }
+        _ => {}
     }
     Ok(request)
-}
-
-fn is_profile_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_PROFILE_LEN
-        && !name.chars().any(char::is_control)
-        && name.trim() == name
 }
 
 /// The error half of a reply.
@@ -94,6 +141,10 @@ pub struct ErrorReply {
     /// For `LoginRequired`: the exact command that signs in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_command: Option<String>,
+    /// For `LoginRequired`: why, without the command, so the client
+    /// rebuilds the error from its parts rather than by cutting the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -108,13 +159,15 @@ impl ErrorReply {
             message: message.into(),
             status,
             login_command: None,
+            reason: None,
         }
     }
 
     pub fn from_broker(err: &BrokerError) -> Self {
         let mut reply = ErrorReply::new(err.code(), err.to_string(), err.status());
-        if let BrokerError::LoginRequired { command, .. } = err {
+        if let BrokerError::LoginRequired { command, reason } = err {
             reply.login_command = Some(command.clone());
+            reply.reason = Some(reason.clone());
         }
         reply
     }
@@ -137,20 +190,22 @@ impl ErrorReply {
         line
     }
 
-    /// The broker error the in-process path would have returned for
-    /// `profile`, so callers (and exit codes) cannot tell the paths apart.
-    pub fn into_broker_error(self, profile: &str) -> BrokerError {
+    /// The broker error the in-process path would have returned, so
+    /// callers (and exit codes) cannot tell the paths apart.
+    pub fn into_broker_error(self) -> BrokerError {
         match (self.code.as_str(), self.login_command) {
             ("LoginRequired", Some(command)) => {
-                let suffix = format!("; run `{command}`");
-                let reason = self
-                    .message
-                    .strip_suffix(&suffix)
-                    .unwrap_or(&self.message)
-                    .to_string();
+                // A daemon from before `reason` existed sent the message only.
+                let reason = self.reason.unwrap_or_else(|| {
+                    let suffix = format!("; run `{command}`");
+                    self.message
+                        .strip_suffix(&suffix)
+                        .unwrap_or(&self.message)
+                        .to_string()
+                });
                 BrokerError::LoginRequired { reason, command }
             }
-            ("UnknownProfile", _) => BrokerError::UnknownProfile(profile.to_string()),
+            ("UnknownProfile", _) => BrokerError::UnknownProfile(self.message),
             ("ProfileNotBrokered" | "InvalidProfileName", _) => {
                 BrokerError::NotBrokered(self.message)
             }
@@ -239,9 +294,18 @@ pub struct UpstreamErrorStatus {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldRoleStatus {
+    /// `sso-role`, `web-identity` or `assumed-role` (empty from an older daemon).
+    #[serde(default)]
+    pub kind: String,
     pub session: String,
     pub account_id: String,
     pub role_name: String,
+    /// The role's ARN, for web identities and assumed roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// For an assumed role: its source, `ACCOUNT/ROLE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     pub expiration: chrono::DateTime<chrono::Utc>,
     pub renew_at: chrono::DateTime<chrono::Utc>,
 }
@@ -261,9 +325,12 @@ impl DaemonStatus {
                 .roles
                 .into_iter()
                 .map(|r| HeldRoleStatus {
+                    kind: r.kind.to_string(),
                     session: r.session,
                     account_id: r.account_id,
                     role_name: r.role_name,
+                    role_arn: r.role_arn,
+                    via: r.via,
                     expiration: r.expiration,
                     renew_at: r.renew_at,
                 })
@@ -307,19 +374,35 @@ mod tests {
         assert_eq!(
             parse_request(b"{\"op\":\"credentials\",\"profile\":\"dev\"}\n"),
             Ok(Request::Credentials {
-                profile: "dev".into()
+                profile: "dev".into(),
+                config: None
             })
         );
         assert_eq!(parse_request(b"{\"op\":\"status\"}"), Ok(Request::Status));
+        let logout = Request::Logout {
+            sessions: vec!["corp".into()],
+            all: false,
+        };
+        assert_eq!(parse_request(logout.to_line().as_bytes()), Ok(logout));
+        assert_eq!(
+            parse_request(b"{\"op\":\"logout\",\"all\":true}"),
+            Ok(Request::Logout {
+                sessions: vec![],
+                all: true
+            })
+        );
+        assert!(parse_request(b"{\"op\":\"logout\",\"sessions\":[\"\"]}").is_err());
         let line = Request::Credentials {
             profile: "team dev".into(),
+            config: Some("/home/u/.aws/config".into()),
         }
         .to_line();
         assert!(line.ends_with('\n'));
         assert_eq!(
             parse_request(line.as_bytes()),
             Ok(Request::Credentials {
-                profile: "team dev".into()
+                profile: "team dev".into(),
+                config: Some("/home/u/.aws/config".into())
             })
         );
     }
@@ -340,7 +423,7 @@ mod tests {
                 "{line:?}"
             );
         }
-        for profile in ["", " dev", "a\\nb", "a\\u0000b"] {
+        for profile in ["", " dev", "a\\nb", "a\\u0000b", "a/b", ".."] {
             let line = format!("{{\"op\":\"credentials\",\"profile\":\"{profile}\"}}");
             assert_eq!(
                 parse_request(line.as_bytes()),
@@ -392,7 +475,7 @@ mod tests {
             panic!("expected an error reply: {line}");
         };
         assert_eq!(reply.status, 403);
-        let rebuilt = reply.into_broker_error("dev");
+        let rebuilt = reply.into_broker_error();
         assert_eq!(rebuilt.to_string(), original.to_string());
         assert!(
             matches!(rebuilt, BrokerError::LoginRequired { ref command, .. } if command == "credbroker login --sso-session corp")
@@ -402,18 +485,26 @@ mod tests {
     #[test]
     fn other_errors_keep_their_code_and_status() {
         for original in [
-            BrokerError::UnknownProfile("dev".into()),
+            BrokerError::UnknownProfile("no profile named 'dev' in /home/u/.aws/config".into()),
             BrokerError::NotBrokered("no role".into()),
             BrokerError::Config("bad file".into()),
             BrokerError::Upstream("throttled".into()),
             BrokerError::Keychain("locked".into()),
         ] {
             let reply = ErrorReply::from_broker(&original);
-            let rebuilt = reply.clone().into_broker_error("dev");
+            let rebuilt = reply.clone().into_broker_error();
             assert_eq!(rebuilt.code(), original.code());
             assert_eq!(rebuilt.status(), reply.status);
             assert_eq!(rebuilt.to_string(), original.to_string());
         }
+    }
+
+    #[test]
+    fn logout_reply_round_trips() {
+        let reply = LogoutReply { dropped_roles: 3 };
+        assert_eq!(parse_logout_reply(&reply.to_line()), Ok(Ok(reply)));
+        let error = ErrorReply::new("BadRequest", "nope", 400);
+        assert_eq!(parse_logout_reply(&error.to_line()), Ok(Err(error)));
     }
 
     #[test]

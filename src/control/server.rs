@@ -13,10 +13,11 @@
 //! the broker gets to answer.
 //!
 //! Every credentials request is recorded in the audit trail as the HTTP
-//! endpoint's are, with `via: socket`. The caller needs no `/proc` scan
+//! endpoint's are, with `via: socket`; so is every logout, one record per
+//! session with `result: logout` and the profile `sso-session NAME`. The caller needs no `/proc` scan
 //! here: the kernel hands over the peer's pid with its uid.
 
-use super::protocol::{self, DaemonStatus, ErrorReply, Request, MAX_REQUEST_BYTES};
+use super::protocol::{self, DaemonStatus, ErrorReply, LogoutReply, Request, MAX_REQUEST_BYTES};
 use super::{admit_peer, own_uid};
 use crate::audit::{AuditTrail, Caller, Subject, Vend, Via};
 use crate::broker::{Broker, BrokerSnapshot, CredentialSource};
@@ -37,14 +38,40 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time the broker has to answer (the HTTP endpoint uses the same).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the socket serves: credentials, and a snapshot for `status`.
+/// What the socket serves: credentials, a snapshot for `status`, and the
+/// logout that makes the daemon forget a session's roles.
 pub trait DaemonState: CredentialSource {
-    fn snapshot(&self) -> BrokerSnapshot;
+    fn snapshot(&self) -> impl Future<Output = BrokerSnapshot> + Send;
+
+    /// Stop serving the roles of `sessions` (every session with `all`);
+    /// returns how many roles were dropped.
+    fn logout(&self, sessions: &[String], all: bool) -> usize;
+
+    /// The AWS config file profiles are resolved in.
+    fn config_path(&self) -> &Path;
+}
+
+/// Whether the caller's config file is the daemon's: the same path, or
+/// the same file reached another way.
+fn same_file(theirs: &Path, ours: &Path) -> bool {
+    theirs == ours
+        || matches!(
+            (std::fs::canonicalize(theirs), std::fs::canonicalize(ours)),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 impl DaemonState for Broker {
-    fn snapshot(&self) -> BrokerSnapshot {
-        Broker::snapshot(self)
+    async fn snapshot(&self) -> BrokerSnapshot {
+        Broker::current_snapshot(self).await
+    }
+
+    fn logout(&self, sessions: &[String], all: bool) -> usize {
+        Broker::forget_sessions(self, sessions, all)
+    }
+
+    fn config_path(&self) -> &Path {
+        Broker::config_path(self)
     }
 }
 
@@ -211,23 +238,20 @@ async fn serve_connection<S: DaemonState>(stream: UnixStream, shared: &Shared<S>
         let too_long = line.len() > MAX_REQUEST_BYTES;
         let time = crate::clock::SystemClock.now();
         let (reply, asked) = answer(&line, shared).await;
-        if let (Some(asked), Some(trail)) = (asked, &shared.audit) {
-            let caller =
-                caller.get_or_insert_with(|| Arc::new(crate::audit::caller::of_process(uid, pid)));
-            let (account, role) = shared.state.role_of(&asked.profile).unzip();
-            trail.record(Vend {
-                time,
-                subject: Arc::new(Subject {
-                    profile: asked.profile,
-                    account,
-                    role,
-                }),
-                result: asked.result,
-                status: asked.status,
-                via: Via::Socket,
-                scope: None,
-                caller: caller.clone(),
-            });
+        if let Some(trail) = &shared.audit {
+            for asked in asked {
+                let caller = caller
+                    .get_or_insert_with(|| Arc::new(crate::audit::caller::of_process(uid, pid)));
+                trail.record(Vend {
+                    time,
+                    subject: Arc::new(asked.subject),
+                    result: asked.result,
+                    status: asked.status,
+                    via: Via::Socket,
+                    scope: None,
+                    caller: caller.clone(),
+                });
+            }
         }
         if write.write_all(reply.as_bytes()).await.is_err() || too_long {
             return;
@@ -235,23 +259,23 @@ async fn serve_connection<S: DaemonState>(stream: UnixStream, shared: &Shared<S>
     }
 }
 
-/// A credentials request as the audit trail is told of it.
+/// A request as the audit trail is told of it.
 struct Asked {
-    profile: String,
-    /// `ok`, or the error code the client got.
+    subject: Subject,
+    /// `ok`, `logout`, or the error code the client got.
     result: &'static str,
     /// The status the HTTP endpoint would have answered with.
     status: u16,
 }
 
-/// The reply line for one request line, and what to audit when it asked
-/// for a profile's credentials.
-async fn answer<S: DaemonState>(line: &[u8], shared: &Shared<S>) -> (String, Option<Asked>) {
+/// The reply line for one request line, and what to audit: a profile's
+/// credentials asked for, or sessions signed out.
+async fn answer<S: DaemonState>(line: &[u8], shared: &Shared<S>) -> (String, Vec<Asked>) {
     let request = match protocol::parse_request(line) {
         Ok(request) => request,
         Err(err) => {
             tracing::debug!(error = %err, "daemon socket: bad request");
-            return (ErrorReply::from_protocol(&err).to_line(), None);
+            return (ErrorReply::from_protocol(&err).to_line(), Vec::new());
         }
     };
     match request {
@@ -259,11 +283,51 @@ async fn answer<S: DaemonState>(line: &[u8], shared: &Shared<S>) -> (String, Opt
             let status = DaemonStatus::new(
                 std::process::id(),
                 shared.endpoint.clone(),
-                shared.state.snapshot(),
+                shared.state.snapshot().await,
             );
-            (status.to_line(), None)
+            (status.to_line(), Vec::new())
         }
-        Request::Credentials { profile } => {
+        Request::Logout { sessions, all } => {
+            let dropped_roles = shared.state.logout(&sessions, all);
+            tracing::info!(
+                ?sessions,
+                all,
+                dropped_roles,
+                "signed out: stopped serving the sessions' roles"
+            );
+            let named: Vec<String> = if all && sessions.is_empty() {
+                vec!["*".into()]
+            } else {
+                sessions
+            };
+            let asked = named
+                .into_iter()
+                .map(|session| Asked {
+                    subject: Subject {
+                        profile: format!("sso-session {session}"),
+                        account: None,
+                        role: None,
+                        chain: None,
+                    },
+                    result: "logout",
+                    status: 200,
+                })
+                .collect();
+            (LogoutReply { dropped_roles }.to_line(), asked)
+        }
+        Request::Credentials {
+            config: Some(theirs),
+            ..
+        } if !same_file(&theirs, shared.state.config_path()) => {
+            let message = format!(
+                "the daemon reads {}, not {}",
+                shared.state.config_path().display(),
+                theirs.display()
+            );
+            let reply = ErrorReply::new(protocol::OTHER_CONFIG_FILE, message, 409);
+            (reply.to_line(), Vec::new())
+        }
+        Request::Credentials { profile, .. } => {
             let answer =
                 tokio::time::timeout(REQUEST_TIMEOUT, shared.state.credentials(&profile)).await;
             let (reply, result, status) = match answer {
@@ -284,12 +348,21 @@ async fn answer<S: DaemonState>(line: &[u8], shared: &Shared<S>) -> (String, Opt
                 }
             };
             tracing::debug!(%profile, result, "daemon socket: credentials request");
+            let (account, role) = match &shared.audit {
+                Some(_) => shared.state.role_of(&profile).unzip(),
+                None => (None, None),
+            };
             let asked = Asked {
-                profile,
+                subject: Subject {
+                    profile,
+                    account,
+                    role,
+                    chain: None,
+                },
                 result,
                 status,
             };
-            (reply, Some(asked))
+            (reply, vec![asked])
         }
     }
 }

@@ -262,6 +262,7 @@ async fn serve_connection<S: CredentialSource>(
                         profile: outcome.profile.into_owned(),
                         account,
                         role,
+                        chain: None,
                     })
                 });
                 connection.record(Vend {

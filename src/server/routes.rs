@@ -28,8 +28,9 @@ use std::sync::Arc;
 /// The path prefix of the one route.
 pub const CREDENTIALS_PATH: &str = "/v1/credentials/";
 
-/// Longest profile name served; real ones are far shorter.
-const MAX_PROFILE_LEN: usize = 256;
+use crate::config::is_profile_name;
+#[cfg(test)]
+use crate::config::MAX_PROFILE_LEN;
 
 /// What the audit trail is told about a credentials request.
 #[derive(Debug)]
@@ -212,15 +213,6 @@ pub fn parse_route(path: &str) -> Route<'_> {
         Some(profile) if is_profile_name(&profile) => Route::Credentials(profile),
         _ => Route::InvalidProfile,
     }
-}
-
-fn is_profile_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_PROFILE_LEN
-        && name != "."
-        && name != ".."
-        && !name.chars().any(|c| c.is_control() || c == '/')
-        && name.trim() == name
 }
 
 /// Decode `%XX` escapes; `None` for a broken escape or invalid UTF-8.

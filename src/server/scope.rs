@@ -22,7 +22,7 @@
 //! [`refresh_token_files`] re-derives every file from the profile written in
 //! its own token, so tools that read the file keep working.
 
-use super::token::AuthToken;
+use super::token::{AuthToken, TokenError};
 use crate::model::Secret;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -145,6 +145,33 @@ pub fn refresh_token_files(runtime_dir: &Path, secret: &AuthToken) -> std::io::R
         }
     }
     Ok(refreshed)
+}
+
+impl AuthToken {
+    /// Read the token at `path`, or create one there if there is no file.
+    pub fn load_or_create(path: &Path) -> Result<AuthToken, TokenError> {
+        match AuthToken::load(path) {
+            Err(TokenError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                AuthToken::rotate(path)
+            }
+            other => other,
+        }
+    }
+
+    /// Make a new token and write it to `path` (replacing any old one), and
+    /// re-derive the per-profile token files beside it.
+    pub fn rotate(path: &Path) -> Result<AuthToken, TokenError> {
+        let token = AuthToken::write_new(path)?;
+        // Per-profile token files are derived from the secret: re-derive them
+        // so tools that re-read them keep working.
+        if let Some(dir) = path.parent() {
+            refresh_token_files(dir, &token).map_err(|source| TokenError::Io {
+                path: dir.join(TOKENS_DIR),
+                source,
+            })?;
+        }
+        Ok(token)
+    }
 }
 
 #[cfg(test)]

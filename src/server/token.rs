@@ -10,7 +10,9 @@
 //! that already ran `credbroker env` keep working. A new token is made only
 //! when the file is missing or when asked (`credbroker daemon --rotate-token`);
 //! a damaged file is an error that names that command rather than something
-//! silently replaced.
+//! silently replaced. Making and rotating it ([`AuthToken::load_or_create`],
+//! [`AuthToken::rotate`]) lives in [`super::scope`], which derives the
+//! per-profile tokens from it: this module knows nothing of scopes.
 //!
 //! Requests are checked by comparing SHA-256 digests in constant time, so
 //! neither the content nor the length of the presented value changes how
@@ -86,16 +88,6 @@ impl AuthToken {
         AuthToken { value, digest }
     }
 
-    /// Read the token at `path`, or create one there if there is no file.
-    pub fn load_or_create(path: &Path) -> Result<AuthToken, TokenError> {
-        match AuthToken::load(path) {
-            Err(TokenError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                AuthToken::rotate(path)
-            }
-            other => other,
-        }
-    }
-
     /// Read the token at `path`; fails when the file is missing or damaged.
     pub fn load(path: &Path) -> Result<AuthToken, TokenError> {
         let io_error = |source| TokenError::Io {
@@ -119,9 +111,10 @@ impl AuthToken {
         Ok(AuthToken::from_checked(text))
     }
 
-    /// Make a new token and write it to `path` (replacing any old one), and
-    /// re-derive the per-profile token files beside it ([`super::scope`]).
-    pub fn rotate(path: &Path) -> Result<AuthToken, TokenError> {
+    /// Make a new token and write it to `path`, replacing any old one.
+    /// (`AuthToken::rotate` in [`super::scope`] also re-derives the
+    /// per-profile token files.)
+    pub(super) fn write_new(path: &Path) -> Result<AuthToken, TokenError> {
         // Create the runtime directory private, but never re-mode one that
         // exists: the path may have been pointed somewhere shared.
         if let Some(dir) = path.parent().filter(|d| !d.exists()) {
@@ -137,14 +130,6 @@ impl AuthToken {
                 source,
             }
         })?;
-        // Per-profile token files are derived from the secret: re-derive them
-        // so tools that re-read them keep working.
-        if let Some(dir) = path.parent() {
-            super::scope::refresh_token_files(dir, &token).map_err(|source| TokenError::Io {
-                path: dir.join(super::scope::TOKENS_DIR),
-                source,
-            })?;
-        }
         Ok(token)
     }
 

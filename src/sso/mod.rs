@@ -98,12 +98,16 @@ where
                 detail,
             }
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => CallFailure {
-            kind: FailureKind::Transient,
-            code: None,
-            status,
-            detail: DisplayErrorContext(err).to_string(),
-        },
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            // One sentence for the person; the SDK's full chain at -vv.
+            tracing::debug!(error = %DisplayErrorContext(err), "the request got no answer");
+            CallFailure {
+                kind: FailureKind::Transient,
+                code: None,
+                status,
+                detail: unreachable_sentence(err),
+            }
+        }
         SdkError::ResponseError(_) => CallFailure {
             kind: match status {
                 Some(s) if s < 500 && s != 429 => FailureKind::Other,
@@ -122,9 +126,76 @@ where
     }
 }
 
+/// "no answer (connection refused); check the network, or the endpoint
+/// AWS_ENDPOINT_URL* points at": the cause found in the error's sources.
+fn unreachable_sentence(err: &(dyn std::error::Error + 'static)) -> String {
+    let cause = cause_of(err);
+    format!(
+        "no answer ({cause}); check the network connection, a proxy, or the endpoint that \
+         AWS_ENDPOINT_URL* points at, then try again"
+    )
+}
+
+/// The first recognisable cause in `err` and its sources.
+fn cause_of(err: &(dyn std::error::Error + 'static)) -> &'static str {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut texts = String::new();
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return "connection refused",
+                std::io::ErrorKind::TimedOut => return "timed out",
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    return "connection dropped"
+                }
+                _ => {}
+            }
+        }
+        texts.push_str(&e.to_string().to_ascii_lowercase());
+        texts.push(' ');
+        next = e.source();
+    }
+    let has = |words: &[&str]| words.iter().any(|w| texts.contains(w));
+    if has(&["connection refused"]) {
+        "connection refused"
+    } else if has(&[
+        "dns error",
+        "failed to lookup address",
+        "name or service not known",
+    ]) {
+        "the host name did not resolve (DNS)"
+    } else if has(&["certificate", "tls", "handshake"]) {
+        "TLS failed: the certificate was not accepted"
+    } else if has(&["timed out", "timeout"]) {
+        "timed out"
+    } else if has(&[
+        "connection reset",
+        "connection closed",
+        "broken pipe",
+        "incomplete message",
+    ]) {
+        "connection dropped"
+    } else {
+        "the connection failed"
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::normalize_code;
+    use super::{cause_of, normalize_code};
+
+    #[test]
+    fn causes_are_named_from_the_error_chain() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("dispatch failure")]
+        struct Outer(#[source] std::io::Error);
+        let refused = Outer(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(cause_of(&refused), "connection refused");
+        let dns = std::io::Error::other("dns error: failed to lookup address information");
+        assert_eq!(cause_of(&dns), "the host name did not resolve (DNS)");
+        let tls = std::io::Error::other("invalid peer certificate: UnknownIssuer");
+        assert!(cause_of(&tls).starts_with("TLS"));
+    }
 
     #[test]
     fn codes_normalize_across_spellings() {

@@ -37,7 +37,19 @@ impl CredentialSource for Table {
 }
 
 impl DaemonState for Table {
-    fn snapshot(&self) -> BrokerSnapshot {
+    fn config_path(&self) -> &Path {
+        Path::new("/tmp/config")
+    }
+
+    fn logout(&self, sessions: &[String], all: bool) -> usize {
+        if all {
+            2
+        } else {
+            sessions.len()
+        }
+    }
+
+    async fn snapshot(&self) -> BrokerSnapshot {
         BrokerSnapshot {
             config_path: "/tmp/config".into(),
             config_error: Some("bad line".into()),
@@ -97,7 +109,9 @@ async fn socket_is_private_and_removed_on_shutdown() {
 #[tokio::test]
 async fn answers_credentials_errors_and_status() {
     let running = start();
-    let reply = client::credentials(&running.path, "dev").await.unwrap();
+    let reply = client::credentials(&running.path, "dev", Path::new("/tmp/config"))
+        .await
+        .unwrap();
     let CredentialsReply::Document(doc) = reply else {
         panic!("{reply:?}")
     };
@@ -106,16 +120,20 @@ async fn answers_credentials_errors_and_status() {
     assert_eq!(v["SecretAccessKey"], "s3cr3t");
     assert_eq!(v["Expiration"], "2030-01-01T00:00:00Z");
 
-    let reply = client::credentials(&running.path, "locked").await.unwrap();
+    let reply = client::credentials(&running.path, "locked", Path::new("/tmp/config"))
+        .await
+        .unwrap();
     let CredentialsReply::Error(error) = reply else {
         panic!("{reply:?}")
     };
     assert!(matches!(
-        error.into_broker_error("locked"),
+        error.into_broker_error(),
         BrokerError::LoginRequired { .. }
     ));
 
-    let reply = client::credentials(&running.path, "nope").await.unwrap();
+    let reply = client::credentials(&running.path, "nope", Path::new("/tmp/config"))
+        .await
+        .unwrap();
     assert!(matches!(reply, CredentialsReply::Error(ref e) if e.status == 404));
 
     let status = client::status(&running.path).await.unwrap().unwrap();
@@ -130,8 +148,12 @@ async fn credentials_requests_are_audited_with_the_process_that_asked() {
     let log = log_dir.path().join("audit.log");
     let (trail, writer) = AuditTrail::open(&log).unwrap();
     let running = start_audited(Some(trail));
-    client::credentials(&running.path, "dev").await.unwrap();
-    client::credentials(&running.path, "locked").await.unwrap();
+    client::credentials(&running.path, "dev", Path::new("/tmp/config"))
+        .await
+        .unwrap();
+    client::credentials(&running.path, "locked", Path::new("/tmp/config"))
+        .await
+        .unwrap();
     client::status(&running.path).await.unwrap().unwrap();
     running.stop.send(()).unwrap();
     running.task.await.unwrap();
@@ -222,12 +244,12 @@ async fn no_listener_means_no_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("daemon.sock");
     assert!(matches!(
-        client::credentials(&missing, "dev").await,
+        client::credentials(&missing, "dev", Path::new("/tmp/config")).await,
         Err(ClientError::NoDaemon { .. })
     ));
     drop(std::os::unix::net::UnixListener::bind(&missing).unwrap());
     assert!(matches!(
-        client::credentials(&missing, "dev").await,
+        client::credentials(&missing, "dev", Path::new("/tmp/config")).await,
         Err(ClientError::NoDaemon { .. })
     ));
 }
