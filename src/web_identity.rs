@@ -140,7 +140,12 @@ pub async fn assume(
         .set_duration_seconds(target.duration_seconds)
         .send()
         .await
-        .map_err(|e| sts_error(target, crate::sso::classify(&e)))?;
+        .map_err(|e| {
+            sts_error(
+                target,
+                crate::sso::classify(&e).at(&crate::sso::sts_url(&region)),
+            )
+        })?;
     let creds = out.credentials().ok_or_else(|| {
         BrokerError::Upstream("AssumeRoleWithWebIdentity returned no credentials".into())
     })?;

@@ -153,15 +153,16 @@ fn an_expired_registration_asks_for_a_sign_in() {
         "regexpired",
         &[
             "--auto-approve",
-            // Long enough for a device sign-in on a loaded machine (two
-            // polls, a process start, keychain writes), which must finish
-            // inside one registration's life.
+            // The registration lives long enough for a device sign-in on a
+            // loaded machine (two polls, a process start, keychain writes),
+            // which must finish inside it, and dies before the token's
+            // refresh is due (at half its life), so the refresh fails.
             "--registration-ttl",
             "10",
             "--token-ttl",
-            "11",
+            "22",
             "--credentials-ttl",
-            "60",
+            "120",
         ],
     );
     env.write_standard_config();
@@ -170,7 +171,7 @@ fn an_expired_registration_asks_for_a_sign_in() {
     let token = env.token();
     assert_eq!(get_credentials(&endpoint, "dev", &token).0, 200);
     // The access token and the registration are both dead now.
-    std::thread::sleep(Duration::from_secs(12));
+    std::thread::sleep(Duration::from_secs(23));
     let before = env.stat("CreateToken");
     for _ in 0..5 {
         let (status, body, took) = timed_get(&endpoint, "admin", &token);

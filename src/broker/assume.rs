@@ -70,7 +70,13 @@ pub(crate) async fn assume_role(
         .set_duration_seconds(hop.duration_seconds)
         .send()
         .await
-        .map_err(|e| refusal(hop, config_path, crate::sso::classify(&e)))?;
+        .map_err(|e| {
+            refusal(
+                hop,
+                config_path,
+                crate::sso::classify(&e).at(&crate::sso::sts_url(region)),
+            )
+        })?;
     let creds = out
         .credentials()
         .ok_or_else(|| BrokerError::Upstream("AssumeRole returned no credentials".into()))?;

@@ -2,8 +2,8 @@
 
 pub mod audit;
 pub mod ci;
-pub mod console;
 pub mod completions;
+pub mod console;
 pub mod credential_process;
 pub mod daemon;
 pub mod demo;

@@ -58,6 +58,54 @@ pub(crate) struct CallFailure {
     pub detail: String,
 }
 
+impl CallFailure {
+    /// Name the URL that was tried in a failure that got no answer: the
+    /// SDK's error does not carry it, and "connection refused" alone does
+    /// not say from where.
+    pub(crate) fn at(mut self, url: &str) -> Self {
+        if self.kind == FailureKind::Transient && self.status.is_none() {
+            self.detail =
+                self.detail
+                    .replacen("no answer (", &format!("no answer from {url} ("), 1);
+        }
+        self
+    }
+}
+
+/// The URL the SDK calls for a service: `AWS_ENDPOINT_URL_<SERVICE>`, then
+/// `AWS_ENDPOINT_URL`, else `default` (protocols.md §10).
+fn service_url(service: &str, default: String) -> String {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let ignored =
+        set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let configured = (!ignored)
+        .then(|| set(&format!("AWS_ENDPOINT_URL_{service}")).or_else(|| set("AWS_ENDPOINT_URL")))
+        .flatten();
+    configured
+        .map(|url| url.trim().trim_end_matches('/').to_owned())
+        .unwrap_or(default)
+}
+
+/// The IAM Identity Center OIDC URL `client` calls.
+pub(crate) fn oidc_url(client: &aws_sdk_ssooidc::Client) -> String {
+    let region = client
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    service_url("SSO_OIDC", format!("https://oidc.{region}.amazonaws.com"))
+}
+
+/// The SSO portal URL for `region`.
+pub(crate) fn portal_url(region: &str) -> String {
+    service_url("SSO", format!("https://portal.sso.{region}.amazonaws.com"))
+}
+
+/// The STS URL for `region`.
+pub(crate) fn sts_url(region: &str) -> String {
+    service_url("STS", format!("https://sts.{region}.amazonaws.com"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FailureKind {
     /// The service answered with a modelled or recognisable error.
@@ -182,7 +230,26 @@ fn cause_of(err: &(dyn std::error::Error + 'static)) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::{cause_of, normalize_code};
+    #[test]
+    fn a_failure_with_no_answer_names_the_url_tried() {
+        let failure = CallFailure {
+            kind: FailureKind::Transient,
+            code: None,
+            status: None,
+            detail: "no answer (connection refused); check the network".into(),
+        };
+        assert_eq!(
+            failure.clone().at("https://portal.sso.eu-west-1.amazonaws.com").detail,
+            "no answer from https://portal.sso.eu-west-1.amazonaws.com (connection refused); check the network"
+        );
+        let answered = CallFailure {
+            status: Some(503),
+            ..failure
+        };
+        assert!(!answered.at("https://x").detail.contains("https://x"));
+    }
+
+    use super::{cause_of, normalize_code, CallFailure, FailureKind};
 
     #[test]
     fn causes_are_named_from_the_error_chain() {

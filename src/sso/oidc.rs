@@ -168,7 +168,7 @@ pub async fn register(
     let out = request
         .send()
         .await
-        .map_err(|e| login_error(classify(&e)))?;
+        .map_err(|e| login_error(classify(&e).at(&crate::sso::oidc_url(client))))?;
     registration_from(&out, session, Vec::new(), now)
 }
 
@@ -231,7 +231,7 @@ pub async fn start_device_authorization(
         .start_url(start_url)
         .send()
         .await
-        .map_err(|e| login_error(classify(&e)))?;
+        .map_err(|e| login_error(classify(&e).at(&crate::sso::oidc_url(client))))?;
     let (Some(device_code), Some(user_code), Some(uri)) =
         (out.device_code(), out.user_code(), out.verification_uri())
     else {
@@ -271,7 +271,7 @@ pub async fn poll_device_token(
             )),
         },
         Err(e) => {
-            let failure = classify(&e);
+            let failure = classify(&e).at(&crate::sso::oidc_url(client));
             match failure.code.as_deref() {
                 Some("authorizationpending") => PollOutcome::Pending,
                 Some("slowdown") => PollOutcome::SlowDown,
@@ -318,7 +318,9 @@ pub async fn refresh(
             }
             Ok(grant.into_token(session, now))
         }
-        Err(e) => Err(refresh_error(classify(&e))),
+        Err(e) => Err(refresh_error(
+            classify(&e).at(&crate::sso::oidc_url(&client)),
+        )),
     }
 }
 

@@ -65,7 +65,7 @@ pub async fn register_for_pkce(
     let out = request
         .send()
         .await
-        .map_err(|e| login_error(classify(&e)))?;
+        .map_err(|e| login_error(classify(&e).at(&crate::sso::oidc_url(client))))?;
     let grant_types = PKCE_GRANT_TYPES.iter().map(|g| g.to_string()).collect();
     oidc::registration_from(&out, session, grant_types, now)
 }
@@ -108,7 +108,7 @@ pub async fn exchange_code(
         .code_verifier(verifier.expose())
         .send()
         .await
-        .map_err(|e| login_error(classify(&e)))?;
+        .map_err(|e| login_error(classify(&e).at(&crate::sso::oidc_url(client))))?;
     grant_from(out.access_token(), out.expires_in(), out.refresh_token())
         .ok_or_else(|| LoginError::Unexpected("CreateToken returned no access token".into()))
 }

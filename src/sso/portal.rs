@@ -53,7 +53,7 @@ pub async fn get_role_credentials(
         .role_name(role_name)
         .send()
         .await
-        .map_err(|e| portal_error(classify(&e)))?;
+        .map_err(|e| portal_error(classify(&e).at(&super::portal_url(&token.region))))?;
     let creds = out
         .role_credentials()
         .ok_or_else(|| PortalError::Other("GetRoleCredentials returned no credentials".into()))?;
@@ -102,7 +102,7 @@ pub async fn list_accounts_with(
             .set_next_token(next.take())
             .send()
             .await
-            .map_err(|e| portal_error(classify(&e)))?;
+            .map_err(|e| portal_error(classify(&e).at(&super::portal_url(&token.region))))?;
         accounts.extend(out.account_list().iter().filter_map(|a| {
             Some(AccountSummary {
                 account_id: a.account_id()?.to_owned(),
@@ -141,7 +141,7 @@ pub async fn list_account_roles_with(
             .set_next_token(next.take())
             .send()
             .await
-            .map_err(|e| portal_error(classify(&e)))?;
+            .map_err(|e| portal_error(classify(&e).at(&super::portal_url(&token.region))))?;
         roles.extend(
             out.role_list()
                 .iter()
@@ -164,7 +164,7 @@ pub async fn logout(token: &SsoToken) -> Result<(), PortalError> {
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| portal_error(classify(&e)))
+        .map_err(|e| portal_error(classify(&e).at(&super::portal_url(&token.region))))
 }
 
 /// Sort a failed portal call by what the caller should do.
