@@ -141,3 +141,52 @@ fn branch_wildcards_are_medium_on_roles_that_write() {
     assert_eq!(got, vec![("deploy-branch-wildcard", Severity::Medium)]);
     assert!(rules("readonly.json", GH, &sub).is_empty());
 }
+
+#[test]
+fn rules_on_unresolved_values_fire_only_when_they_hold_whatever_the_value() {
+    use super::super::input::Unresolved;
+    let lint_sub = |value: &str| {
+        let doc: serde_json::Value = serde_json::from_str(&policy(
+            GH,
+            &format!(
+                r#"{{"StringEquals":{{{AUD}}},"StringLike":{{"token.actions.githubusercontent.com:sub":"{value}"}}}}"#
+            ),
+        ))
+        .unwrap();
+        let ex = Extracted {
+            file: "main.tf".into(),
+            resource: Some("aws_iam_role.deploy".into()),
+            document: Some(doc),
+            start: 1,
+            excerpt: String::new(),
+            unresolved: vec![Unresolved {
+                expression: "var.org".into(),
+                line: 7,
+                path: "Condition.StringLike".into(),
+                placeholder: "${var.org}".into(),
+            }],
+            written: Vec::new(),
+        };
+        let mut rules: Vec<&str> = lint_extracted(&ex, LintOptions::default())
+            .unwrap()
+            .into_iter()
+            .map(|f| f.rule)
+            .collect();
+        rules.sort();
+        rules
+    };
+    // The owner is unknown: org-wide, pull-request and legacy rules depend on it.
+    assert_eq!(
+        lint_sub("repo:${var.org}/app:ref:refs/heads/main"),
+        vec!["unresolved-expression"]
+    );
+    // A wildcard after the unknown owner admits other owners whatever it is.
+    assert_eq!(
+        lint_sub("repo:${var.org}*"),
+        vec![
+            "deploy-admits-pull-request",
+            "sub-owner-or-repo-wildcard",
+            "unresolved-expression"
+        ]
+    );
+}
