@@ -145,3 +145,22 @@ fn console_refuses_what_aws_would_refuse_before_asking() {
     );
     assert_eq!(env.stat("GetSigninToken"), 0);
 }
+
+#[test]
+fn a_chained_profile_signs_the_browser_in_as_the_last_role() {
+    let env = Env::new("console-chain", &["--auto-approve"]);
+    env.write_standard_config();
+    let config = std::fs::read_to_string(env.config_path()).unwrap();
+    env.write_config(&format!(
+        "{config}\n[profile deploy]\nrole_arn = arn:aws:iam::222222222222:role/Deploy\n\
+         source_profile = admin\nexternal_id = credbroker-demo\nrole_session_name = deploy-console\n"
+    ));
+    env.login();
+    let page = browse(&console_url(&env, "deploy", &["--service", "iam"]));
+    assert!(
+        page.contains("arn:aws:sts::222222222222:assumed-role/Deploy/deploy-console"),
+        "{page}"
+    );
+    assert!(page.contains("console.aws.amazon.com/iam/home"), "{page}");
+    assert_eq!(env.stat("AssumeRole"), 1);
+}

@@ -146,7 +146,10 @@ fn an_unreachable_upstream_is_one_sentence_with_its_cause() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("connection refused"), "{stderr}");
-    assert!(stderr.contains("no answer from http://127.0.0.1:9 ("), "the URL tried: {stderr}");
+    assert!(
+        stderr.contains("no answer from http://127.0.0.1:9 ("),
+        "the URL tried: {stderr}"
+    );
     assert!(stderr.contains("AWS_ENDPOINT_URL"), "{stderr}");
     // The SDK's dump names its error types and the OS error.
     for dump in ["DispatchFailure", "ConnectorError", "os error"] {
