@@ -7,38 +7,15 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use support::Env;
-
-fn chromium() -> PathBuf {
-    let path = std::env::var_os("CREDBROKER_TEST_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        path.exists(),
-        "{} is missing: install Debian's chromium (scripts/test.sh does)",
-        path.display()
-    );
-    path
-}
 
 /// The page a fresh headless Chromium ends on after opening `url`, as HTML.
 fn browse(url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--password-store=basic",
-            "--dump-dom",
-        ])
+    let out = Command::new(support::chromium_binary())
+        .args(support::CHROMIUM_FLAGS)
+        .arg("--dump-dom")
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(url)
         .env_remove("DBUS_SESSION_BUS_ADDRESS")

@@ -6,7 +6,7 @@
 mod support;
 
 use std::process::Stdio;
-use support::{Env, BIN};
+use support::{on_a_terminal, Env, BIN};
 
 const TWO_SESSIONS: &str = "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n\
     sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n\n\
@@ -86,33 +86,6 @@ fn login_with_no_argument_uses_the_only_session_and_lists_several() {
     assert!(!stderr(&out).contains("aws_runtime"), "{}", stderr(&out));
 }
 
-/// Run `credbroker ARGS` on a pseudo-terminal (util-linux `script`), typing `input`.
-fn on_a_terminal(env: &Env, args: &str, input: &str) -> (bool, String) {
-    use std::io::Write;
-    let mut cmd = std::process::Command::new("script");
-    env.apply_env(&mut cmd);
-    let mut child = cmd
-        .args(["-q", "-e", "-c", &format!("{BIN} {args}"), "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The question is asked after the keychain is read: give it a moment.
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out),
-    )
-}
-
 #[test]
 fn a_second_login_on_a_terminal_says_until_when_and_asks() {
     let env = Env::new("login-again", &["--auto-approve"]);
@@ -120,7 +93,7 @@ fn a_second_login_on_a_terminal_says_until_when_and_asks() {
     env.login();
     assert_eq!(env.stat("StartDeviceAuthorization"), 1);
 
-    let (ok, text) = on_a_terminal(&env, "login --sso-session corp --no-browser", "n\n");
+    let (ok, text) = on_a_terminal(&env, "login --sso-session corp --no-browser", b"n\n");
     assert!(ok, "{text}");
     assert!(text.contains("Already signed in to 'corp' until"), "{text}");
     assert!(text.contains("Sign in again? [y/N]"), "{text}");
@@ -131,12 +104,12 @@ fn a_second_login_on_a_terminal_says_until_when_and_asks() {
         "answering no still signed in"
     );
 
-    let (ok, text) = on_a_terminal(&env, "login --sso-session corp --no-browser", "y\n");
+    let (ok, text) = on_a_terminal(&env, "login --sso-session corp --no-browser", b"y\n");
     assert!(ok, "{text}");
     assert_eq!(env.stat("StartDeviceAuthorization"), 2, "{text}");
 
     // --force asks nothing.
-    let (ok, text) = on_a_terminal(&env, "login --force --no-browser", "");
+    let (ok, text) = on_a_terminal(&env, "login --force --no-browser", b"");
     assert!(ok, "{text}");
     assert!(!text.contains("[y/N]"), "{text}");
     assert_eq!(env.stat("StartDeviceAuthorization"), 3, "{text}");

@@ -20,18 +20,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 const APPROVE_BUTTON: &str = "form[action=\"/authorize/approve\"] button";
 
-fn chromium_binary() -> PathBuf {
-    let path = std::env::var_os("CREDBROKER_TEST_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        path.exists(),
-        "{} is missing: install Debian's chromium (scripts/test.sh does)",
-        path.display()
-    );
-    path
-}
-
 /// A headless Chromium with its DevTools endpoint on a loopback port, in a
 /// fresh profile directory.
 struct Chromium {
@@ -42,18 +30,9 @@ struct Chromium {
 impl Chromium {
     fn launch() -> Chromium {
         let profile = tempfile::tempdir().unwrap();
-        let child = Command::new(chromium_binary())
+        let child = Command::new(support::chromium_binary())
+            .args(support::CHROMIUM_FLAGS)
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                // Keep Chromium away from the test keychain.
-                "--password-store=basic",
                 "--remote-debugging-address=127.0.0.1",
                 "--remote-debugging-port=0",
             ])
@@ -229,7 +208,7 @@ fn url_catcher(dir: &Path, out: &Path) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pkce_sign_in_completes_in_headless_chromium() {
-    chromium_binary();
+    support::chromium_binary();
     let env = Env::new("pkce-browser", &[]);
     env.write_standard_config();
     let url_file = env.home.path().join("authorize-url");

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::Env;
+use support::{on_a_terminal, Env};
 
 #[test]
 fn fish_sources_env_and_its_aws_cli_gets_credentials() {
@@ -46,40 +46,6 @@ fn fish_sources_env_and_its_aws_cli_gets_credentials() {
     );
 }
 
-/// Run `credbroker ARGS` on a pseudo-terminal (util-linux `script`), typing `keys`.
-fn on_a_terminal(env: &Env, args: &str, keys: &[u8]) -> String {
-    use std::io::Write;
-    let mut cmd = std::process::Command::new("script");
-    env.apply_env(&mut cmd);
-    let mut child = cmd
-        .args([
-            "-q",
-            "-e",
-            "-c",
-            &format!("{} {args}", support::BIN),
-            "/dev/null",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(keys).unwrap();
-    stdin.flush().unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn without_a_profile_a_terminal_gets_a_picker_most_recent_first() {
     let env = Env::new("picker", &[]);
@@ -96,7 +62,8 @@ fn without_a_profile_a_terminal_gets_a_picker_most_recent_first() {
     );
 
     // Typing filters the list; Enter takes the match.
-    let text = on_a_terminal(&env, &format!("exec {show}"), b"prod\r");
+    let (ok, text) = on_a_terminal(&env, &format!("exec {show}"), b"prod\r");
+    assert!(ok, "{text}");
     assert!(
         text.contains("/v1/credentials/prod\r\n") || text.contains("/v1/credentials/prod\n"),
         "{text}"
@@ -105,6 +72,7 @@ fn without_a_profile_a_terminal_gets_a_picker_most_recent_first() {
     // The profile used last comes first: Enter alone takes it.
     let out = env.run(&["env", "--profile", "admin"]);
     assert!(out.status.success());
-    let text = on_a_terminal(&env, &format!("exec {show}"), b"\r");
+    let (ok, text) = on_a_terminal(&env, &format!("exec {show}"), b"\r");
+    assert!(ok, "{text}");
     assert!(text.contains("/v1/credentials/admin"), "{text}");
 }

@@ -340,3 +340,59 @@ pub fn seconds_left(expiration: &str) -> i64 {
     let at = chrono::DateTime::parse_from_rfc3339(expiration).unwrap();
     (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds()
 }
+
+/// Run `credbroker ARGS` on a pseudo-terminal (util-linux `script`): wait
+/// two seconds for its prompt, type `keys`, then wait for it to end.
+/// Returns whether it succeeded, and what it wrote (stdout, then stderr).
+pub fn on_a_terminal(env: &Env, args: &str, keys: &[u8]) -> (bool, String) {
+    use std::io::Write;
+    let mut cmd = Command::new("script");
+    env.apply_env(&mut cmd);
+    let mut child = cmd
+        .args(["-q", "-e", "-c", &format!("{BIN} {args}"), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs commands on a pseudo-terminal");
+    std::thread::sleep(Duration::from_secs(2));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(keys).unwrap();
+    stdin.flush().unwrap();
+    // Let the program read the keys before its terminal is hung up.
+    std::thread::sleep(Duration::from_secs(1));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Debian's Chromium (scripts/test.sh installs it), or
+/// `$CREDBROKER_TEST_CHROMIUM`; the test fails, never skips, without it.
+pub fn chromium_binary() -> PathBuf {
+    let path = std::env::var_os("CREDBROKER_TEST_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    assert!(
+        path.exists(),
+        "{} is missing: install Debian's chromium (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// Headless Chromium on a machine with no network: no background traffic,
+/// no sandbox (tests run as root), and away from the test keychain.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--password-store=basic",
+];
