@@ -185,3 +185,29 @@ fn a_dead_keychain_is_an_error_with_the_fix() {
     assert_eq!(code, 1, "{report:#}");
     assert_found(&report, "keychain", "error", "does not answer");
 }
+
+#[test]
+fn an_expired_session_that_cannot_renew_is_an_error_naming_the_login() {
+    let env = Env::new("doctor-session", &["--auto-approve", "--token-ttl", "2"]);
+    // No sso_registration_scopes: the sign-in gets no refresh token.
+    env.write_config(
+        "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\n\
+         [profile dev]\ncredbroker_sso_session = corp\ncredbroker_account_id = 111111111111\n\
+         credbroker_role_name = ReadOnly\nregion = us-east-1\n",
+    );
+    env.login();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let (code, report) = doctor(&env, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_found(
+        &report,
+        "sessions",
+        "error",
+        "session 'corp' expired and holds no refresh token",
+    );
+    let fix = problems(&report, "sessions")[0]["fix"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(fix.contains("credbroker login --sso-session corp"), "{fix}");
+}
