@@ -91,11 +91,65 @@ async fn from_daemon(profile: &str, config: &Path) -> Result<Option<String>, Bro
 async fn in_process(profile: &str, config_path: PathBuf) -> anyhow::Result<String> {
     let config = AwsConfig::load(&config_path).map_err(crate::broker::config_error)?;
     let chain = config.chain(profile).map_err(crate::broker::config_error)?;
-    let vault = match chain.root {
-        ChainRoot::Sso(_) => crate::store::open_keychain().await?,
-        ChainRoot::WebIdentity(_) => crate::store::Vault::in_memory(),
+    let (vault, _fetching) = match chain.root {
+        // Tools start many credential_process at once (Terraform with many
+        // provider aliases, parallel CI steps). One fetches while the
+        // others wait on the lock, then find its answer in the keychain.
+        ChainRoot::Sso(_) => {
+            let lock = fetch_lock(&config_path, profile).await;
+            (crate::store::open_keychain().await?, lock)
+        }
+        ChainRoot::WebIdentity(_) => (crate::store::Vault::in_memory(), None),
     };
     let broker = Broker::new(vault, config_path, crate::clock::system());
     let creds = broker.credentials(profile).await?;
     Ok(credential_process_output(&creds))
+}
+
+/// An exclusive lock, held until dropped, on one profile of one config
+/// file: `<runtime dir>/locks/<sha256 of both>`. `None` when it cannot be
+/// had; the fetch then goes ahead unserialized, which is only slower.
+async fn fetch_lock(config_path: &Path, profile: &str) -> Option<std::fs::File> {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    hash.update(config_path.as_os_str().as_encoded_bytes());
+    hash.update([0]);
+    hash.update(profile.as_bytes());
+    let dir = crate::paths::runtime_dir().join("locks");
+    let path = dir.join(hex::encode(hash.finalize()));
+    let locked = tokio::task::spawn_blocking(move || {
+        crate::paths::ensure_private_dir(&dir)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        lock_exclusive(&file)?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await;
+    match locked {
+        Ok(Ok(file)) => Some(file),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "no fetch lock; fetching unserialized");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+#[cfg(unix)]
+fn lock_exclusive(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: flock on a descriptor this function borrows for the call.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+fn lock_exclusive(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
 }
