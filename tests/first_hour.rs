@@ -146,3 +146,35 @@ fn onboarding_through_a_symlink_on_path_writes_the_symlink() {
     assert!(config.contains(&written), "{config}");
     assert!(!config.contains("versions/1.2.0"), "{config}");
 }
+
+#[test]
+fn onboarding_whose_proof_fails_still_reports_what_it_wrote_in_json() {
+    let env = Env::new("onboard-proof", &["--auto-approve"]);
+    env.write_config("");
+    let out = env
+        .command()
+        .args(["onboard", "--start-url", "https://corp.awsapps.com/start"])
+        .args(["--region", "us-east-1", "--session-name", "corp"])
+        .args([
+            "--no-browser",
+            "--no-service",
+            "--json",
+            "--aws-cli",
+            "/bin/false",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a failed proof must fail the run");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON on stdout ({e}): {}", stderr(&out)));
+    assert!(summary["profiles"].as_u64().unwrap() > 0, "{summary}");
+    assert!(summary["verified"].is_null(), "{summary}");
+    assert!(
+        summary["error"]
+            .as_str()
+            .unwrap()
+            .contains("was written but does not work yet"),
+        "{summary}"
+    );
+}

@@ -266,8 +266,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         None => verify::in_process(vault, &change.path, profile).await,
     };
     bar.finish_and_clear();
-    let proof =
-        proof.with_context(|| format!("profile '{profile}' was written but does not work yet"))?;
+    let proof = match proof {
+        Ok(proof) => proof,
+        Err(e) => {
+            let e = e.context(format!(
+                "profile '{profile}' was written but does not work yet"
+            ));
+            if args.json {
+                // Scripts still learn what was written, and why the proof failed.
+                println!(
+                    "{}",
+                    summary_with_error(&session_name, &change, Some(&service), &format!("{e:#}"))
+                );
+            }
+            return Err(e);
+        }
+    };
     eprintln!("Checked profile '{profile}': {proof}.");
     if args.json {
         println!(
@@ -304,6 +318,20 @@ fn describe_change(change: &ConfigChange) -> String {
             change.path.display()
         ),
     }
+}
+
+/// The `--json` summary of a run whose proof failed: `verified` is null
+/// and `error` says why.
+fn summary_with_error(
+    session: &str,
+    change: &ConfigChange,
+    service: Option<&str>,
+    error: &str,
+) -> String {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&summary(session, change, service, None)).unwrap_or_default();
+    value["error"] = serde_json::Value::String(error.to_owned());
+    value.to_string()
 }
 
 /// The `--json` summary: stable keys, no secrets.
