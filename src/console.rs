@@ -152,16 +152,8 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` turns the variables off, as
 /// in the SDKs.
 pub fn federation_endpoint(partition: Partition, env: impl Fn(&str) -> Option<String>) -> String {
-    let ignored =
-        env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    if ignored {
-        return partition.federation_url().to_owned();
-    }
-    let configured = env("AWS_ENDPOINT_URL_SIGNIN")
-        .or_else(|| env("AWS_ENDPOINT_URL"))
-        .filter(|v| !v.is_empty());
-    match configured {
-        Some(base) => format!("{}/federation", base.trim_end_matches('/')),
+    match crate::sso::configured_endpoint("SIGNIN", env) {
+        Some(base) => format!("{base}/federation"),
         None => partition.federation_url().to_owned(),
     }
 }

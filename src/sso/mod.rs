@@ -72,18 +72,25 @@ impl CallFailure {
     }
 }
 
-/// The URL the SDK calls for a service: `AWS_ENDPOINT_URL_<SERVICE>`, then
-/// `AWS_ENDPOINT_URL`, else `default` (protocols.md §10).
-fn service_url(service: &str, default: String) -> String {
-    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+/// The endpoint configured for a service by the SDKs' rule:
+/// `AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL` (an empty one
+/// counts as unset), none when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`
+/// (protocols.md §10). Without a trailing `/`.
+pub fn configured_endpoint(service: &str, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     let ignored =
         set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let configured = (!ignored)
-        .then(|| set(&format!("AWS_ENDPOINT_URL_{service}")).or_else(|| set("AWS_ENDPOINT_URL")))
-        .flatten();
-    configured
+    if ignored {
+        return None;
+    }
+    set(&format!("AWS_ENDPOINT_URL_{service}"))
+        .or_else(|| set("AWS_ENDPOINT_URL"))
         .map(|url| url.trim().trim_end_matches('/').to_owned())
-        .unwrap_or(default)
+}
+
+/// The URL the SDK calls for a service: the configured endpoint, else `default`.
+fn service_url(service: &str, default: String) -> String {
+    configured_endpoint(service, |name| std::env::var(name).ok()).unwrap_or(default)
 }
 
 /// The IAM Identity Center OIDC URL `client` calls.
