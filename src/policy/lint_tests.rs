@@ -190,3 +190,15 @@ fn rules_on_unresolved_values_fire_only_when_they_hold_whatever_the_value() {
         ]
     );
 }
+
+/// A correct GitLab trust policy: the provider is GitLab, the audience is
+/// the one `id_tokens` asks for, the subject pins one project's protected
+/// branch. Read as GitHub, it drew two false high findings.
+#[test]
+fn a_correct_gitlab_policy_draws_no_github_findings() {
+    let principal = r#"{"Federated":"arn:aws:iam::111111111111:oidc-provider/gitlab.com"}"#;
+    let condition = r#"{"StringEquals":{"gitlab.com:aud":"https://gitlab.com",
+        "gitlab.com:sub":"project_path:octo-group/octo-project:ref_type:branch:ref:main",
+        "gitlab.com:ref_protected":"true"}}"#;
+    assert_eq!(rules("deploy.json", principal, condition), Vec::<&str>::new());
+}
