@@ -19,6 +19,7 @@ pub mod condition;
 pub mod evaluate;
 pub mod finding;
 pub mod input;
+pub mod issuer;
 pub mod jwt;
 pub mod lint;
 pub mod workflow;
