@@ -34,6 +34,10 @@ pub enum Role {
 pub struct Part {
     pub name: &'static str,
     pub role: Role,
+    /// Claims STS also evaluates that pin what this part names (GitLab's
+    /// `project_id` for `project_path`): a condition on one of them makes a
+    /// wildcard in the part harmless.
+    pub pinned_by: &'static [&'static str],
 }
 
 /// The audience an issuer's tokens carry.
@@ -104,8 +108,8 @@ pub const ISSUERS: &[IssuerKind] = &[
         sub_prefix: "repo:",
         subjects: &["repo:<repository>:<context>"],
         parts: &[
-            Part { name: "repository", role: Role::TenantPath },
-            Part { name: "context", role: Role::Ref },
+            Part { name: "repository", role: Role::TenantPath, pinned_by: &["repository", "repository_id"] },
+            Part { name: "context", role: Role::Ref, pinned_by: &[] },
         ],
         audience: Audience::Fixed("sts.amazonaws.com"),
         context: &[("*", GITHUB_CONTEXT)],
@@ -126,9 +130,9 @@ pub const ISSUERS: &[IssuerKind] = &[
             "project_path:<project_path>:ref_type:<ref_type>",
         ],
         parts: &[
-            Part { name: "project_path", role: Role::TenantPath },
-            Part { name: "ref_type", role: Role::RefType },
-            Part { name: "ref", role: Role::Ref },
+            Part { name: "project_path", role: Role::TenantPath, pinned_by: &["project_id"] },
+            Part { name: "ref_type", role: Role::RefType, pinned_by: &[] },
+            Part { name: "ref", role: Role::Ref, pinned_by: &[] },
         ],
         audience: Audience::Chosen { usual: "https://gitlab.com" },
         context: &[(
@@ -160,11 +164,11 @@ pub const ISSUERS: &[IssuerKind] = &[
             "org/<org_id>/project/<project_id>/user/<user_id>",
         ],
         parts: &[
-            Part { name: "org_id", role: Role::Tenant },
-            Part { name: "project_id", role: Role::Project },
-            Part { name: "user_id", role: Role::Other },
-            Part { name: "vcs_origin", role: Role::Other },
-            Part { name: "vcs_ref", role: Role::Ref },
+            Part { name: "org_id", role: Role::Tenant, pinned_by: &[] },
+            Part { name: "project_id", role: Role::Project, pinned_by: &["oidc.circleci.com/project-id"] },
+            Part { name: "user_id", role: Role::Other, pinned_by: &[] },
+            Part { name: "vcs_origin", role: Role::Other, pinned_by: &[] },
+            Part { name: "vcs_ref", role: Role::Ref, pinned_by: &[] },
         ],
         audience: Audience::ProviderTail,
         context: &[("*", &["oidc.circleci.com/project-id"])],
@@ -180,11 +184,11 @@ pub const ISSUERS: &[IssuerKind] = &[
         sub_prefix: "organization:",
         subjects: &["organization:<organization>:pipeline:<pipeline>:ref:<ref>:commit:<commit>:step:<step>"],
         parts: &[
-            Part { name: "organization", role: Role::Tenant },
-            Part { name: "pipeline", role: Role::Project },
-            Part { name: "ref", role: Role::Ref },
-            Part { name: "commit", role: Role::Other },
-            Part { name: "step", role: Role::Other },
+            Part { name: "organization", role: Role::Tenant, pinned_by: &["organization_id", "organization_slug"] },
+            Part { name: "pipeline", role: Role::Project, pinned_by: &["pipeline_id", "pipeline_slug"] },
+            Part { name: "ref", role: Role::Ref, pinned_by: &[] },
+            Part { name: "commit", role: Role::Other, pinned_by: &[] },
+            Part { name: "step", role: Role::Other, pinned_by: &[] },
         ],
         audience: Audience::Chosen { usual: "sts.amazonaws.com" },
         context: &[(
@@ -214,9 +218,9 @@ pub const ISSUERS: &[IssuerKind] = &[
             "{<repository_uuid>}:{<step_uuid>}",
         ],
         parts: &[
-            Part { name: "repository_uuid", role: Role::Project },
-            Part { name: "environment_uuid", role: Role::Other },
-            Part { name: "step_uuid", role: Role::Other },
+            Part { name: "repository_uuid", role: Role::Project, pinned_by: &[] },
+            Part { name: "environment_uuid", role: Role::Other, pinned_by: &[] },
+            Part { name: "step_uuid", role: Role::Other, pinned_by: &[] },
         ],
         audience: Audience::Chosen { usual: "ari:cloud:bitbucket::workspace/WORKSPACE_UUID" },
         context: &[],
@@ -268,9 +272,7 @@ impl IssuerKind {
         let subjects: Vec<&str> = subjects.into_iter().collect();
         ISSUERS
             .iter()
-            .find(|k| {
-                !subjects.is_empty() && subjects.iter().all(|s| s.starts_with(k.sub_prefix))
-            })
+            .find(|k| !subjects.is_empty() && subjects.iter().all(|s| s.starts_with(k.sub_prefix)))
             .unwrap_or(&GENERIC)
     }
 
@@ -300,9 +302,7 @@ impl IssuerKind {
     /// Split a subject into its named parts with the first template it fits.
     /// Exact values only; for patterns see [`IssuerKind::split_pattern`].
     pub fn split(&self, sub: &str) -> Option<Parts> {
-        self.subjects
-            .iter()
-            .find_map(|t| split_with(t, sub, false))
+        self.subjects.iter().find_map(|t| split_with(t, sub, false))
     }
 
     /// Split a `StringLike` pattern: a `*` that swallows the rest of the
@@ -326,10 +326,7 @@ impl IssuerKind {
     pub fn render(&self, parts: &Parts) -> Option<String> {
         let template = self.subjects.iter().find(|t| {
             placeholders(t).len() == parts.len()
-                && placeholders(t)
-                    .iter()
-                    .zip(parts)
-                    .all(|(a, (b, _))| a == b)
+                && placeholders(t).iter().zip(parts).all(|(a, (b, _))| a == b)
         })?;
         let mut out = template.to_string();
         for (name, value) in parts {

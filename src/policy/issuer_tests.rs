@@ -16,7 +16,11 @@ fn providers_are_recognised_by_host_and_self_hosted_ones_by_subject() {
         ("github.com/enterprises/octo", vec![], "github"),
         ("ghes.example.com/_services/token", vec![], "github"),
         ("gitlab.com", vec![], "gitlab"),
-        ("gitlab.example.com", vec!["project_path:g/p:ref_type:branch:ref:main"], "gitlab"),
+        (
+            "gitlab.example.com",
+            vec!["project_path:g/p:ref_type:branch:ref:main"],
+            "gitlab",
+        ),
         ("oidc.circleci.com/org/6c1b3c4e", vec![], "circleci"),
         ("agent.buildkite.com", vec![], "buildkite"),
         (
@@ -36,8 +40,16 @@ fn providers_are_recognised_by_host_and_self_hosted_ones_by_subject() {
 fn subjects_split_into_named_parts() {
     let gitlab = kind("gitlab");
     assert_eq!(
-        parts(&gitlab.split("project_path:g/sub/p:ref_type:tag:ref:v1.2").unwrap()),
-        [("project_path", "g/sub/p"), ("ref_type", "tag"), ("ref", "v1.2")]
+        parts(
+            &gitlab
+                .split("project_path:g/sub/p:ref_type:tag:ref:v1.2")
+                .unwrap()
+        ),
+        [
+            ("project_path", "g/sub/p"),
+            ("ref_type", "tag"),
+            ("ref", "v1.2")
+        ]
     );
     assert_eq!(
         parts(&gitlab.split("project_path:g/p:ref:main").unwrap()),
@@ -45,7 +57,11 @@ fn subjects_split_into_named_parts() {
     );
     let circle = kind("circleci");
     assert_eq!(
-        parts(&circle.split("org/O/project/P/user/U/vcs-origin/github.com/o/r/vcs-ref/refs/heads/main").unwrap()),
+        parts(
+            &circle
+                .split("org/O/project/P/user/U/vcs-origin/github.com/o/r/vcs-ref/refs/heads/main")
+                .unwrap()
+        ),
         [
             ("org_id", "O"),
             ("project_id", "P"),
@@ -57,13 +73,20 @@ fn subjects_split_into_named_parts() {
     assert_eq!(circle.split("org/O/project/P/user/U").unwrap().len(), 3);
     let bk = kind("buildkite");
     assert_eq!(
-        parts(&bk.split("organization:acme:pipeline:app:ref:refs/heads/main:commit:abc:step:deploy").unwrap())[1],
+        parts(
+            &bk.split("organization:acme:pipeline:app:ref:refs/heads/main:commit:abc:step:deploy")
+                .unwrap()
+        )[1],
         ("pipeline", "app")
     );
     let bb = kind("bitbucket");
     assert_eq!(
         parts(&bb.split("{r-1}{e-2}:{s-3}").unwrap()),
-        [("repository_uuid", "r-1"), ("environment_uuid", "e-2"), ("step_uuid", "s-3")]
+        [
+            ("repository_uuid", "r-1"),
+            ("environment_uuid", "e-2"),
+            ("step_uuid", "s-3")
+        ]
     );
     assert_eq!(
         parts(&bb.split("{r-1}:{s-3}").unwrap()),
@@ -87,7 +110,11 @@ fn patterns_that_stop_short_leave_later_parts_open() {
         [("project_path", "g/p"), ("ref_type", "*"), ("ref", "*")]
     );
     assert_eq!(
-        parts(&gitlab.split_pattern("project_path:g/p:ref_type:*:ref:main").unwrap()),
+        parts(
+            &gitlab
+                .split_pattern("project_path:g/p:ref_type:*:ref:main")
+                .unwrap()
+        ),
         [("project_path", "g/p"), ("ref_type", "*"), ("ref", "main")]
     );
     let circle = kind("circleci");
@@ -106,8 +133,14 @@ fn patterns_that_stop_short_leave_later_parts_open() {
 #[test]
 fn audiences_and_context_keys_per_issuer() {
     let circle = kind("circleci");
-    assert_eq!(circle.default_audience("oidc.circleci.com/org/O-1"), Some("O-1"));
-    assert_eq!(kind("github").default_audience("x"), Some("sts.amazonaws.com"));
+    assert_eq!(
+        circle.default_audience("oidc.circleci.com/org/O-1"),
+        Some("O-1")
+    );
+    assert_eq!(
+        kind("github").default_audience("x"),
+        Some("sts.amazonaws.com")
+    );
     assert_eq!(kind("gitlab").default_audience("gitlab.com"), None);
     let gitlab = kind("gitlab");
     assert!(gitlab.in_context("gitlab.com", "ref_protected"));

@@ -18,7 +18,9 @@
 use super::condition::{glob_match, has_wildcard, Base, Condition, Qualifier};
 use super::finding::{Finding, Rule, Severity};
 use super::input::{Anchor, Extracted};
-use super::{Effect, PolicyError, Statement, TrustPolicy, GITHUB_PROVIDER};
+use super::issuer::IssuerKind;
+use super::lint_issuer;
+use super::{Effect, PolicyError, Statement, TrustPolicy};
 
 pub const RULES: &[Rule] = &[
     Rule { id: "sub-wildcard", title: "sub admits any repository", help: "Pin sub to one repository and branch or environment with StringEquals." },
@@ -33,6 +35,13 @@ pub const RULES: &[Rule] = &[
     Rule { id: "stringlike-without-wildcard", title: "StringLike with no wildcard", help: "Use StringEquals when the value has no * or ?." },
     Rule { id: "deploy-admits-pull-request", title: "a role that can write admits pull_request subjects", help: "Pin the deploy role to an environment or a protected branch; give pull requests a read-only role." },
     Rule { id: "principal-not-github", title: "sub conditions on a principal that is not the GitHub OIDC provider", help: "Use Principal.Federated arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com." },
+    Rule { id: "principal-not-provider", title: "sub conditions on a principal that is not their OIDC provider", help: "Use Principal.Federated arn:aws:iam::ACCOUNT:oidc-provider/HOST, the provider the condition keys name." },
+    Rule { id: "aud-wildcard", title: "aud is a wildcard", help: "Pin aud with StringEquals to the audience the job asks for (GitLab: id_tokens aud; Buildkite: --audience; Bitbucket: the workspace audience)." },
+    Rule { id: "aud-unexpected", title: "aud other than the one the issuer's tokens carry", help: "CircleCI tokens carry the organization id as aud: pin that, unless the job mints its token with a custom audience." },
+    Rule { id: "claim-not-in-context", title: "a condition on a claim STS does not evaluate for this issuer", help: "Pin it through sub, or through a claim STS evaluates for this issuer (docs/linting.md lists them)." },
+    Rule { id: "sub-not-issuer-form", title: "sub is not in the issuer's subject form", help: "Write sub in the issuer's form (GitLab: project_path:GROUP/PROJECT:ref_type:branch:ref:main; CircleCI: org/ORG/project/PROJECT/user/*; Buildkite: organization:ORG:pipeline:PIPE:ref:REF:commit:*:step:*)." },
+    Rule { id: "ref-type-unpinned", title: "GitLab sub pins a ref but not ref_type", help: "Pin ref_type too: project_path:GROUP/PROJECT:ref_type:branch:ref:main." },
+    Rule { id: "gitlab-ref-not-protected", title: "a GitLab role that can write does not require a protected ref", help: "On gitlab.com add StringEquals gitlab.com:ref_protected = \"true\"; on a self-managed instance protect the branches and tags sub names and keep the role's jobs off merge request pipelines." },
     Rule { id: "legacy-subject-format", title: "sub in the OWNER/REPO form", help: "Repositories created after 2026-07-15 send repo:OWNER@ID/REPO@ID:...; pin that form for them." },
 ];
 
@@ -132,30 +141,54 @@ pub fn lint_extracted(ex: &Extracted, options: LintOptions) -> Result<Vec<Findin
     Ok(findings)
 }
 
-type Report<'r> = dyn FnMut(&'static str, Severity, &[Anchor<'_>], String) + 'r;
+pub(super) type Report<'r> = dyn FnMut(&'static str, Severity, &[Anchor<'_>], String) + 'r;
 
 fn is_github_principal(statement: &Statement) -> bool {
     !statement.principal.any
         && statement.principal.other.is_empty()
         && !statement.principal.federated.is_empty()
-        && statement
-            .principal
-            .federated
-            .iter()
-            .all(|arn| super::federated_provider(arn) == Some(GITHUB_PROVIDER))
+        && statement.principal.federated.iter().all(|arn| {
+            super::federated_provider(arn)
+                .and_then(IssuerKind::of_provider)
+                .is_some_and(|k| k.id == "github")
+        })
 }
 
-fn positive(c: &Condition) -> bool {
+/// The issuer a statement speaks of, and its provider name: from
+/// `Principal.Federated`, else from the provider its condition keys name.
+pub fn issuer_of(statement: &Statement) -> Option<(&'static IssuerKind, String)> {
+    let subjects: Vec<&str> = statement
+        .conditions_on("sub")
+        .flat_map(|c| c.values.iter().map(String::as_str))
+        .collect();
+    let provider = statement
+        .principal
+        .federated
+        .iter()
+        .find_map(|arn| super::federated_provider(arn))
+        .map(|p| p.trim_end_matches('/').to_string())
+        .or_else(|| {
+            statement
+                .conditions
+                .iter()
+                .map(|c| lint_issuer::key_provider(&c.key))
+                .find(|p| p.contains('.'))
+                .map(String::from)
+        })?;
+    Some((IssuerKind::recognise(&provider, subjects), provider))
+}
+
+pub(super) fn positive(c: &Condition) -> bool {
     !c.operator.negated() && c.operator.base != Base::Null
 }
 
 /// The placeholders of unresolved expressions. A rule on a value holding
 /// one fires only when it holds whatever the expression's value: with it
 /// replaced by a plain name, by a wildcard, and by an immutable-form id.
-struct Opaque<'p>(Vec<&'p str>);
+pub(super) struct Opaque<'p>(Vec<&'p str>);
 
 impl Opaque<'_> {
-    fn holds(&self, value: &str, rule: impl Fn(&str) -> bool) -> bool {
+    pub(super) fn holds(&self, value: &str, rule: impl Fn(&str) -> bool) -> bool {
         if !self.0.iter().any(|p| value.contains(p)) {
             return rule(value);
         }
@@ -168,51 +201,16 @@ impl Opaque<'_> {
         })
     }
 
-    fn any(&self, value: &str) -> bool {
+    pub(super) fn any(&self, value: &str) -> bool {
         self.0.iter().any(|p| value.contains(p))
     }
 }
 
-fn lint_statement(
-    statement: &Statement,
-    writes: bool,
-    opaque: &Opaque<'_>,
-    report: &mut Report<'_>,
-) {
-    const PRINCIPAL: &[Anchor<'static>] = &[Anchor::Key("Principal")];
+/// The rules every issuer shares: set operators on single-valued keys, and
+/// `StringLike` written where `StringEquals` is meant.
+fn common_rules(statement: &Statement, opaque: &Opaque<'_>, report: &mut Report<'_>) {
     let subs: Vec<&Condition> = statement.conditions_on("sub").collect();
     let auds: Vec<&Condition> = statement.conditions_on("aud").collect();
-    if !subs.is_empty() && !is_github_principal(statement) {
-        report(
-            "principal-not-github",
-            Severity::High,
-            PRINCIPAL,
-            "sub conditions are present but the principal is not only the GitHub OIDC provider"
-                .into(),
-        );
-    }
-    if is_github_principal(statement) && !subs.iter().any(|c| positive(c)) {
-        report("sub-missing", Severity::Critical, PRINCIPAL,
-            "no condition pins sub: every workflow of every repository on GitHub can assume this role".into());
-    }
-    match auds.iter().find(|c| positive(c)) {
-        None => report(
-            "aud-missing",
-            Severity::High,
-            PRINCIPAL,
-            "no condition on aud: tokens minted for any audience are accepted".into(),
-        ),
-        Some(c) => {
-            for v in c
-                .values
-                .iter()
-                .filter(|v| *v != "sts.amazonaws.com" && !opaque.any(v))
-            {
-                report("aud-not-sts", Severity::Medium, &[Anchor::Value(v), Anchor::Key(&c.key)],
-                    format!("aud admits \"{v}\", not the sts.amazonaws.com audience tokens are requested for"));
-            }
-        }
-    }
     for c in subs.iter().chain(auds.iter()) {
         let anchors = [Anchor::Value(&c.operator.name), Anchor::Key(&c.key)];
         match c.operator.qualifier {
@@ -249,6 +247,56 @@ fn lint_statement(
                     &[Anchor::Value(v), Anchor::Key(&c.key)],
                     format!("{} \"{v}\" has no wildcard", c.operator.name),
                 );
+            }
+        }
+    }
+}
+
+fn lint_statement(
+    statement: &Statement,
+    writes: bool,
+    opaque: &Opaque<'_>,
+    report: &mut Report<'_>,
+) {
+    common_rules(statement, opaque, report);
+    match issuer_of(statement) {
+        Some((kind, provider)) if kind.id != "github" => {
+            return lint_issuer::lint_statement(statement, kind, &provider, writes, opaque, report)
+        }
+        Some((kind, provider)) => lint_issuer::context_keys(kind, &provider, statement, report),
+        None => {}
+    }
+    const PRINCIPAL: &[Anchor<'static>] = &[Anchor::Key("Principal")];
+    let subs: Vec<&Condition> = statement.conditions_on("sub").collect();
+    let auds: Vec<&Condition> = statement.conditions_on("aud").collect();
+    if !subs.is_empty() && !is_github_principal(statement) {
+        report(
+            "principal-not-github",
+            Severity::High,
+            PRINCIPAL,
+            "sub conditions are present but the principal is not only the GitHub OIDC provider"
+                .into(),
+        );
+    }
+    if is_github_principal(statement) && !subs.iter().any(|c| positive(c)) {
+        report("sub-missing", Severity::Critical, PRINCIPAL,
+            "no condition pins sub: every workflow of every repository on GitHub can assume this role".into());
+    }
+    match auds.iter().find(|c| positive(c)) {
+        None => report(
+            "aud-missing",
+            Severity::High,
+            PRINCIPAL,
+            "no condition on aud: tokens minted for any audience are accepted".into(),
+        ),
+        Some(c) => {
+            for v in c
+                .values
+                .iter()
+                .filter(|v| *v != "sts.amazonaws.com" && !opaque.any(v))
+            {
+                report("aud-not-sts", Severity::Medium, &[Anchor::Value(v), Anchor::Key(&c.key)],
+                    format!("aud admits \"{v}\", not the sts.amazonaws.com audience tokens are requested for"));
             }
         }
     }

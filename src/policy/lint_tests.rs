@@ -200,5 +200,8 @@ fn a_correct_gitlab_policy_draws_no_github_findings() {
     let condition = r#"{"StringEquals":{"gitlab.com:aud":"https://gitlab.com",
         "gitlab.com:sub":"project_path:octo-group/octo-project:ref_type:branch:ref:main",
         "gitlab.com:ref_protected":"true"}}"#;
-    assert_eq!(rules("deploy.json", principal, condition), Vec::<&str>::new());
+    assert_eq!(
+        rules("deploy.json", principal, condition),
+        Vec::<&str>::new()
+    );
 }

@@ -22,6 +22,7 @@ pub mod input;
 pub mod issuer;
 pub mod jwt;
 pub mod lint;
+mod lint_issuer;
 pub mod workflow;
 pub mod workflow_checks;
 mod yaml;
