@@ -1,11 +1,15 @@
 //! `credbroker jwt inspect [TOKEN | -]`: what a token says, how long it has
-//! left, and who GitHub says the job is, with `sub` broken into its parts.
+//! left, which CI issued it (GitHub, GitLab, CircleCI, Buildkite,
+//! Bitbucket, or another issuer) and who it says the job is, with `sub`
+//! broken into that issuer's named parts.
 //! With `--jwks FILE|URL` the RS256 signature is checked too.
 //!
 //! Reads the token from the argument, or from stdin for `-` or no argument
 //! (safer: arguments show in the process list). Exit status: 0, 1 when a
 //! signature was checked and failed, 2 on bad input.
 
+use crate::policy::claims::provider_of_issuer;
+use crate::policy::issuer::{IssuerKind, Parts};
 use crate::policy::jwt::{Jwks, Jwt, Subject, SubjectContext};
 use anyhow::Context as _;
 use std::io::Read as _;
@@ -58,6 +62,11 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     };
     let now = crate::clock::system().now();
     let subject = jwt.claim_str("sub").and_then(Subject::parse);
+    let kind = IssuerKind::recognise(
+        provider_of_issuer(jwt.claim_str("iss").unwrap_or_default()),
+        jwt.claim_str("sub"),
+    );
+    let parts = jwt.claim_str("sub").and_then(|s| kind.split(s));
     let seconds_left = jwt.time("exp").map(|exp| (exp - now).num_seconds());
     match args.format {
         Format::Json => {
@@ -66,6 +75,11 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
                 "claims": jwt.claims,
                 "seconds_left": seconds_left,
                 "subject": subject,
+                "issuer": {"id": kind.id, "name": kind.name},
+                "subject_parts": parts.as_ref().map(|p| p
+                    .iter()
+                    .map(|(name, value)| serde_json::json!({"name": name, "value": value}))
+                    .collect::<Vec<_>>()),
                 "signature": match &verified {
                     None => serde_json::json!({"checked": false}),
                     Some(Ok(kid)) => serde_json::json!({"checked": true, "valid": true, "kid": kid}),
@@ -74,7 +88,16 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Format::Text => print!("{}", text(&jwt, subject.as_ref(), seconds_left, &verified)),
+        Format::Text => print!(
+            "{}",
+            text(
+                &jwt,
+                (kind, parts.as_ref()),
+                subject.as_ref(),
+                seconds_left,
+                &verified
+            )
+        ),
     }
     Ok(if matches!(verified, Some(Err(_))) {
         1
@@ -132,6 +155,7 @@ fn duration(secs: i64) -> String {
 
 fn text(
     jwt: &Jwt,
+    (kind, parts): (&IssuerKind, Option<&Parts>),
     subject: Option<&Subject>,
     seconds_left: Option<i64>,
     verified: &Option<Result<String, String>>,
@@ -153,7 +177,13 @@ fn text(
             out.push_str(&format!("{:<11} {shown}\n", format!("{name}:")));
         }
     }
-    if let Some(s) = subject {
+    out.push_str(&format!("issuer:     {}\n", kind.name));
+    if let (false, Some(parts)) = (kind.id == "github", parts) {
+        for (name, value) in parts {
+            out.push_str(&format!("  {name}: {value}\n"));
+        }
+    }
+    if let Some(s) = subject.filter(|_| kind.id == "github") {
         out.push_str(&format!(
             "  repository: {} (owner {}, name {})\n",
             s.repository, s.owner, s.name

@@ -7,15 +7,20 @@
 //!
 //! `check` answers "would STS admit this token to this role?" with the
 //! same engine the emulator's STS uses ([`crate::policy::evaluate`]) and
-//! names the statement and condition that decided. Exit status: 0 admitted,
+//! names the statement and condition that decided, then reads the token's
+//! `sub` in its issuer's terms: each part (GitLab's `project_path`,
+//! `ref_type`, `ref`) beside the same part of every sub value of that
+//! statement, so "rejected" says which part failed. Exit status: 0 admitted,
 //! 1 rejected, 2 bad input (unreadable file, invalid policy or JWT, or a
 //! policy with an expression that cannot be evaluated statically).
 //!
 //! `lint` reports the known open patterns ([`crate::policy::lint`]) of
 //! every file and directory given ([`super::lint_run`] has the exit rules).
 
+use crate::policy::condition::{glob_match, Base};
 use crate::policy::finding::Severity;
 use crate::policy::input::{self, Extracted, Parsed};
+use crate::policy::issuer::{IssuerKind, PartMatch};
 use crate::policy::{self, jwt::Jwt, Claims, TrustPolicy};
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
@@ -217,8 +222,31 @@ fn check(args: &CheckArgs) -> anyhow::Result<i32> {
     };
     let claims = Claims::from_token(&claims);
     let decision = policy::evaluate(&policy, &claims.provider, &claims);
+    let explained = explain(
+        &policy,
+        &claims,
+        decision.statement.as_ref().map(|s| s.index),
+    );
     match args.format {
-        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&decision)?),
+        CheckFormat::Json => {
+            let mut v = serde_json::to_value(&decision)?;
+            v["issuer"] = serde_json::json!({
+                "id": explained.kind.id,
+                "name": explained.kind.name,
+                "provider": claims.provider,
+            });
+            v["subject"] = serde_json::json!(explained.sub);
+            v["subject_parts"] = serde_json::json!(explained
+                .sub
+                .as_deref()
+                .and_then(|s| explained.kind.split(s))
+                .map(|parts| parts
+                    .into_iter()
+                    .map(|(name, value)| serde_json::json!({"name": name, "value": value}))
+                    .collect::<Vec<_>>()));
+            v["sub_checks"] = serde_json::to_value(&explained.checks)?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
         CheckFormat::Text => {
             println!(
                 "{}",
@@ -235,7 +263,94 @@ fn check(args: &CheckArgs) -> anyhow::Result<i32> {
                 println!("condition: {c}");
             }
             println!("reason:    {}", decision.reason);
+            print!("{}", explained.text());
         }
     }
     Ok(if decision.admitted { 0 } else { 1 })
+}
+
+/// The token's subject read in its issuer's terms, beside each sub value
+/// of the statement that decided.
+struct Explained {
+    kind: &'static IssuerKind,
+    sub: Option<String>,
+    checks: Vec<SubCheck>,
+}
+
+#[derive(serde::Serialize)]
+struct SubCheck {
+    /// `StringLike gitlab.com:sub`
+    condition: String,
+    value: String,
+    matches: bool,
+    /// Part by part; `null` when the value is not in the issuer's form.
+    parts: Option<Vec<PartMatch>>,
+}
+
+fn explain(policy: &TrustPolicy, claims: &Claims, statement: Option<usize>) -> Explained {
+    let sub = claims.claim("sub").map(String::from);
+    let kind = IssuerKind::recognise(&claims.provider, sub.as_deref());
+    let mut checks = Vec::new();
+    if let (Some(sub), Some(statement)) = (&sub, statement.and_then(|i| policy.statements.get(i))) {
+        for c in statement.conditions_on("sub") {
+            let like = matches!(c.operator.base, Base::StringLike | Base::StringNotLike);
+            for value in &c.values {
+                let parts = kind.compare(sub, value, like);
+                let matches = if like {
+                    glob_match(value, sub)
+                } else {
+                    value == sub
+                };
+                checks.push(SubCheck {
+                    condition: format!("{} {}", c.operator.name, c.key),
+                    value: value.clone(),
+                    matches,
+                    parts,
+                });
+            }
+        }
+    }
+    Explained { kind, sub, checks }
+}
+
+impl Explained {
+    fn text(&self) -> String {
+        let mut out = format!("issuer:    {}\n", self.kind.name);
+        let Some(sub) = &self.sub else {
+            return out + "subject:   (the token has no sub)\n";
+        };
+        out.push_str(&format!("subject:   {sub}\n"));
+        if let Some(parts) = self.kind.split(sub) {
+            for (name, value) in parts {
+                out.push_str(&format!("  {name}: {value}\n"));
+            }
+        }
+        for check in &self.checks {
+            out.push_str(&format!(
+                "{} \"{}\": {}\n",
+                check.condition,
+                check.value,
+                if check.matches {
+                    "matches"
+                } else {
+                    "does not match"
+                }
+            ));
+            for part in check.parts.iter().flatten() {
+                let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+                out.push_str(&format!(
+                    "  {}: {} {} {}\n",
+                    part.name,
+                    shown(&part.value),
+                    if part.matches {
+                        "matches"
+                    } else {
+                        "differs from"
+                    },
+                    shown(&part.pattern)
+                ));
+            }
+        }
+        out
+    }
 }

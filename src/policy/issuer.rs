@@ -336,6 +336,57 @@ impl IssuerKind {
     }
 }
 
+/// One part of a token's subject beside the same part of a policy's value.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PartMatch {
+    pub name: &'static str,
+    /// The token's value; `None` when its subject has no such part.
+    pub value: Option<String>,
+    /// The policy's value or pattern; `None` when it names no such part.
+    pub pattern: Option<String>,
+    pub matches: bool,
+}
+
+impl IssuerKind {
+    /// Compare a token's `sub` with one policy value part by part (`like`:
+    /// the value is a `StringLike` pattern). `None` when either is not in
+    /// this issuer's form.
+    pub fn compare(&self, sub: &str, value: &str, like: bool) -> Option<Vec<PartMatch>> {
+        let token = self.split(sub)?;
+        let policy = if like {
+            self.split_pattern(value)?
+        } else {
+            self.split(value)?
+        };
+        let get = |parts: &Parts, name: &str| {
+            parts
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        Some(
+            self.parts
+                .iter()
+                .filter_map(|part| {
+                    let (value, pattern) = (get(&token, part.name), get(&policy, part.name));
+                    let matches = match (&value, &pattern) {
+                        (Some(v), Some(p)) if like => glob_match(p, v),
+                        (Some(v), Some(p)) => v == p,
+                        (None, None) => return None,
+                        _ => false,
+                    };
+                    Some(PartMatch {
+                        name: part.name,
+                        value,
+                        pattern,
+                        matches,
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
 fn placeholders(template: &str) -> Vec<&str> {
     template
         .split('<')

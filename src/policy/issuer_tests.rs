@@ -156,3 +156,29 @@ fn render_puts_parts_back_in_their_template() {
     let p = gitlab.split(gitlab.example_sub).unwrap();
     assert_eq!(gitlab.render(&p).as_deref(), Some(gitlab.example_sub));
 }
+
+#[test]
+fn compare_names_the_parts_that_differ() {
+    let gitlab = kind("gitlab");
+    let got = gitlab
+        .compare(
+            "project_path:g/p:ref_type:tag:ref:main",
+            "project_path:g/*:ref_type:branch:ref:main",
+            true,
+        )
+        .unwrap();
+    let verdicts: Vec<(&str, bool)> = got.iter().map(|m| (m.name, m.matches)).collect();
+    assert_eq!(
+        verdicts,
+        [("project_path", true), ("ref_type", false), ("ref", true)]
+    );
+    let exact = gitlab
+        .compare(
+            "project_path:g/p:ref_type:branch:ref:main",
+            "project_path:g/p:ref:main",
+            false,
+        )
+        .unwrap();
+    assert_eq!(exact[1].pattern, None);
+    assert!(!exact[1].matches);
+}

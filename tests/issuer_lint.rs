@@ -1,0 +1,268 @@
+//! The linters and `trust check`/`jwt inspect` on issuers other than
+//! GitHub, through the binary: correct GitLab and CircleCI policies lint
+//! clean at `--fail-on high`, `project_path:*` is flagged, every policy form
+//! recognises its issuer, decisions and tokens are explained in the issuer's
+//! own parts, and `.gitlab-ci.yml` is linted with its lines.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_credbroker");
+
+fn fixture(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// (file name, rule, severity, line) of a JSON report.
+fn located(stdout: &str) -> Vec<(String, String, String, u64)> {
+    let v: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert!(!f["reason"].as_str().unwrap().contains("GitHub"), "{f}");
+            (
+                Path::new(f["file"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                f["rule"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn found(rows: &[(String, String, String, u64)]) -> Vec<(&str, &str, &str, u64)> {
+    rows.iter()
+        .map(|(f, r, s, l)| (f.as_str(), r.as_str(), s.as_str(), *l))
+        .collect()
+}
+
+#[test]
+fn correct_gitlab_and_circleci_policies_lint_clean_at_fail_on_high() {
+    let (code, stdout, _) = run(&[
+        "trust",
+        "lint",
+        "--fail-on",
+        "high",
+        &fixture("trust/issuers/gitlab-deploy.json"),
+        &fixture("trust/issuers/circleci-deploy.json"),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(stdout, "no findings\n");
+}
+
+#[test]
+fn every_form_recognises_its_issuer_and_flags_the_open_part() {
+    let (code, stdout, _) = run(&[
+        "trust",
+        "lint",
+        "--format",
+        "json",
+        &fixture("trust/issuers/gitlab-any-project.json"),
+        &fixture("trust/issuers/circleci-org-wide-deploy.json"),
+        &fixture("trust/issuers/gitlab.tf"),
+        &fixture("trust/issuers/buildkite.yaml"),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    let rows = located(&stdout);
+    let mut got = found(&rows);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("buildkite.yaml", "org-wide-wildcard", "low", 21),
+            (
+                "circleci-org-wide-deploy.json",
+                "org-wide-wildcard",
+                "high",
+                15
+            ),
+            ("gitlab-any-project.json", "sub-wildcard", "critical", 15),
+            // The Terraform role is named release: a role that can write.
+            ("gitlab.tf", "gitlab-ref-not-protected", "medium", 4),
+            ("gitlab.tf", "org-wide-wildcard", "high", 16),
+        ]
+    );
+    let (_, text, _) = run(&[
+        "trust",
+        "lint",
+        &fixture("trust/issuers/gitlab-any-project.json"),
+    ]);
+    assert!(
+        text.contains("\"project_path:evil/app:ref_type:branch:ref:main\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn sarif_of_a_gitlab_finding_is_code_scanning_shaped() {
+    let (_, stdout, _) = run(&[
+        "trust",
+        "lint",
+        "--format",
+        "sarif",
+        &fixture("trust/issuers/gitlab-any-project.json"),
+    ]);
+    check_sarif(&stdout, "sub-wildcard", ".json");
+}
+
+/// The shape GitHub code scanning takes (the same checks as
+/// tests/policy_lint.rs makes of GitHub findings).
+fn check_sarif(stdout: &str, rule: &str, extension: &str) {
+    let v: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    assert!(v["$schema"].as_str().unwrap().contains("sarif"));
+    let run = &v["runs"][0];
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let results = run["results"].as_array().unwrap();
+    assert!(results.iter().any(|r| r["ruleId"] == rule), "{stdout}");
+    for r in results {
+        assert!(rules.contains(&r["ruleId"].as_str().unwrap()));
+        assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
+        assert!(!r["message"]["text"].as_str().unwrap().is_empty());
+        let location = &r["locations"][0]["physicalLocation"];
+        assert!(location["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(extension));
+        assert!(location["region"]["startLine"].as_u64().unwrap() >= 1);
+    }
+}
+
+fn token(claims: serde_json::Value) -> String {
+    let part = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.{}",
+        part(&serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "k1"})),
+        part(&claims),
+        URL_SAFE_NO_PAD.encode(b"not checked here")
+    )
+}
+
+fn gitlab_claims(ref_type: &str) -> serde_json::Value {
+    serde_json::json!({
+        "iss": "https://gitlab.com",
+        "aud": "https://gitlab.com",
+        "sub": format!("project_path:octo-group/octo-project:ref_type:{ref_type}:ref:main"),
+        "project_path": "octo-group/octo-project",
+        "ref": "main",
+        "ref_type": ref_type,
+        "ref_protected": "true",
+        "exp": 4_000_000_000u64,
+    })
+}
+
+#[test]
+fn trust_check_explains_in_the_issuers_parts() {
+    let policy = fixture("trust/issuers/gitlab-deploy.json");
+    let (code, stdout, _) = run(&[
+        "trust",
+        "check",
+        "--policy",
+        &policy,
+        "--token",
+        &token(gitlab_claims("branch")),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("issuer:    GitLab"), "{stdout}");
+    assert!(
+        stdout.contains("  ref_type: branch matches branch"),
+        "{stdout}"
+    );
+
+    // A tag named main: rejected, and the part that failed is named.
+    let (code, stdout, _) = run(&[
+        "trust",
+        "check",
+        "--policy",
+        &policy,
+        "--format",
+        "json",
+        "--token",
+        &token(gitlab_claims("tag")),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["admitted"], false);
+    assert_eq!(v["issuer"]["id"], "gitlab");
+    let parts = v["sub_checks"][0]["parts"].as_array().unwrap();
+    let failed: Vec<&str> = parts
+        .iter()
+        .filter(|p| p["matches"] == false)
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["ref_type"]);
+    assert_eq!(v["subject_parts"][1]["value"], "tag");
+}
+
+#[test]
+fn jwt_inspect_breaks_each_issuers_sub_into_parts() {
+    for (claims, issuer, part, value) in [
+        (
+            gitlab_claims("branch"),
+            "GitLab",
+            "project_path",
+            "octo-group/octo-project",
+        ),
+        (
+            serde_json::json!({"iss": "https://oidc.circleci.com/org/O1", "aud": "O1",
+                "sub": "org/O1/project/P1/user/U1/vcs-origin/github.com/acme/app/vcs-ref/refs/heads/main"}),
+            "CircleCI",
+            "vcs_origin",
+            "github.com/acme/app",
+        ),
+        (
+            serde_json::json!({"iss": "https://agent.buildkite.com", "aud": "sts.amazonaws.com",
+                "sub": "organization:acme:pipeline:app:ref:refs/heads/main:commit:abc123:step:deploy"}),
+            "Buildkite",
+            "pipeline",
+            "app",
+        ),
+        (
+            serde_json::json!({"iss": "https://api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc",
+                "sub": "{r-1}:{s-2}"}),
+            "Bitbucket Pipelines",
+            "repository_uuid",
+            "r-1",
+        ),
+    ] {
+        let jwt = token(claims);
+        let (code, text, _) = run(&["jwt", "inspect", &jwt]);
+        assert_eq!(code, 0);
+        assert!(text.contains(&format!("issuer:     {issuer}\n")), "{text}");
+        assert!(text.contains(&format!("  {part}: {value}\n")), "{text}");
+        let (_, json, _) = run(&["jwt", "inspect", "--format", "json", &jwt]);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["issuer"]["name"], issuer);
+        assert!(v["subject_parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == part && p["value"] == value));
+    }
+}
