@@ -18,6 +18,7 @@ pub mod claims;
 pub mod condition;
 pub mod evaluate;
 pub mod finding;
+pub mod gitlab_ci;
 pub mod input;
 pub mod issuer;
 pub mod jwt;
