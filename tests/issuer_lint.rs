@@ -266,3 +266,74 @@ fn jwt_inspect_breaks_each_issuers_sub_into_parts() {
             .any(|p| p["name"] == part && p["value"] == value));
     }
 }
+
+#[test]
+fn workflow_lint_reads_gitlab_ci_with_lines_in_every_format() {
+    let repo = fixture("gitlab/repo");
+    let policy = fixture("trust/issuers/gitlab-deploy.json");
+    let (code, stdout, _) = run(&[
+        "workflow", "lint", "--format", "json", "--policy", &policy, &repo,
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    let rows = located(&stdout);
+    let mut got = found(&rows);
+    got.sort_by_key(|r| r.3);
+    assert_eq!(
+        got,
+        vec![
+            (".gitlab-ci.yml", "static-aws-keys", "medium", 6),
+            (".gitlab-ci.yml", "gitlab-missing-id-tokens", "high", 17),
+            (
+                ".gitlab-ci.yml",
+                "gitlab-role-on-fork-merge-request",
+                "high",
+                23
+            ),
+            (".gitlab-ci.yml", "gitlab-id-token-aud-rejected", "high", 32),
+            (".gitlab-ci.yml", "literal-aws-keys", "critical", 42),
+        ]
+    );
+    // Without the policy, the audience is not judged.
+    let (_, stdout, _) = run(&["workflow", "lint", "--format", "json", &repo]);
+    assert!(!stdout.contains("gitlab-id-token-aud-rejected"));
+    // The secret is never printed, in any format.
+    for format in ["text", "json", "sarif", "github"] {
+        let (_, out, _) = run(&["workflow", "lint", "--format", format, &repo]);
+        assert!(!out.contains("wJalrXUtnFEMI"), "{format}");
+    }
+    let (_, sarif, _) = run(&["workflow", "lint", "--format", "sarif", &repo]);
+    check_sarif(
+        &sarif,
+        "gitlab-role-on-fork-merge-request",
+        ".gitlab-ci.yml",
+    );
+    let (_, github, _) = run(&["workflow", "lint", "--format", "github", &repo]);
+    assert!(github.contains(".gitlab-ci.yml,line=23,"), "{github}");
+    // A correct pipeline is clean; --ci gitlab reads a file of any name.
+    let clean = fixture("gitlab/clean/.gitlab-ci.yml");
+    let (code, stdout, _) = run(&[
+        "workflow",
+        "lint",
+        "--fail-on",
+        "info",
+        "--policy",
+        &policy,
+        &clean,
+    ]);
+    assert_eq!((code, stdout.as_str()), (0, "no findings\n"));
+    let dir = std::env::temp_dir().join(format!("credbroker-gitlab-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let renamed = dir.join("pipeline.yml");
+    std::fs::copy(fixture("gitlab/repo/.gitlab-ci.yml"), &renamed).unwrap();
+    let (_, json, _) = run(&[
+        "workflow",
+        "lint",
+        "--ci",
+        "gitlab",
+        "--format",
+        "json",
+        renamed.to_str().unwrap(),
+    ]);
+    assert!(json.contains("gitlab-missing-id-tokens"), "{json}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -7,9 +7,12 @@
 //! or a finding is at or above `--fail-on`; else 0.
 
 use super::trust::{ReportArgs, ReportFormat};
+use super::workflow::Ci;
 use crate::policy::finding::{self, Finding, Rule, INPUT_ERROR};
+use crate::policy::gitlab_ci;
 use crate::policy::input::{self, Extracted, Parsed};
 use crate::policy::lint::{self, LintOptions};
+use crate::policy::TrustPolicy;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -166,13 +169,22 @@ fn lint_all(run: &mut Run, found: &[Extracted], options: LintOptions) {
 }
 
 /// The workflow files a path means: a file itself; for a directory, its
-/// `.github/workflows` when it has one (a repository root), else its own
-/// `*.yml` and `*.yaml` (GitHub reads no subdirectories of workflows/).
+/// `.github/workflows` and `.gitlab-ci.yml` when it has either (a
+/// repository root), else its own `*.yml` and `*.yaml` (GitHub reads no
+/// subdirectories of workflows/).
 fn workflow_files(path: &Path, run: &mut Run) -> Vec<PathBuf> {
     if !path.is_dir() {
         return vec![path.to_path_buf()];
     }
     let nested = path.join(".github").join("workflows");
+    let gitlab = [".gitlab-ci.yml", ".gitlab-ci.yaml"]
+        .iter()
+        .map(|n| path.join(n))
+        .filter(|p| p.is_file());
+    let gitlab: Vec<PathBuf> = gitlab.collect();
+    if !nested.is_dir() && !gitlab.is_empty() {
+        return gitlab;
+    }
     let dir = if nested.is_dir() {
         nested
     } else {
@@ -189,6 +201,7 @@ fn workflow_files(path: &Path, run: &mut Run) -> Vec<PathBuf> {
             return Vec::new();
         }
     };
+    files.extend(gitlab);
     if files.is_empty() {
         eprintln!(
             "credbroker: no workflow files (*.yml, *.yaml) in {} or {}",
@@ -200,8 +213,10 @@ fn workflow_files(path: &Path, run: &mut Run) -> Vec<PathBuf> {
     files
 }
 
-/// `workflow lint PATH...`.
-pub fn workflow_lint(paths: &[PathBuf]) -> Run {
+/// `workflow lint PATH...`: each file as GitHub or GitLab CI reads it
+/// (`ci`, or told by name and content); `policy` checks GitLab jobs' ID
+/// token audiences.
+pub fn workflow_lint(paths: &[PathBuf], ci: Ci, policy: Option<&TrustPolicy>) -> Run {
     let mut run = Run::default();
     for path in paths {
         for file in workflow_files(path, &mut run) {
@@ -209,7 +224,17 @@ pub fn workflow_lint(paths: &[PathBuf]) -> Run {
                 continue;
             };
             let name = file.display().to_string();
-            match crate::policy::workflow::lint(&name, &text) {
+            let gitlab = match ci {
+                Ci::Github => false,
+                Ci::Gitlab => true,
+                Ci::Auto => gitlab_ci::looks_like(&name, &text),
+            };
+            let linted = if gitlab {
+                gitlab_ci::lint(&name, &text, policy)
+            } else {
+                crate::policy::workflow::lint(&name, &text)
+            };
+            match linted {
                 Ok(found) => {
                     run.read += 1;
                     run.findings.extend(found);

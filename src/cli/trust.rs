@@ -128,7 +128,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
 }
 
 /// The one policy `trust check` decides on.
-fn load_policy(path: &Path, role: Option<&str>) -> anyhow::Result<TrustPolicy> {
+pub(super) fn load_policy(path: &Path, role: Option<&str>) -> anyhow::Result<TrustPolicy> {
     let name = path.display().to_string();
     let found: Vec<Extracted> = if path.is_dir() || name.to_ascii_lowercase().ends_with(".tf") {
         // A module: the directory's .tf files, so data sources resolve.
