@@ -87,7 +87,7 @@ pub fn lint(
     let workflow = doc
         .get("workflow")
         .and_then(|w| w.get("rules"))
-        .map(|rules| first_reach(rules));
+        .map(first_reach);
     // Merge request pipelines exist when workflow:rules create them, or
     // (without workflow:rules) when some job's rules ask for them.
     let mr_pipelines = match workflow {
