@@ -33,9 +33,13 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum TrustCommand {
-    /// Would STS admit this token (or these claims) to the role with this trust policy?
+    /// Would STS admit this token (or these claims) to the role with this
+    /// trust policy? Names the statement and condition that decided, and
+    /// each part of the token's sub against the policy's.
     Check(CheckArgs),
-    /// Find the known open patterns in trust policy files.
+    /// Find the known open patterns in trust policy files, in the terms of
+    /// the CI that issues the tokens (GitHub, GitLab, CircleCI, Buildkite,
+    /// Bitbucket; generic rules for any other OIDC provider).
     Lint(LintArgs),
 }
 

@@ -18,9 +18,12 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum WorkflowCommand {
-    /// Check workflow files for role assumption without id-token: write,
+    /// Check GitHub workflows for role assumption without id-token: write,
     /// literal and static AWS keys, script injection and write-all in jobs
-    /// that assume a role, and roles on fork-reachable triggers.
+    /// that assume a role, and roles on fork-reachable triggers; and
+    /// `.gitlab-ci.yml` for role jobs without id_tokens (or with an aud the
+    /// `--policy` refuses), static keys, and role jobs that fork merge
+    /// request pipelines reach.
     Lint(LintArgs),
 }
 

@@ -205,3 +205,16 @@ fn a_correct_gitlab_policy_draws_no_github_findings() {
         Vec::<&str>::new()
     );
 }
+
+/// A GitHub Enterprise Server issuer is GitHub: its rules apply, and it is
+/// not "a principal other than the GitHub provider".
+#[test]
+fn a_ghes_provider_is_read_as_github() {
+    let ghes = r#"{"Federated":"arn:aws:iam::111111111111:oidc-provider/ghes.example.com/_services/token"}"#;
+    let pinned = r#"{"StringEquals":{"ghes.example.com/_services/token:aud":"sts.amazonaws.com",
+        "ghes.example.com/_services/token:sub":"repo:org@1/app@2:environment:production"}}"#;
+    assert_eq!(rules("deploy.json", ghes, pinned), Vec::<&str>::new());
+    let open = r#"{"StringEquals":{"ghes.example.com/_services/token:aud":"sts.amazonaws.com"},
+        "StringLike":{"ghes.example.com/_services/token:sub":"repo:*"}}"#;
+    assert!(rules("r.json", ghes, open).contains(&"sub-wildcard"));
+}
