@@ -82,6 +82,7 @@ fn every_form_recognises_its_issuer_and_flags_the_open_part() {
         &fixture("trust/issuers/circleci-org-wide-deploy.json"),
         &fixture("trust/issuers/gitlab.tf"),
         &fixture("trust/issuers/buildkite.yaml"),
+        &fixture("trust/issuers/circleci.yaml"),
     ]);
     assert_eq!(code, 1, "{stdout}");
     let rows = located(&stdout);
@@ -97,6 +98,8 @@ fn every_form_recognises_its_issuer_and_flags_the_open_part() {
                 "high",
                 15
             ),
+            // Named for neither, but its policy can s3:PutObject: it writes.
+            ("circleci.yaml", "org-wide-wildcard", "high", 17),
             ("gitlab-any-project.json", "sub-wildcard", "critical", 15),
             // The Terraform role is named release: a role that can write.
             ("gitlab.tf", "gitlab-ref-not-protected", "medium", 4),

@@ -67,6 +67,69 @@ pub fn role_writes_by_name(file: &str, policy: &TrustPolicy) -> bool {
     })
 }
 
+/// Do the permissions written with the role (a CloudFormation role's
+/// `Policies` and `ManagedPolicyArns`, a Terraform role's `inline_policy`
+/// and `managed_policy_arns`) let it write? An action with a write verb, a
+/// service wildcard, `*`, or an AWS managed policy that writes.
+pub fn role_writes_by_permissions(resource_text: &str, trust: &serde_json::Value) -> bool {
+    const MARKERS: &[&str] = &[
+        "Policies",
+        "ManagedPolicyArns",
+        "inline_policy",
+        "managed_policy_arns",
+    ];
+    let Some(start) = MARKERS.iter().filter_map(|m| resource_text.find(m)).min() else {
+        return false;
+    };
+    // The trust policy's own values (`repo:*`) are not permissions.
+    let trust = trust.to_string();
+    let resource_text = &resource_text[start..];
+    const MANAGED: &[&str] = &["AdministratorAccess", "PowerUserAccess", "FullAccess"];
+    const VERBS: &[&str] = &[
+        "Put",
+        "Delete",
+        "Create",
+        "Update",
+        "Attach",
+        "Detach",
+        "Modify",
+        "Write",
+        "Terminate",
+        "Run",
+        "Invoke",
+        "Pass",
+        "Publish",
+        "Send",
+        "Start",
+        "Stop",
+        "Tag",
+        "Upload",
+    ];
+    if MANAGED.iter().any(|m| resource_text.contains(m)) {
+        return true;
+    }
+    let words =
+        resource_text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '*' | '-')));
+    words.filter(|w| !w.is_empty()).any(|w| {
+        if w == "*" || trust.contains(w) {
+            return false; // a Resource or principal wildcard says nothing
+        }
+        let Some((service, action)) = w.split_once(':') else {
+            return false;
+        };
+        let service_ok = !service.is_empty()
+            && service
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        service_ok
+            && service != "sts"
+            && (action == "*" || VERBS.iter().any(|v| action.starts_with(v)))
+    }) || resource_text.contains("\"Action\": \"*\"")
+        || resource_text.contains("Action: \"*\"")
+        || resource_text.contains("Action: '*'")
+        || resource_text.contains("actions = [\"*\"]")
+}
+
 /// Lint the IAM JSON policy text of `file`.
 pub fn lint(file: &str, text: &str, options: LintOptions) -> Result<Vec<Finding>, PolicyError> {
     let doc: serde_json::Value =
@@ -117,7 +180,9 @@ pub fn lint_extracted(ex: &Extracted, options: LintOptions) -> Result<Vec<Findin
     };
     let policy = TrustPolicy::from_value(doc)?;
     let hint = format!("{} {}", ex.file, ex.resource.as_deref().unwrap_or_default());
-    let writes = options.writes || role_writes_by_name(&hint, &policy);
+    let writes = options.writes
+        || role_writes_by_name(&hint, &policy)
+        || ex.resource.is_some() && role_writes_by_permissions(&ex.excerpt, doc);
     let opaque = Opaque(
         ex.unresolved
             .iter()

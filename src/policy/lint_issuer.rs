@@ -256,7 +256,7 @@ fn sub_value(
         let scope = if writes {
             " on a role that can write".to_string()
         } else {
-            "; this is high if the role can write, which the linter cannot see from a trust policy (pass --writes, or name the role deploy, admin, prod, ...)".to_string()
+            "; this is high if the role can write, which the linter cannot tell: neither its names nor permissions written with it say so (pass --writes, or name the role deploy, admin, prod, ...)".to_string()
         };
         report(
             "org-wide-wildcard",

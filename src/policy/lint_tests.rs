@@ -218,3 +218,37 @@ fn a_ghes_provider_is_read_as_github() {
         "StringLike":{"ghes.example.com/_services/token:sub":"repo:*"}}"#;
     assert!(rules("r.json", ghes, open).contains(&"sub-wildcard"));
 }
+
+#[test]
+fn permissions_written_with_the_role_say_whether_it_writes() {
+    for (text, writes) in [
+        (
+            "Policies:\n  - PolicyDocument:\n      Statement:\n        - Action: s3:PutObject",
+            true,
+        ),
+        (
+            "ManagedPolicyArns: [arn:aws:iam::aws:policy/AdministratorAccess]",
+            true,
+        ),
+        (
+            "inline_policy { policy = jsonencode({Statement = [{Action = \"ec2:*\"}]}) }",
+            true,
+        ),
+        ("Policies:\n  - Action: \"*\"", true),
+        (
+            "Policies: []\nCondition: {StringLike: {x:sub: repo:*}}",
+            false,
+        ),
+        (
+            "Policies:\n  - Action: [s3:GetObject, s3:ListBucket]\n    Resource: \"*\"",
+            false,
+        ),
+        (
+            "Policies:\n  Action: sts:AssumeRoleWithWebIdentity\nPrincipal: {Federated: x}",
+            false,
+        ),
+    ] {
+        let trust = serde_json::json!({"Condition": {"StringLike": {"x:sub": "repo:*"}}});
+        assert_eq!(role_writes_by_permissions(text, &trust), writes, "{text}");
+    }
+}
