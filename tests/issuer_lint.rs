@@ -37,6 +37,7 @@ fn located(stdout: &str) -> Vec<(String, String, String, u64)> {
         .iter()
         .map(|f| {
             assert!(!f["reason"].as_str().unwrap().contains("GitHub"), "{f}");
+            assert!(!f["fix"].as_str().unwrap().contains("GitHub"), "{f}");
             (
                 Path::new(f["file"].as_str().unwrap())
                     .file_name()

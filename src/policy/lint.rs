@@ -192,12 +192,21 @@ pub fn lint_extracted(ex: &Extracted, options: LintOptions) -> Result<Vec<Findin
     );
     for statement in &policy.statements {
         if statement.effect == Effect::Allow && statement.covers_web_identity() {
+            // Another issuer's findings carry that issuer's fix, never GitHub's.
+            let issuer = issuer_of(statement).filter(|(kind, _)| kind.id != "github");
             lint_statement(
                 statement,
                 writes,
                 &opaque,
                 &mut |rule, severity, anchors: &[Anchor<'_>], reason: String| {
-                    findings.push(finding(rule, severity, ex.line_of(anchors), reason));
+                    let mut f = finding(rule, severity, ex.line_of(anchors), reason);
+                    if let Some(fix) = issuer
+                        .as_ref()
+                        .and_then(|(kind, provider)| lint_issuer::fix(kind, provider, rule))
+                    {
+                        f.fix = fix;
+                    }
+                    findings.push(f);
                 },
             );
         }

@@ -105,6 +105,40 @@ pub(super) fn lint_statement(
     }
 }
 
+/// The fix for a rule shared with GitHub, in this issuer's terms.
+pub(super) fn fix(kind: &IssuerKind, provider: &str, rule: &str) -> Option<String> {
+    let aud = match (kind.default_audience(provider), kind.audience) {
+        (Some(aud), _) => aud.to_string(),
+        (None, super::issuer::Audience::Chosen { usual }) if !usual.is_empty() => {
+            format!("the audience the job asks for (commonly {usual})")
+        }
+        _ => "the audience your tokens carry".to_string(),
+    };
+    let example = if kind.example_sub.is_empty() {
+        "the one subject that may assume the role".to_string()
+    } else {
+        format!(
+            "one {} and ref, like {}",
+            kind.project_noun, kind.example_sub
+        )
+    };
+    Some(match rule {
+        "aud-missing" | "aud-wildcard" => format!("Add StringEquals {provider}:aud = {aud}."),
+        "sub-missing" | "sub-wildcard" => {
+            format!("Add StringEquals {provider}:sub pinned to {example}.")
+        }
+        "org-wide-wildcard" => format!(
+            "List the {}s that may assume the role, each pinned to a protected branch or tag, or pin a claim STS evaluates for {} (see docs/linting.md).",
+            kind.project_noun, kind.name
+        ),
+        "deploy-branch-wildcard" => format!(
+            "Pin the role that can write to one protected branch or tag of one {}.",
+            kind.project_noun
+        ),
+        _ => return None,
+    })
+}
+
 /// `gitlab.com:sub` -> `gitlab.com`.
 pub(super) fn key_provider(key: &str) -> &str {
     key.split_once(':').map_or("", |(p, _)| p)

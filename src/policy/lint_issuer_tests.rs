@@ -26,6 +26,15 @@ fn check(cases: Vec<Case>) {
             .into_iter()
             .map(|f| {
                 assert!(!f.reason.contains("GitHub"), "{}", f.reason);
+                assert!(
+                    !f.fix.contains("GitHub")
+                        && !f.fix.contains("githubusercontent")
+                        && !f.fix.contains("repositor")
+                        || kind_is_bitbucket(&provider),
+                    "{}: {}",
+                    f.rule,
+                    f.fix
+                );
                 (f.rule, f.severity)
             })
             .collect();
@@ -34,6 +43,10 @@ fn check(cases: Vec<Case>) {
         want.sort();
         assert_eq!(got, want, "{file} {provider} {condition}");
     }
+}
+
+fn kind_is_bitbucket(provider: &str) -> bool {
+    provider.contains("bitbucket")
 }
 
 fn eq(provider: &str, pairs: &[(&str, &str)]) -> String {
