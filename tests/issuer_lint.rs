@@ -341,3 +341,38 @@ fn workflow_lint_reads_gitlab_ci_with_lines_in_every_format() {
     assert!(json.contains("gitlab-missing-id-tokens"), "{json}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// STS evaluates ref_protected for gitlab.com only: on a self-managed
+/// instance a condition on it never sees the token's value, so the role
+/// rejects every token, and both linters say why.
+#[test]
+fn a_self_managed_gitlab_condition_sts_ignores_is_explained() {
+    let policy = fixture("trust/issuers/gitlab-self-managed-deploy.json");
+    let mut claims = gitlab_claims("branch");
+    claims["iss"] = "https://gitlab.example.com".into();
+    claims["aud"] = "https://gitlab.example.com".into();
+    let (code, stdout, _) = run(&[
+        "trust",
+        "check",
+        "--policy",
+        &policy,
+        "--token",
+        &token(claims),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("note:      STS does not evaluate ref_protected for gitlab.example.com"),
+        "{stdout}"
+    );
+    let (_, json, _) = run(&["trust", "lint", "--format", "json", &policy]);
+    let rows = located(&json);
+    assert!(
+        found(&rows).contains(&(
+            "gitlab-self-managed-deploy.json",
+            "claim-not-in-context",
+            "medium",
+            15
+        )),
+        "{json}"
+    );
+}

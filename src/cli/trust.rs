@@ -225,7 +225,9 @@ fn check(args: &CheckArgs) -> anyhow::Result<i32> {
         (None, None) => anyhow::bail!("give --token or --claims"),
     };
     let claims = Claims::from_token(&claims);
-    let decision = policy::evaluate(&policy, &claims.provider, &claims);
+    // Decide on what STS sees: for a known issuer, only the claims it evaluates.
+    let decision = policy::evaluate(&policy, &claims.provider, &claims.in_sts_context());
+    let unseen = claims.outside_sts_context();
     let explained = explain(
         &policy,
         &claims,
@@ -249,6 +251,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<i32> {
                     .map(|(name, value)| serde_json::json!({"name": name, "value": value}))
                     .collect::<Vec<_>>()));
             v["sub_checks"] = serde_json::to_value(&explained.checks)?;
+            v["claims_sts_ignores"] = serde_json::json!(unseen);
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         CheckFormat::Text => {
@@ -268,6 +271,26 @@ fn check(args: &CheckArgs) -> anyhow::Result<i32> {
             }
             println!("reason:    {}", decision.reason);
             print!("{}", explained.text());
+            let conditioned: Vec<&String> = unseen
+                .iter()
+                .filter(|c| {
+                    policy
+                        .statements
+                        .iter()
+                        .any(|s| s.conditions.iter().any(|k| k.claim() == c.as_str()))
+                })
+                .collect();
+            if !conditioned.is_empty() {
+                println!(
+                    "note:      STS does not evaluate {} for {}: conditions on them see no value",
+                    conditioned
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    claims.provider
+                );
+            }
         }
     }
     Ok(if decision.admitted { 0 } else { 1 })

@@ -88,6 +88,41 @@ impl Claims {
             .map(Vec::as_slice)
     }
 
+    /// The request context STS builds from these claims: for an issuer
+    /// [`super::issuer`] knows, only the claims STS evaluates for it
+    /// (protocols.md, "CI OIDC issuers"); a condition on any other sees no
+    /// value. Keys of other providers and other issuers' claims are kept.
+    pub fn in_sts_context(&self) -> Claims {
+        let kind = super::issuer::IssuerKind::recognise(&self.provider, self.claim("sub"));
+        if kind.is_generic() {
+            return self.clone();
+        }
+        let prefix = format!("{}:", self.provider.to_ascii_lowercase());
+        let values = self
+            .values
+            .iter()
+            .filter(|(key, _)| match key.strip_prefix(&prefix) {
+                Some(claim) => kind.in_context(&self.provider, claim),
+                None => true,
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Claims {
+            provider: self.provider.clone(),
+            values,
+        }
+    }
+
+    /// The claims of this provider that STS does not put in its request context.
+    pub fn outside_sts_context(&self) -> Vec<String> {
+        let kept = self.in_sts_context();
+        self.values
+            .keys()
+            .filter(|k| !kept.values.contains_key(*k))
+            .map(|k| k.rsplit(':').next().unwrap_or(k).to_string())
+            .collect()
+    }
+
     /// A claim of this provider, by its short name (`sub`).
     pub fn claim(&self, name: &str) -> Option<&str> {
         self.get(&format!("{}:{name}", self.provider))
@@ -127,5 +162,23 @@ mod tests {
             .get("token.actions.githubusercontent.com:nested")
             .is_none());
         assert_eq!(c.get("custom.example:key").unwrap(), ["v"]);
+    }
+
+    #[test]
+    fn sts_sees_only_the_claims_it_evaluates_for_the_issuer() {
+        let json = serde_json::json!({
+            "iss": "https://gitlab.example.com",
+            "sub": "project_path:g/p:ref_type:branch:ref:main",
+            "aud": "https://gitlab.example.com",
+            "ref_protected": "true",
+        });
+        let c = Claims::from_token(json.as_object().unwrap());
+        let sts = c.in_sts_context();
+        assert!(sts.get("gitlab.example.com:sub").is_some());
+        assert!(sts.get("gitlab.example.com:ref_protected").is_none());
+        assert_eq!(c.outside_sts_context(), ["iss", "ref_protected"]);
+        let json = serde_json::json!({"iss": "https://gitlab.com", "sub": "project_path:g/p:ref_type:branch:ref:main", "ref_protected": "true"});
+        let c = Claims::from_token(json.as_object().unwrap());
+        assert!(c.in_sts_context().get("gitlab.com:ref_protected").is_some());
     }
 }
