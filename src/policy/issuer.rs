@@ -9,7 +9,7 @@
 //! of characters. Adding an issuer is one entry in [`ISSUERS`]; a provider
 //! no entry knows is [`GENERIC`], which only generic rules read.
 
-use super::condition::{glob_match, has_wildcard};
+use super::condition::glob_match;
 
 /// What a part of a subject says, for the rules that read it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -467,11 +467,6 @@ pub fn tenant_and_project(path: &str) -> (&str, Option<&str>) {
         Some((t, p)) => (t, Some(p)),
         None => (path, None),
     }
-}
-
-/// Does the part pattern admit values its author did not name?
-pub fn part_open(pattern: &str) -> bool {
-    has_wildcard(pattern)
 }
 
 #[cfg(test)]

@@ -9,8 +9,11 @@
 //! `credbroker trust check` share this one engine, so what the tests prove
 //! about the emulator is what the command tells people.
 //!
-//! [`jwt`] decodes and verifies the tokens; [`lint`] and [`workflow`] find the
-//! known open patterns; [`input`] reads policies where they live (IAM JSON,
+//! [`jwt`] decodes and verifies the tokens; [`issuer`] knows each CI's
+//! issuer (GitHub, GitLab, CircleCI, Buildkite, Bitbucket) as data: its
+//! provider names, `sub` grammar, audience and the claims STS evaluates;
+//! [`lint`] and [`workflow`] (GitHub) and [`gitlab_ci`] find the known open
+//! patterns in each issuer's terms; [`input`] reads policies where they live (IAM JSON,
 //! `aws iam get-role` output, Terraform, CloudFormation); [`finding`] prints
 //! their reports as text, JSON, SARIF or GitHub workflow commands.
 
@@ -24,6 +27,7 @@ pub mod issuer;
 pub mod jwt;
 pub mod lint;
 mod lint_issuer;
+mod lint_writes;
 pub mod workflow;
 pub mod workflow_checks;
 mod yaml;
