@@ -30,7 +30,7 @@ fn debug_names_variables_without_values() {
 
 #[tokio::test]
 async fn a_one_shot_variable_is_read_until_its_exp_then_refused_with_the_fix() {
-    let now = Utc::now();
+    let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
     let source = TokenSource::parse("gitlab", None).unwrap();
     let token =
         jwt(serde_json::json!({"exp": now.timestamp() + 3600, "aud": "https://gitlab.com"}));
