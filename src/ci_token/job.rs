@@ -37,6 +37,7 @@ pub struct JobProfile {
 const CI_FLAGS: &str = "GITHUB_ACTIONS, GITLAB_CI, CIRCLECI, BUILDKITE, BITBUCKET_BUILD_NUMBER";
 
 pub fn profile_for(req: &JobRequest<'_>, env: &EnvSnapshot) -> Result<JobProfile, String> {
+    check_flags(req)?;
     let ci = detect(env);
     let source = match (req.source, ci) {
         (Some(spec), _) => TokenSource::parse(spec, req.audience)?,
@@ -103,6 +104,41 @@ pub fn profile_for(req: &JobRequest<'_>, env: &EnvSnapshot) -> Result<JobProfile
         source,
         config_text,
     })
+}
+
+/// The flags STS would refuse, refused first with the flag's name.
+fn check_flags(req: &JobRequest<'_>) -> Result<(), String> {
+    let parts: Vec<&str> = req.role_arn.splitn(6, ':').collect();
+    let is_role = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "iam"
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5].len() > "role/".len()
+        && parts[5].starts_with("role/");
+    if !is_role {
+        return Err(format!(
+            "--role-arn `{}` is not a role ARN like arn:aws:iam::111111111111:role/NAME",
+            req.role_arn
+        ));
+    }
+    if let Some(d) = req.duration.filter(|d| !(900..=43_200).contains(d)) {
+        return Err(format!(
+            "--duration must be 900..43200 seconds (and within the role's maximum session), not {d}"
+        ));
+    }
+    if let Some(name) = req.session_name {
+        let ok = (2..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        if !ok {
+            return Err(format!(
+                "--session-name `{name}` must be 2 to 64 letters, digits or _+=,.@-"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `credbroker-gitlab-4711`: the CI and its job number, so CloudTrail shows
@@ -213,6 +249,34 @@ mod tests {
             ..JobRequest::default()
         };
         assert!(profile_for(&req, &env(&[])).unwrap_err().contains("region"));
+        for (req, flag) in [
+            (
+                JobRequest {
+                    role_arn: "bogus",
+                    ..JobRequest::default()
+                },
+                "--role-arn",
+            ),
+            (
+                JobRequest {
+                    role_arn: ROLE,
+                    duration: Some(5),
+                    ..JobRequest::default()
+                },
+                "--duration",
+            ),
+            (
+                JobRequest {
+                    role_arn: ROLE,
+                    session_name: Some("a b"),
+                    ..JobRequest::default()
+                },
+                "--session-name",
+            ),
+        ] {
+            let e = profile_for(&req, &env(&[("GITLAB_CI", "true")])).unwrap_err();
+            assert!(e.starts_with(flag), "{e}");
+        }
     }
 
     #[test]
