@@ -8,7 +8,8 @@
 //! The `circleci` and `buildkite-agent` CLIs are stand-ins on `PATH` that
 //! record how they were called and print a token the emulator minted: what
 //! is checked is that credbroker calls them with the documented arguments
-//! and trades what they print.
+//! and trades what they print, again before each (15-second) role session
+//! ends where the source can mint again.
 //!
 //! One emulator serves the whole file, in this process ([`ci_job`]).
 
@@ -170,8 +171,10 @@ fn circleci_job_renews_with_the_cli() {
     );
 }
 
+/// The Buildkite agent is asked again before each role session ends: the
+/// job outlives one credential lifetime.
 #[test]
-fn buildkite_step_asks_the_agent() {
+fn buildkite_step_asks_the_agent_and_renews() {
     let job = Job::new(&[("BUILDKITE", "true"), ("BUILDKITE_BUILD_NUMBER", "7")]);
     std::fs::write(
         job.path("fresh-token"),
@@ -196,6 +199,27 @@ fn buildkite_step_asks_the_agent() {
     assert!(
         calls.contains("oidc request-token --audience sts.amazonaws.com --lifetime 300"),
         "{calls}"
+    );
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_secs(3 * ci_job::CREDENTIALS_TTL_SECS);
+    let renewed = loop {
+        let calls = std::fs::read_to_string(&log).unwrap();
+        if calls.lines().count() >= 2 || std::time::Instant::now() > deadline {
+            break calls;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert!(
+        renewed.lines().count() >= 2,
+        "no new token before the {}s session ended: {renewed}",
+        ci_job::CREDENTIALS_TTL_SECS
+    );
+    // After the renewal the same endpoint serves the new session.
+    let later = "set -a; . ./credbroker.env; set +a\naws sts get-caller-identity\n";
+    assert_caller(
+        &job.script(later, &[]),
+        "BuildkiteDeploy",
+        "credbroker-buildkite-7",
     );
 }
 

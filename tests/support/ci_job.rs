@@ -29,6 +29,9 @@ pub fn yaml(page: &str) -> yaml_rust2::Yaml {
         .remove(0)
 }
 
+/// The lifetime of the emulator's role sessions.
+pub const CREDENTIALS_TTL_SECS: u64 = 15;
+
 /// The emulator, with the docs' trust policies for the roles it has no default for.
 pub fn emulator() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
@@ -49,8 +52,10 @@ pub fn emulator() -> &'static str {
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().unwrap();
             runtime.block_on(async move {
+                // Short role sessions, so a test sees renewals within seconds.
                 let options = credbroker::emulator::EmulatorOptions {
                     roles,
+                    credentials_ttl: std::time::Duration::from_secs(CREDENTIALS_TTL_SECS),
                     ..Default::default()
                 };
                 let running = credbroker::emulator::start("127.0.0.1:0".parse().unwrap(), options)
