@@ -221,24 +221,32 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     );
     let lines = github_env_lines(&plan.set);
     let mut out = std::io::stdout().lock();
-    if let Some(path) = env.get("GITHUB_ENV") {
+    let github_env = env.get("GITHUB_ENV");
+    if let Some(path) = github_env {
         append(path.as_ref(), &lines, "GITHUB_ENV")?;
-    } else {
+    }
+    // Off GitHub a dotenv file; on GitHub too when one is asked for.
+    if github_env.is_none() || args.env_file.is_some() {
         let path = args
             .env_file
             .clone()
             .unwrap_or_else(|| crate::paths::runtime_dir().join("ci.env"));
         crate::paths::write_private_file(&path, job::dotenv(&set).as_bytes())
             .with_context(|| format!("cannot write the env file {}", path.display()))?;
+        // `. FILE` searches PATH for a name without a slash.
+        let shown = if path.components().count() == 1 {
+            format!("./{}", path.display())
+        } else {
+            path.display().to_string()
+        };
         writeln!(
             out,
-            "credbroker: environment for later commands in {0}: set -a; . {0}; set +a",
-            path.display()
+            "credbroker: environment for later commands in {shown}: set -a; . {shown}; set +a"
         )?;
-        if job.ci == Some(ci_token::Ci::Circleci) {
-            if let Some(bash_env) = env.get("BASH_ENV") {
-                append(bash_env.as_ref(), &job::bash_exports(&set), "BASH_ENV")?;
-            }
+    }
+    if job.ci == Some(ci_token::Ci::Circleci) {
+        if let Some(bash_env) = env.get("BASH_ENV") {
+            append(bash_env.as_ref(), &job::bash_exports(&set), "BASH_ENV")?;
         }
     }
     out.write_all(lines.as_bytes())?;
