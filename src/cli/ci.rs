@@ -44,15 +44,18 @@ With no config file: the CI is detected (GITHUB_ACTIONS, GITLAB_CI, CIRCLECI,
 BUILDKITE, BITBUCKET_BUILD_NUMBER) and its token source and audience picked:
 
     # GitLab (.gitlab-ci.yml: id_tokens: GITLAB_OIDC_TOKEN: aud: https://gitlab.com)
-    credbroker ci --role-arn arn:aws:iam::111111111111:role/GitLabDeploy --detach --env-file credbroker.env
+    credbroker ci --role-arn arn:aws:iam::111111111111:role/GitLabDeploy \\
+        --detach --env-file credbroker.env
     set -a; . ./credbroker.env; set +a
     aws sts get-caller-identity
 
     # GitHub Actions (permissions: id-token: write); later steps read $GITHUB_ENV
-    credbroker ci --role-arn arn:aws:iam::111111111111:role/GitHubDeploy --region eu-west-1 --detach
+    credbroker ci --role-arn arn:aws:iam::111111111111:role/GitHubDeploy \\
+        --region eu-west-1 --detach
 
     # anything else: name the source
-    credbroker ci --role-arn ARN --source command:'vault read -field=token auth/jwt/token' --once
+    credbroker ci --role-arn ARN --once \\
+        --source command:'vault read -field=token auth/jwt/token'
 
 Sources: github-actions, gitlab (GITLAB_OIDC_TOKEN; gitlab:NAME), circleci
 (CIRCLE_OIDC_TOKEN_V2, renewed with the circleci CLI when on PATH), buildkite
@@ -98,8 +101,8 @@ pub struct Args {
     /// The region for STS and later steps; default $AWS_REGION, $AWS_DEFAULT_REGION.
     #[arg(long, requires = "role_arn")]
     pub region: Option<String>,
-    /// Where to write the environment for later commands when not on GitHub
-    /// (a dotenv file); default ci.env in the runtime directory.
+    /// A dotenv file for later commands; written off GitHub by default (as
+    /// ci.env in the runtime directory), on GitHub when given.
     #[arg(long, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
     /// Loopback address to serve on; port 0 picks a free port.
