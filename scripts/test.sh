@@ -65,9 +65,12 @@ fi
 # The whole suite: the project's own workflows pass actionlint, zizmor
 # (no finding of high severity) and `credbroker workflow lint`.
 if [ $# -eq 0 ]; then
-    echo "==> actionlint, zizmor and credbroker workflow lint on .github/workflows"
+    echo "==> actionlint, zizmor and credbroker workflow lint on .github/workflows; zizmor on action.yml"
     "$venv/bin/actionlint" .github/workflows/*.yml
     "$venv/bin/zizmor" --offline --min-severity=high --no-progress .github/workflows/
+    # The Action's metadata: zizmor audits composite actions; actionlint reads
+    # only workflows (it reports an action.yml as a workflow without `on:`).
+    "$venv/bin/zizmor" --offline --min-severity=high --no-progress action.yml
     cargo run --quiet --bin credbroker -- workflow lint .github/workflows
 fi
 

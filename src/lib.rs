@@ -29,6 +29,7 @@ pub mod audit;
 pub mod aws_cli_cache;
 pub mod binary_path;
 pub mod broker;
+pub mod ci_token;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -37,11 +37,13 @@ pub use crate::config::{
     TokenSource, WebIdentityTarget, WEB_IDENTITY_ROLE_ARN_KEY as ROLE_ARN_KEY,
 };
 
-/// The Actions variables, read once per fetch.
+/// The Actions variables, read once per fetch, and the whole environment
+/// for the other CI sources ([`crate::ci_token`]).
 #[derive(Clone, Debug, Default)]
 pub struct ActionsEnv {
     pub request_url: Option<String>,
     pub request_token: Option<Secret>,
+    pub vars: crate::ci_token::EnvSnapshot,
 }
 
 impl ActionsEnv {
@@ -50,6 +52,7 @@ impl ActionsEnv {
         ActionsEnv {
             request_url: var("ACTIONS_ID_TOKEN_REQUEST_URL"),
             request_token: var("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(Secret::from),
+            vars: crate::ci_token::EnvSnapshot::from_process(),
         }
     }
 }
@@ -120,6 +123,7 @@ pub async fn fetch_token(source: &TokenSource, env: &ActionsEnv) -> Result<Secre
                     BrokerError::Upstream("the GitHub token service sent no `value`".into())
                 })
         }
+        other => crate::ci_token::fetch(other, &env.vars, Utc::now()).await,
     }
 }
 

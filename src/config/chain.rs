@@ -31,14 +31,7 @@ const MAX_DURATION: i32 = 43_200;
 /// STS's shortest session.
 const MIN_DURATION: i32 = 900;
 
-/// Where a web identity token comes from.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum TokenSource {
-    /// A GitHub Actions job's OIDC token, asked for with this audience.
-    GithubActions { audience: String },
-    /// A token file, read afresh for every call (EKS rotates it).
-    File(PathBuf),
-}
+use super::token_source::TokenSource;
 
 /// A role assumed with a web identity token: the root of a CI chain.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -327,19 +320,8 @@ impl AwsConfig {
                 .filter(|v| !v.is_empty())
         };
         let bad = |m: String| self.chain_error(&p.name, m);
-        let source = match get("source").unwrap_or("github-actions") {
-            "github-actions" => TokenSource::GithubActions {
-                audience: get("audience").unwrap_or(DEFAULT_AUDIENCE).to_string(),
-            },
-            other => match other.strip_prefix("file:") {
-                Some(path) if !path.is_empty() => TokenSource::File(PathBuf::from(path)),
-                _ => {
-                    return Err(bad(format!(
-                        "credbroker_web_identity_source must be `github-actions` or `file:/path`, not `{other}`"
-                    )))
-                }
-            },
-        };
+        let source = TokenSource::parse(get("source").unwrap_or("github-actions"), get("audience"))
+            .map_err(|m| bad(format!("credbroker_web_identity_source: {m}")))?;
         check_role_arn(role_arn)
             .map_err(|m| bad(format!("{}: {m}", super::WEB_IDENTITY_ROLE_ARN_KEY)))?;
         Ok(WebIdentityTarget {
@@ -355,9 +337,6 @@ impl AwsConfig {
         })
     }
 }
-
-/// The audience a GitHub Actions token is asked for by default.
-pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
 fn check_role_arn(arn: &str) -> Result<(), String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();

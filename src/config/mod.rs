@@ -23,12 +23,14 @@ use std::path::{Path, PathBuf};
 mod chain;
 mod ini;
 mod resolve;
+mod token_source;
 
-pub use chain::{
-    session_name_for, AssumeRoleHop, Chain, ChainRoot, TokenSource, WebIdentityTarget,
-    DEFAULT_AUDIENCE,
-};
+pub use chain::{session_name_for, AssumeRoleHop, Chain, ChainRoot, WebIdentityTarget};
 pub use ini::{parse_file, parse_sections, sub_settings, Ignored, ParsedFile, Section};
+pub use token_source::{
+    TokenSource, BITBUCKET_VARIABLE, BUILDKITE_TOKEN_LIFETIME, CIRCLECI_VARIABLE, DEFAULT_AUDIENCE,
+    GITLAB_DEFAULT_VARIABLE,
+};
 
 /// The key that makes a profile credbroker's own web-identity profile.
 pub const WEB_IDENTITY_ROLE_ARN_KEY: &str = "credbroker_web_identity_role_arn";

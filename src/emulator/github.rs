@@ -35,7 +35,7 @@ pub const TOKEN_PATH: &str = "/_github/token";
 /// A signing key and its key id. `Debug` names the key id only.
 pub struct IssuerKey {
     pub kid: String,
-    key: RsaPrivateKey,
+    pub(super) key: RsaPrivateKey,
 }
 
 impl std::fmt::Debug for IssuerKey {
@@ -46,7 +46,7 @@ impl std::fmt::Debug for IssuerKey {
     }
 }
 
-fn generate(bits: usize) -> IssuerKey {
+pub(super) fn generate(bits: usize) -> IssuerKey {
     let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits)
         .expect("RSA key generation does not fail for a valid size");
     let public = Jwks {

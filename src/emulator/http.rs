@@ -283,6 +283,7 @@ enum Route {
     Faults,
     Revoke,
     Github(web_identity::GithubRoute),
+    Issuer(web_identity::IssuerRoute),
     Secrets,
     /// The sign-in service's `/federation` (console sign-in).
     Federation,
@@ -300,6 +301,7 @@ impl Route {
             Route::Portal(op) => Some(Operation::Portal(*op)),
             Route::Sts(Ok(action)) => Some(Operation::Sts(*action)),
             Route::Github(g) => g.operation(),
+            Route::Issuer(_) => None,
             Route::Sts(Err(_))
             | Route::Index
             | Route::DevicePage
@@ -321,6 +323,9 @@ fn route(req: &Call) -> Route {
     let sts_params = || req.sts_params();
     if let Some(g) = web_identity::GithubRoute::of(&req.method, &req.path) {
         return Route::Github(g);
+    }
+    if let Some(i) = web_identity::IssuerRoute::of(&req.method, &req.path) {
+        return Route::Issuer(i);
     }
     match (&req.method, req.path.as_str()) {
         (&Method::POST, "/client/register") => Route::Oidc(OidcOperation::RegisterClient),
@@ -383,6 +388,7 @@ fn dispatch(emulator: &Emulator, route: Route, req: &Call) -> Answer {
         Route::Federation => signin::federation(emulator, req),
         Route::ConsolePage => signin::console(emulator, req),
         Route::Github(g) => web_identity::github(emulator, g, req),
+        Route::Issuer(i) => web_identity::issuer(emulator, i, req),
         Route::Revoke => {
             emulator.revoke_all_tokens();
             json(StatusCode::OK, &serde_json::json!({}))

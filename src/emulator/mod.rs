@@ -14,6 +14,9 @@
 //! - a GitHub Actions-style OIDC issuer: `/.well-known/openid-configuration`,
 //!   `/.well-known/jwks`, the token request `GET /_github/token`, and for
 //!   tests `GET /_emulator/github`, `POST /_emulator/github/claims` ([`github`]);
+//! - the GitLab, CircleCI, Buildkite and Bitbucket issuers (and GitHub's
+//!   again): `GET /_oidc/NAME/.well-known/openid-configuration` and `jwks`,
+//!   and `POST /_emulator/oidc/mint` for a token of any of them ([`issuers`]);
 //! - for people: `GET /device`, the approval page ([`approval`]);
 //! - for tests: `GET /_emulator/stats`, `POST /_emulator/faults`
 //!   ([`faults`]), `POST /_emulator/revoke`, `GET /_emulator/secrets` (every
@@ -46,6 +49,7 @@ pub mod directory;
 pub mod faults;
 pub mod github;
 mod http;
+pub mod issuers;
 mod mint;
 pub mod oidc;
 pub mod operation;

@@ -45,6 +45,27 @@ pub const DEMO_TRUST_POLICY: &str = r#"{
   }]
 }"#;
 
+/// The role every emulator trusts GitLab jobs with unless told otherwise.
+pub const GITLAB_ROLE_ARN: &str = "arn:aws:iam::111111111111:role/GitLabDeploy";
+
+/// The GitLab role's trust policy: the `octo-group/octo-project` main
+/// branch (a branch, not a tag named `main`), audience `https://gitlab.com`.
+pub const GITLAB_TRUST_POLICY: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [{
+    "Sid": "GitLabDeployFromMain",
+    "Effect": "Allow",
+    "Principal": {"Federated": "arn:aws:iam::111111111111:oidc-provider/gitlab.com"},
+    "Action": "sts:AssumeRoleWithWebIdentity",
+    "Condition": {
+      "StringEquals": {
+        "gitlab.com:aud": "https://gitlab.com",
+        "gitlab.com:sub": "project_path:octo-group/octo-project:ref_type:branch:ref:main"
+      }
+    }
+  }]
+}"#;
+
 /// The role the default directory's `Admin` sessions may chain into.
 pub const DEPLOY_ROLE_ARN: &str = "arn:aws:iam::222222222222:role/Deploy";
 
@@ -71,12 +92,14 @@ pub struct Roles {
 }
 
 impl Default for Roles {
-    /// [`DEMO_ROLE_ARN`] for GitHub jobs and [`DEPLOY_ROLE_ARN`] for `Admin`.
+    /// [`DEMO_ROLE_ARN`] for GitHub jobs, [`GITLAB_ROLE_ARN`] for GitLab
+    /// jobs and [`DEPLOY_ROLE_ARN`] for `Admin`.
     fn default() -> Self {
         let parse = |text| TrustPolicy::parse(text).expect("the default trust policies parse");
         Roles {
             roles: BTreeMap::from([
                 (DEMO_ROLE_ARN.to_string(), parse(DEMO_TRUST_POLICY)),
+                (GITLAB_ROLE_ARN.to_string(), parse(GITLAB_TRUST_POLICY)),
                 (DEPLOY_ROLE_ARN.to_string(), parse(DEPLOY_TRUST_POLICY)),
             ]),
         }
@@ -142,10 +165,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_hold_both_demo_roles() {
+    fn defaults_hold_the_demo_roles() {
         let roles = Roles::default();
-        assert_eq!(roles.roles.len(), 2);
+        assert_eq!(roles.roles.len(), 3);
         assert!(roles.get(DEMO_ROLE_ARN).is_some());
+        assert!(roles.get(GITLAB_ROLE_ARN).is_some());
         let deploy = roles.get(DEPLOY_ROLE_ARN).unwrap();
         assert_eq!(
             deploy.statements[0].principal.aws,

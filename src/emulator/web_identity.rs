@@ -2,7 +2,8 @@
 //! traded for role credentials, the way STS decides it.
 //!
 //! Order of checks: the parameters (`ValidationError`); the token parses as
-//! a JWT (`InvalidIdentityToken`); its `iss` is a trusted provider and its
+//! a JWT (`InvalidIdentityToken`); its `iss` is a trusted provider (the
+//! caller looks it up: [`super::issuers::trusted_provider`]) and its
 //! RS256 signature verifies against that provider's keys
 //! (`InvalidIdentityToken`); `exp` has not passed (`ExpiredTokenException`)
 //! and `nbf` has (`InvalidIdentityToken`); `aud` is one of the provider's
@@ -53,7 +54,7 @@ fn invalid(message: impl Into<String>) -> StsError {
 /// (the emulator's credentials TTL), so tests can see renewals quickly.
 pub fn assume_role_with_web_identity(
     params: &[(String, String)],
-    providers: &[TrustedProvider],
+    providers: &dyn Fn(&str) -> Option<TrustedProvider>,
     roles: &Roles,
     now: DateTime<Utc>,
     max_ttl: chrono::Duration,
@@ -66,7 +67,7 @@ pub fn assume_role_with_web_identity(
     let jwt = Jwt::decode(token)
         .map_err(|e| invalid(format!("The ID Token provided is not a valid JWT ({e})")))?;
     let iss = jwt.claim_str("iss").unwrap_or_default();
-    let provider = providers.iter().find(|p| p.issuer == iss).ok_or_else(|| {
+    let provider = providers(iss).ok_or_else(|| {
         invalid(format!(
             "No OpenIDConnect provider found in your account for {iss}"
         ))
@@ -177,7 +178,7 @@ mod tests {
         .collect();
         assume_role_with_web_identity(
             &params,
-            &[TrustedProvider::github()],
+            &|iss| (iss == github::ISSUER).then(TrustedProvider::github),
             &Roles::default(),
             now,
             chrono::Duration::seconds(60),

@@ -90,7 +90,7 @@ impl Claims {
 
     /// The request context STS builds from these claims: for an issuer
     /// [`super::issuer`] knows, only the claims STS evaluates for it
-    /// (protocols.md, "CI OIDC issuers"); a condition on any other sees no
+    /// (protocols.md §15); a condition on any other sees no
     /// value. Keys of other providers and other issuers' claims are kept.
     pub fn in_sts_context(&self) -> Claims {
         let kind = super::issuer::IssuerKind::recognise(&self.provider, self.claim("sub"));

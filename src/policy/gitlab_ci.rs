@@ -9,7 +9,7 @@
 //! GitLab reads them: the job's own, then those of the jobs it `extends`,
 //! then `default:`; variables from the top level too. A fork's merge
 //! request runs in this project when a member runs its pipeline here
-//! (protocols.md, "CI OIDC issuers"): the fork's code then gets this project's ID token,
+//! (protocols.md §15): the fork's code then gets this project's ID token,
 //! whose sub names this project and the fork's branch name, so a rule that
 //! admits merge request pipelines hands the role to the fork.
 

@@ -1,7 +1,7 @@
 //! The OIDC issuers CI systems mint tokens with, as data: how IAM names
 //! each one's provider, the grammar of its `sub` with named parts, the
 //! audience its tokens carry, and which of its claims STS puts in the
-//! request context (protocols.md, "CI OIDC issuers").
+//! request context (protocols.md §15).
 //!
 //! The linter, `trust check` and `jwt inspect` read a subject through
 //! [`IssuerKind::split`]: a value (or a `StringLike` pattern) becomes its

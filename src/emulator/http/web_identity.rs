@@ -8,9 +8,10 @@
 use super::answer::{json, status};
 use super::{Answer, Call};
 use crate::emulator::github;
+use crate::emulator::issuers::{self, Issuer};
 use crate::emulator::operation::Operation;
 use crate::emulator::sts::StsError;
-use crate::emulator::web_identity::{self as sts_web_identity, TrustedProvider};
+use crate::emulator::web_identity as sts_web_identity;
 use crate::emulator::Emulator;
 use hyper::StatusCode;
 
@@ -80,6 +81,53 @@ pub(super) fn github(emulator: &Emulator, route: GithubRoute, req: &Call) -> Ans
     }
 }
 
+/// The CI issuers' routes ([`crate::emulator::issuers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum IssuerRoute {
+    /// `GET /_oidc/NAME/.well-known/openid-configuration`
+    OpenIdConfiguration(Issuer),
+    /// `GET /_oidc/NAME/.well-known/jwks`
+    Jwks(Issuer),
+    /// `POST /_emulator/oidc/mint`
+    Mint,
+}
+
+impl IssuerRoute {
+    pub(super) fn of(method: &hyper::Method, path: &str) -> Option<IssuerRoute> {
+        use hyper::Method;
+        if method == Method::POST && path == "/_emulator/oidc/mint" {
+            return Some(IssuerRoute::Mint);
+        }
+        if method != Method::GET {
+            return None;
+        }
+        let (name, rest) = path.strip_prefix("/_oidc/")?.split_once('/')?;
+        let issuer = Issuer::from_name(name)?;
+        match rest {
+            ".well-known/openid-configuration" => Some(IssuerRoute::OpenIdConfiguration(issuer)),
+            ".well-known/jwks" => Some(IssuerRoute::Jwks(issuer)),
+            _ => None,
+        }
+    }
+}
+
+pub(super) fn issuer(emulator: &Emulator, route: IssuerRoute, req: &Call) -> Answer {
+    match route {
+        IssuerRoute::OpenIdConfiguration(issuer) => json(
+            StatusCode::OK,
+            &issuer.openid_configuration(emulator.base_url()),
+        ),
+        IssuerRoute::Jwks(issuer) => json(StatusCode::OK, &issuer.jwks().to_json()),
+        IssuerRoute::Mint => match issuers::mint_request(&req.body, emulator.now()) {
+            Ok(body) => json(StatusCode::OK, &body),
+            Err(message) => json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({ "message": message }),
+            ),
+        },
+    }
+}
+
 /// `Action=AssumeRoleWithWebIdentity`: decide, then record the credentials.
 pub(super) fn assume_role(
     emulator: &Emulator,
@@ -89,10 +137,11 @@ pub(super) fn assume_role(
     let params = req.sts_params();
     let max_ttl = chrono::Duration::from_std(emulator.options.credentials_ttl)
         .unwrap_or(chrono::Duration::MAX);
+    let roles = &emulator.options.roles;
     let assumed = sts_web_identity::assume_role_with_web_identity(
         &params,
-        &[TrustedProvider::github()],
-        &emulator.options.roles,
+        &|iss| issuers::trusted_provider(iss, roles),
+        roles,
         emulator.now(),
         max_ttl,
         request_id,
