@@ -376,3 +376,26 @@ fn a_self_managed_gitlab_condition_sts_ignores_is_explained() {
         "{json}"
     );
 }
+
+/// Every CI page's recommended trust policy is one the linter has nothing
+/// to say about: the docs never teach what `trust lint` flags.
+#[test]
+fn every_ci_page_policy_lints_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    for ci in ["gitlab", "circleci", "buildkite", "bitbucket"] {
+        let page = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/ci/{ci}.md"));
+        let text = std::fs::read_to_string(&page).unwrap();
+        let block = text
+            .split("<!-- test: trust-policy -->")
+            .nth(1)
+            .and_then(|rest| rest.split("```").nth(1))
+            .unwrap_or_else(|| panic!("{} has no trust-policy block", page.display()));
+        let policy = block.split_once('\n').unwrap().1;
+        let file = dir.path().join(format!("{ci}.json"));
+        std::fs::write(&file, policy).unwrap();
+        let (code, stdout, stderr) =
+            run(&["trust", "lint", "--fail-on", "low", file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{ci}: {stdout}{stderr}");
+        assert!(stdout.contains("no findings"), "{ci}: {stdout}");
+    }
+}

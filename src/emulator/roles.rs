@@ -49,7 +49,8 @@ pub const DEMO_TRUST_POLICY: &str = r#"{
 pub const GITLAB_ROLE_ARN: &str = "arn:aws:iam::111111111111:role/GitLabDeploy";
 
 /// The GitLab role's trust policy: the `octo-group/octo-project` main
-/// branch (a branch, not a tag named `main`), audience `https://gitlab.com`.
+/// branch (a branch, not a tag named `main`), protected, audience
+/// `https://gitlab.com`.
 pub const GITLAB_TRUST_POLICY: &str = r#"{
   "Version": "2012-10-17",
   "Statement": [{
@@ -60,7 +61,8 @@ pub const GITLAB_TRUST_POLICY: &str = r#"{
     "Condition": {
       "StringEquals": {
         "gitlab.com:aud": "https://gitlab.com",
-        "gitlab.com:sub": "project_path:octo-group/octo-project:ref_type:branch:ref:main"
+        "gitlab.com:sub": "project_path:octo-group/octo-project:ref_type:branch:ref:main",
+        "gitlab.com:ref_protected": "true"
       }
     }
   }]

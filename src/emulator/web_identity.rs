@@ -118,7 +118,9 @@ pub fn assume_role_with_web_identity(
     let policy = roles
         .get(role_arn)
         .ok_or_else(|| denied(format!("no role {role_arn}")))?;
-    let claims = Claims::from_token(&jwt.claims);
+    // STS puts only some of an issuer's claims in the request context
+    // (protocols.md §15); a condition on another is never met.
+    let claims = Claims::from_token(&jwt.claims).in_sts_context();
     let decision = crate::policy::evaluate(policy, provider_of_issuer(iss), &claims);
     if !decision.admitted {
         return Err(denied(decision.reason));
