@@ -246,11 +246,12 @@ fn entry_modifiers() -> Option<HashMap<&'static str, &'static str>> {
 /// Whether `err` says the session or connection the store holds is gone
 /// (the keychain service restarted or dropped us), so reopening can help.
 ///
-/// gnome-keyring answers a call on a session the restarted daemon never
-/// opened with `org.freedesktop.DBus.Error.UnknownObject` ("no such
-/// object"); a connection whose peer went away fails with an I/O error or
-/// no reply. Locked or refused items are `NoStorageAccess` and are not
-/// retried.
+/// A restarted gnome-keyring answers a call naming the session its
+/// predecessor opened with `org.freedesktop.Secret.Error.NoSession` ("The
+/// session does not exist", as `tests/keychain_restart.rs` sees); a service
+/// that is gone and not yet back gives `ServiceUnknown` or no reply, and a
+/// connection whose bus went away an I/O error. Locked or refused items are
+/// `NoStorageAccess` and are not retried.
 fn is_lost_session(err: &KeyringError) -> bool {
     match err {
         KeyringError::PlatformFailure(e) => is_lost_session_message(&error_chain(e.as_ref())),
@@ -340,7 +341,10 @@ mod tests {
     #[test]
     fn a_lost_session_is_told_from_a_refusal() {
         assert!(is_lost_session_message(
-            "org.freedesktop.DBus.Error.UnknownObject: No such object on path"
+            "zbus error: org.freedesktop.Secret.Error.NoSession: The session does not exist"
+        ));
+        assert!(is_lost_session_message(
+            "org.freedesktop.DBus.Error.ServiceUnknown: The name is not activatable"
         ));
         assert!(is_lost_session_message(
             "I/O error: Broken pipe (os error 32)"
