@@ -2,10 +2,11 @@
 //! cached OIDC client registrations, and the role credentials it fetched.
 //!
 //! [`SecretStore`] is a blocking key/value store of secrets: the OS keychain
-//! ([`keychain`], via `keyring`) or memory ([`memory`], for tests and the demo).
-//! [`Vault`] is the typed, async face the rest of the crate uses. It runs
-//! every store call on `spawn_blocking`, because `keyring`'s Secret Service
-//! backend starts its own runtime and panics on a tokio worker thread.
+//! ([`keychain`], via `keyring-core`'s platform stores) or memory
+//! ([`memory`], for tests and the demo). [`Vault`] is the typed, async face
+//! the rest of the crate uses. It runs every store call on `spawn_blocking`,
+//! because the keychain calls block on D-Bus round trips that must not hold
+//! a runtime worker.
 //!
 //! Item keys carry only non-secret metadata (`sso-token/<session>`,
 //! `registration/<region> <start url> <scopes>`, `role/<session>/<account>/<role>`);
