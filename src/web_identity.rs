@@ -45,8 +45,8 @@ pub struct ActionsEnv {
 }
 
 impl ActionsEnv {
-    pub fn from_process() -> ActionsEnv {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    pub fn from_env(env: &crate::env::Env) -> ActionsEnv {
+        let var = |k: &str| env.non_empty(k);
         ActionsEnv {
             request_url: var("ACTIONS_ID_TOKEN_REQUEST_URL"),
             request_token: var("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(Secret::from),
@@ -125,13 +125,14 @@ pub async fn fetch_token(source: &TokenSource, env: &ActionsEnv) -> Result<Secre
 
 /// Mint a token and assume the role once (no cache).
 pub async fn assume(
+    clients: &crate::sdk::SdkClients,
     target: &WebIdentityTarget,
     env: &ActionsEnv,
     now: DateTime<Utc>,
 ) -> Result<RoleCredentials, BrokerError> {
     let token = fetch_token(&target.source, env).await?;
     let region = target.region.clone().unwrap_or_else(|| "us-east-1".into());
-    let client = aws_sdk_sts::Client::new(&crate::sso::sdk_config(&region).await);
+    let client = clients.sts(&region);
     let out = client
         .assume_role_with_web_identity()
         .role_arn(&target.role_arn)
@@ -140,12 +141,7 @@ pub async fn assume(
         .set_duration_seconds(target.duration_seconds)
         .send()
         .await
-        .map_err(|e| {
-            sts_error(
-                target,
-                crate::sso::classify(&e).at(&crate::sso::sts_url(&region)),
-            )
-        })?;
+        .map_err(|e| sts_error(target, crate::sso::classify(&e).at(client.url())))?;
     let creds = out.credentials().ok_or_else(|| {
         BrokerError::Upstream("AssumeRoleWithWebIdentity returned no credentials".into())
     })?;

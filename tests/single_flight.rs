@@ -38,8 +38,10 @@ async fn concurrent_requests_share_one_upstream_call_per_role() {
     )
     .await
     .unwrap();
-    // Only test in this binary: nothing else reads the environment.
-    std::env::set_var("AWS_ENDPOINT_URL", emu.base_url());
+    let ctx = credbroker::context::Context::new(credbroker::env::Env::from_pairs([(
+        "AWS_ENDPOINT_URL",
+        emu.base_url(),
+    )]));
 
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("config");
@@ -58,7 +60,7 @@ async fn concurrent_requests_share_one_upstream_call_per_role() {
         .session("corp")
         .unwrap();
     let vault = Vault::in_memory();
-    device_login(&session, &vault, &LoginOptions::no_browser())
+    device_login(&session, &vault, &LoginOptions::no_browser(ctx.clone()))
         .await
         .unwrap();
 
@@ -67,7 +69,7 @@ async fn concurrent_requests_share_one_upstream_call_per_role() {
         .unwrap();
     let addr = listener.local_addr().unwrap();
     let token = AuthToken::generate();
-    let broker = Arc::new(Broker::new(vault, config_path, credbroker::clock::system()));
+    let broker = Arc::new(Broker::new(vault, config_path, &ctx));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::serve(listener, broker, token.clone(), async {
         let _ = stopped.await;

@@ -1,10 +1,11 @@
 //! One AssumeRole hop of a role chain: STS `AssumeRole` through
 //! `aws-sdk-sts`, signed with the credentials of the hop's source.
 //!
-//! The SDK configuration comes from [`SdkConfigs`]: loaded once per region
-//! (it reads `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL`, so the emulator or
-//! a VPC endpoint is used with no special path) and reused for every call;
-//! only the signing credentials differ from one call to the next.
+//! The STS client comes from the context's [`SdkClients`]: built once per
+//! region and endpoint (`AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL` of the
+//! context's environment, so the emulator or a VPC endpoint is used with no
+//! special path) and reused for every call; only the signing credentials,
+//! given per request, differ from one call to the next.
 //!
 //! A refusal (AccessDenied, for example a wrong `external_id`; a
 //! ValidationError such as a chained session over STS's one-hour cap) is
@@ -15,43 +16,23 @@
 use super::BrokerError;
 use crate::config::AssumeRoleHop;
 use crate::model::{RoleCredentials, Secret};
-use aws_config::SdkConfig;
+use crate::sdk::SdkClients;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 /// STS's cap on a session assumed with role-chained credentials.
 const CHAINED_SESSION_CAP: i32 = 3600;
 
-/// SDK configurations by region, each loaded once.
-#[derive(Debug, Default)]
-pub(crate) struct SdkConfigs {
-    loaded: tokio::sync::Mutex<HashMap<String, Arc<SdkConfig>>>,
-}
-
-impl SdkConfigs {
-    pub(crate) async fn get(&self, region: &str) -> Arc<SdkConfig> {
-        let mut loaded = self.loaded.lock().await;
-        if let Some(config) = loaded.get(region) {
-            return config.clone();
-        }
-        let config = Arc::new(crate::sso::sdk_config(region).await);
-        loaded.insert(region.to_owned(), config.clone());
-        config
-    }
-}
-
 /// Assume `hop`'s role with `source`'s credentials.
 pub(crate) async fn assume_role(
-    configs: &SdkConfigs,
+    clients: &SdkClients,
     hop: &AssumeRoleHop,
     source: &RoleCredentials,
     config_path: &Path,
     now: DateTime<Utc>,
 ) -> Result<RoleCredentials, BrokerError> {
     let region = hop.region.as_deref().unwrap_or("us-east-1");
-    let sdk = configs.get(region).await;
+    let client = clients.sts(region);
     let signing = aws_credential_types::Credentials::new(
         source.access_key_id.clone(),
         source.secret_access_key.expose().to_owned(),
@@ -59,24 +40,17 @@ pub(crate) async fn assume_role(
         Some(source.expiration.into()),
         "credbroker-source",
     );
-    let conf = aws_sdk_sts::config::Builder::from(&*sdk)
-        .credentials_provider(signing)
-        .build();
-    let out = aws_sdk_sts::Client::from_conf(conf)
+    let out = client
         .assume_role()
         .role_arn(&hop.role_arn)
         .role_session_name(&hop.session_name)
         .set_external_id(hop.external_id.clone())
         .set_duration_seconds(hop.duration_seconds)
+        .customize()
+        .config_override(aws_sdk_sts::Config::builder().credentials_provider(signing))
         .send()
         .await
-        .map_err(|e| {
-            refusal(
-                hop,
-                config_path,
-                crate::sso::classify(&e).at(&crate::sso::sts_url(region)),
-            )
-        })?;
+        .map_err(|e| refusal(hop, config_path, crate::sso::classify(&e).at(client.url())))?;
     let creds = out
         .credentials()
         .ok_or_else(|| BrokerError::Upstream("AssumeRole returned no credentials".into()))?;

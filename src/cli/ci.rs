@@ -54,11 +54,11 @@ pub struct Args {
     pub detach: bool,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<i32> {
+pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<i32> {
     if args.detach {
-        return detach(&args);
+        return detach(&args, ctx);
     }
-    let config_path = crate::paths::aws_config_file();
+    let config_path = ctx.paths.aws_config_file.clone();
     let config = crate::config::AwsConfig::load(&config_path)?;
     // A web identity, or a chain of roles assumed on top of one: CI runners
     // have no keychain to sign in with.
@@ -76,7 +76,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     let broker = Arc::new(Broker::new(
         crate::store::Vault::in_memory(),
         config_path,
-        crate::clock::system(),
+        ctx,
     ));
     let first = broker.credentials(&args.profile).await?;
     if args.once {
@@ -84,11 +84,11 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         return Ok(0);
     }
 
-    let token_path = crate::paths::token_file();
+    let token_path = ctx.paths.token_file();
     let token = AuthToken::load_or_create(&token_path)?;
     let listener = server::bind_loopback(args.listen).await?;
     let base = crate::daemon::url_base(listener.local_addr()?);
-    let endpoint_path = crate::paths::endpoint_file();
+    let endpoint_path = ctx.paths.endpoint_file();
     crate::paths::write_private_file(&endpoint_path, base.as_bytes())
         .with_context(|| format!("cannot write {}", endpoint_path.display()))?;
     let plan = credential_env(
@@ -161,8 +161,8 @@ async fn renew_forever(broker: Arc<Broker>, profile: String) {
 /// Start `credbroker ci` without `--detach` in the background, echo its
 /// environment lines, and return once it says it is ready. Its log goes to
 /// `ci.log` in the runtime directory.
-fn detach(args: &Args) -> anyhow::Result<i32> {
-    let log_path = crate::paths::runtime_dir().join("ci.log");
+fn detach(args: &Args, ctx: &crate::context::Context) -> anyhow::Result<i32> {
+    let log_path = ctx.paths.runtime_dir.join("ci.log");
     if let Some(dir) = log_path.parent() {
         std::fs::create_dir_all(dir)?;
     }
