@@ -145,6 +145,13 @@ pub async fn assume(
     let creds = out.credentials().ok_or_else(|| {
         BrokerError::Upstream("AssumeRoleWithWebIdentity returned no credentials".into())
     })?;
+    crate::model::refuse_empty_keys(
+        "AssumeRoleWithWebIdentity",
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        creds.session_token(),
+    )
+    .map_err(BrokerError::Upstream)?;
     let expiration = DateTime::from_timestamp(creds.expiration().secs(), 0).ok_or_else(|| {
         BrokerError::Upstream("AssumeRoleWithWebIdentity returned an impossible expiration".into())
     })?;

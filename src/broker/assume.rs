@@ -54,6 +54,13 @@ pub(crate) async fn assume_role(
     let creds = out
         .credentials()
         .ok_or_else(|| BrokerError::Upstream("AssumeRole returned no credentials".into()))?;
+    crate::model::refuse_empty_keys(
+        "AssumeRole",
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        creds.session_token(),
+    )
+    .map_err(BrokerError::Upstream)?;
     let expiration = DateTime::from_timestamp(creds.expiration().secs(), 0).ok_or_else(|| {
         BrokerError::Upstream("AssumeRole returned an impossible expiration".into())
     })?;
@@ -174,5 +181,61 @@ mod tests {
             let e = refusal(&hop, path, failure(code, status));
             assert!(matches!(e, BrokerError::Upstream(_)), "{code}: {e}");
         }
+    }
+
+    /// An STS that answers 200 with a body cut off inside `<Credentials>`:
+    /// the SDK fills the missing required fields with empty strings and
+    /// calls it a success.
+    async fn cut_off_sts() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = vec![0u8; 16384];
+                let _ = socket.read(&mut request).await;
+                let body =
+                    "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+                            <AssumeRoleResult><Credentials><AccessKeyId>";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn empty_keys_from_a_cut_off_answer_are_a_transient_error() {
+        let url = cut_off_sts().await;
+        let clients = SdkClients::new(crate::env::Env::from_pairs([("AWS_ENDPOINT_URL", url)]));
+        let hop = AssumeRoleHop {
+            profile: "deploy".into(),
+            role_arn: "arn:aws:iam::222222222222:role/Deploy".into(),
+            external_id: None,
+            session_name: "s".into(),
+            duration_seconds: None,
+            region: Some("us-east-1".into()),
+        };
+        let now = Utc::now();
+        let source = RoleCredentials {
+            access_key_id: "ASIASOURCE".into(),
+            secret_access_key: Secret::new("secret"),
+            session_token: Secret::new("token"),
+            expiration: now + chrono::Duration::hours(1),
+            account_id: None,
+            issued_at: Some(now),
+        };
+        let e = assume_role(&clients, &hop, &source, Path::new("/cfg"), now)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, BrokerError::Upstream(_)), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("AssumeRole answered with an empty"),
+            "{e}"
+        );
     }
 }

@@ -55,18 +55,18 @@ pub async fn get_role_credentials(
         .send()
         .await
         .map_err(|e| portal_error(classify(&e).at(client.url())))?;
-    let creds = out
-        .role_credentials()
-        .ok_or_else(|| PortalError::Other("GetRoleCredentials returned no credentials".into()))?;
-    let (Some(key_id), Some(secret), Some(session_token)) = (
-        creds.access_key_id(),
-        creds.secret_access_key(),
-        creds.session_token(),
-    ) else {
-        return Err(PortalError::Other(
-            "GetRoleCredentials returned incomplete credentials".into(),
-        ));
-    };
+    // No credentials, or empty ones, is a cut-off or garbled answer: the
+    // next call is likely whole, so it is transient, never served.
+    let creds = out.role_credentials().ok_or_else(|| {
+        PortalError::Transient("GetRoleCredentials returned no credentials".into())
+    })?;
+    let (key_id, secret, session_token) = (
+        creds.access_key_id().unwrap_or_default(),
+        creds.secret_access_key().unwrap_or_default(),
+        creds.session_token().unwrap_or_default(),
+    );
+    crate::model::refuse_empty_keys("GetRoleCredentials", key_id, secret, session_token)
+        .map_err(PortalError::Transient)?;
     let expiration = DateTime::from_timestamp_millis(creds.expiration()).ok_or_else(|| {
         PortalError::Other(format!(
             "GetRoleCredentials returned an impossible expiration ({})",
