@@ -6,12 +6,32 @@
 //! unparsable, or no file found); otherwise 1 when a file could not be read
 //! or a finding is at or above `--fail-on`; else 0.
 
-use super::trust::{ReportArgs, ReportFormat};
-use crate::policy::finding::{self, Finding, Rule, INPUT_ERROR};
+use crate::policy::finding::{self, Finding, Rule, Severity, INPUT_ERROR};
 use crate::policy::input::{self, Extracted, Parsed};
 use crate::policy::lint::{self, LintOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// Output and exit options shared by the two linters.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Exit 1 when a finding is at or above this severity (or a file could
+    /// not be read).
+    #[arg(long, value_enum, default_value_t = Severity::High)]
+    pub fail_on: Severity,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Sarif,
+    /// GitHub workflow commands (`::error file=...,line=...::`): annotations
+    /// on the job and the pull request.
+    Github,
+}
 
 /// The findings of a run, and how many files were read or failed.
 #[derive(Default)]

@@ -4,7 +4,7 @@
 //! its own `*.yml` and `*.yaml` files. A path with no workflow file says so.
 //! Exit status as for `trust lint` ([`super::lint_run`]).
 
-use super::trust::ReportArgs;
+use super::lint_run::ReportArgs;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
