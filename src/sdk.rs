@@ -225,6 +225,12 @@ mod tests {
         assert_eq!(a.url(), "http://127.0.0.1:1");
         assert_eq!(clients.url(Service::Portal, "x"), "http://127.0.0.1:1");
         assert_eq!(clients.url(Service::Sts, "x"), "http://127.0.0.1:2");
+        let oidc = SdkClients::new(Env::from_pairs([
+            ("AWS_ENDPOINT_URL", "http://a"),
+            ("AWS_ENDPOINT_URL_SSO_OIDC", "http://b/"),
+        ]));
+        assert_eq!(oidc.oidc("x").url(), "http://b");
+        assert_eq!(oidc.portal("x").url(), "http://a");
         let plain = SdkClients::new(Env::empty());
         assert_eq!(
             plain.url(Service::Oidc, "eu-west-1"),
