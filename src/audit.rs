@@ -191,8 +191,8 @@ impl Vend {
 }
 
 /// `<state dir>/audit.log`.
-pub fn audit_file() -> PathBuf {
-    crate::paths::state_dir().join("audit.log")
+pub fn audit_file(paths: &crate::paths::Paths) -> PathBuf {
+    paths.state_dir.join("audit.log")
 }
 
 /// The endpoint's handle on the audit log; cheap to clone.

@@ -13,12 +13,11 @@ use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
 /// The stable path of the running binary.
-pub fn current() -> std::io::Result<PathBuf> {
+pub fn current(path_var: Option<&OsStr>) -> std::io::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let argv0 = std::env::args_os().next().unwrap_or_default();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let path = std::env::var_os("PATH");
-    Ok(stable(&argv0, path.as_deref(), &cwd, &exe))
+    Ok(stable(&argv0, path_var, &cwd, &exe))
 }
 
 /// The path `argv0` was invoked by, when it leads to `exe`; else `exe`

@@ -21,6 +21,7 @@ use crate::clock::SharedClock;
 use crate::config::{
     AssumeRoleHop, AwsConfig, ChainRoot, ConfigError, RoleTarget, WebIdentityTarget,
 };
+use crate::context::Context;
 use crate::lifecycle;
 use crate::model::{RoleCredentials, Vended};
 use crate::session::SessionKeeper;
@@ -150,11 +151,11 @@ struct Resolutions {
 pub struct Broker {
     vault: Vault,
     clock: SharedClock,
+    /// The SDK clients and the environment (for web identity tokens).
+    ctx: Context,
     config: ConfigFile,
     resolved: RwLock<Resolutions>,
     roles: Mutex<HashMap<SlotKey, Arc<RoleSlot>>>,
-    /// SDK configurations for STS, loaded once per region.
-    sdk: assume::SdkConfigs,
     last_upstream_error: Mutex<Option<UpstreamError>>,
     sessions: SessionKeeper,
     /// Bounds how many roles are fetched from the portal at once.
@@ -205,16 +206,18 @@ pub struct BrokerSnapshot {
 }
 
 impl Broker {
-    pub fn new(vault: Vault, config_path: PathBuf, clock: SharedClock) -> Self {
+    /// A broker for the profiles of `config_path`, in `ctx` (its clock,
+    /// environment, notifications and SDK clients).
+    pub fn new(vault: Vault, config_path: PathBuf, ctx: &Context) -> Self {
         Broker {
             vault: vault.clone(),
-            clock: clock.clone(),
+            clock: ctx.clock.clone(),
+            ctx: ctx.clone(),
             config: ConfigFile::new(config_path),
             resolved: RwLock::new(Resolutions::default()),
             roles: Mutex::new(HashMap::new()),
-            sdk: assume::SdkConfigs::default(),
             last_upstream_error: Mutex::new(None),
-            sessions: SessionKeeper::new(vault.clone(), clock.clone()),
+            sessions: SessionKeeper::new(vault.clone(), ctx.clone()),
             upstream: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
             renewal_wakeup: tokio::sync::Notify::new(),
         }
@@ -436,13 +439,13 @@ impl Broker {
         let fetched = match &how {
             Fetch::Sso(target) => self.fetch(target, keychain_first).await,
             Fetch::WebIdentity(target) => {
-                let env = crate::web_identity::ActionsEnv::from_process();
-                crate::web_identity::assume(target, &env, self.clock.now()).await
+                let env = crate::web_identity::ActionsEnv::from_env(&self.ctx.env);
+                crate::web_identity::assume(&self.ctx.clients, target, &env, self.clock.now()).await
             }
             Fetch::Assumed { source, hop } => match self.vended(source).await {
                 Ok(source) => {
                     assume::assume_role(
-                        &self.sdk,
+                        &self.ctx.clients,
                         hop,
                         &source.credentials,
                         self.config.path(),
@@ -501,11 +504,13 @@ impl Broker {
         }
         let token = self.sessions.token(session).await?;
         let _upstream = self.upstream.acquire().await.expect("never closed");
-        let mut result = portal::get_role_credentials(&token, account, role).await;
+        let mut result =
+            portal::get_role_credentials(&self.ctx.clients, &token, account, role).await;
         if matches!(result, Err(PortalError::Unauthorized)) && token.refresh_token.is_some() {
             // Revoked or expired early: one refresh, then one more try.
             if let Ok(fresh) = self.sessions.refresh(session, true).await {
-                result = portal::get_role_credentials(&fresh, account, role).await;
+                result =
+                    portal::get_role_credentials(&self.ctx.clients, &fresh, account, role).await;
             }
         }
         let mut creds = result.map_err(|e| match e {

@@ -25,8 +25,8 @@ use std::path::PathBuf;
 pub const SOCKET_NAME: &str = "daemon.sock";
 
 /// Where the daemon listens: `<runtime dir>/daemon.sock`.
-pub fn socket_path() -> PathBuf {
-    crate::paths::runtime_dir().join(SOCKET_NAME)
+pub fn socket_path(paths: &crate::paths::Paths) -> PathBuf {
+    paths.runtime_dir.join(SOCKET_NAME)
 }
 
 /// Why a connection was refused before reading a byte from it.

@@ -41,6 +41,9 @@ pub struct DaemonOptions {
     /// Write the AWS CLI's SSO token cache under this home directory after
     /// each token refresh (`--export-aws-cli-cache`; off when `None`).
     pub export_aws_cli_cache: Option<PathBuf>,
+    /// Where the token, endpoint, socket and audit files go; the clock,
+    /// environment, notifications and SDK clients.
+    pub ctx: crate::context::Context,
 }
 
 /// Run the daemon until SIGINT or SIGTERM.
@@ -53,7 +56,8 @@ pub async fn run_until(
     options: DaemonOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let token_path = crate::paths::token_file();
+    let ctx = &options.ctx;
+    let token_path = ctx.paths.token_file();
     let token = if options.rotate_token {
         AuthToken::rotate(&token_path)?
     } else {
@@ -61,10 +65,10 @@ pub async fn run_until(
     };
     // Every vend is recorded (crate::audit); a daemon that cannot keep the
     // trail does not serve.
-    let audit_path = crate::audit::audit_file();
+    let audit_path = crate::audit::audit_file(&ctx.paths);
     let (audit, audit_writer) = crate::audit::AuditTrail::open(&audit_path)
         .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?;
-    let socket_path = crate::control::socket_path();
+    let socket_path = crate::control::socket_path(&ctx.paths);
     let listener = match server::bind_loopback(options.listen).await {
         Ok(listener) => listener,
         Err(server::ServeError::Bind { addr, source })
@@ -80,12 +84,11 @@ pub async fn run_until(
     };
     let base = url_base(listener.local_addr()?);
     let control = crate::control::server::bind(&socket_path)?;
-    let endpoint_path = crate::paths::endpoint_file();
+    let endpoint_path = ctx.paths.endpoint_file();
     crate::paths::write_private_file(&endpoint_path, base.as_bytes())
         .with_context(|| format!("cannot write {}", endpoint_path.display()))?;
 
-    let broker =
-        crate::broker::Broker::new(options.vault, options.config_path, crate::clock::system());
+    let broker = crate::broker::Broker::new(options.vault, options.config_path, ctx);
     if let Some(home) = options.export_aws_cli_cache {
         broker.export_aws_cli_cache_to(home);
     }
@@ -137,8 +140,8 @@ pub fn url_base(addr: SocketAddr) -> String {
 
 /// The URL base clients should use: the running daemon's, from the endpoint
 /// file, else the default listen address (the daemon may start later).
-pub fn endpoint_base() -> anyhow::Result<String> {
-    match read_endpoint_file(&crate::paths::endpoint_file())? {
+pub fn endpoint_base(paths: &crate::paths::Paths) -> anyhow::Result<String> {
+    match read_endpoint_file(&paths.endpoint_file())? {
         Some(base) => Ok(base),
         None => {
             let addr: SocketAddr = crate::paths::DEFAULT_LISTEN

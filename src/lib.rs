@@ -17,6 +17,8 @@
 //! - [`policy`]: IAM trust-policy evaluation, JWTs, and the trust and workflow
 //!   linters (pure).
 //! - [`emulator`]: a local IAM Identity Center + STS speaking the AWS wire formats.
+//! - [`context`]: the one explicit context the CLI builds once: [`paths`],
+//!   the [`env`] lookup, the [`clock`], notifications and the [`sdk`] clients.
 //! - [`model`], [`clock`], [`paths`]: shared values, time, and files.
 //! - [`onboard`]: a team file turned into profiles in `~/.aws/config`.
 //! - [`service`]: the daemon as a systemd user unit or a LaunchAgent.
@@ -34,17 +36,20 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod context;
 pub mod control;
 pub mod daemon;
 pub mod desktop;
 pub mod doctor;
 pub mod emulator;
+pub mod env;
 pub mod lifecycle;
 pub mod log_filter;
 pub mod model;
 pub mod onboard;
 pub mod paths;
 pub mod policy;
+pub mod sdk;
 pub mod server;
 pub mod service;
 pub mod session;

@@ -71,6 +71,35 @@ impl RoleCredentials {
     }
 }
 
+/// Refuse issued keys of which one is empty, naming the upstream
+/// `operation`. The Rust SDK reads an answer cut off mid-document (a proxy,
+/// a dropped connection after the headers) as a success whose strings are
+/// empty; such keys must never be cached or served. The message is for a
+/// transient failure: the next call is likely to be whole.
+pub fn refuse_empty_keys(
+    operation: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: &str,
+) -> Result<(), String> {
+    let empty: Vec<&str> = [
+        ("AccessKeyId", access_key_id),
+        ("SecretAccessKey", secret_access_key),
+        ("SessionToken", session_token),
+    ]
+    .into_iter()
+    .filter(|(_, value)| value.trim().is_empty())
+    .map(|(name, _)| name)
+    .collect();
+    if empty.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{operation} answered with an empty {} (a cut-off or garbled answer);          nothing was cached, try again",
+        empty.join(" and ")
+    ))
+}
+
 /// Role credentials with the container-credentials body made from them
 /// once, when they arrive. Serving a cached role then hands out a reference
 /// to that body: no serialization and no copy of a secret per request. The
@@ -187,6 +216,21 @@ pub fn error_body(code: &str, message: &str) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn empty_issued_keys_are_refused_naming_the_operation() {
+        assert!(refuse_empty_keys("AssumeRole", "ASIA1", "s", "t").is_ok());
+        let e = refuse_empty_keys("AssumeRole", "", "s", " ").unwrap_err();
+        assert!(
+            e.starts_with("AssumeRole answered with an empty AccessKeyId and SessionToken"),
+            "{e}"
+        );
+        let e = refuse_empty_keys("GetRoleCredentials", "ASIA1", "", "t").unwrap_err();
+        assert!(
+            e.contains("GetRoleCredentials") && e.contains("SecretAccessKey"),
+            "{e}"
+        );
+    }
 
     fn sample() -> RoleCredentials {
         RoleCredentials {

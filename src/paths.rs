@@ -6,6 +6,7 @@
 //! and files 0600 whatever the umask, and files are written through a temp
 //! file and a rename so a reader never sees half a file.
 
+use crate::env::Env;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -15,49 +16,63 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9911";
 /// Environment variable that overrides the runtime directory (tests, multiple brokers).
 pub const RUNTIME_DIR_ENV: &str = "CREDBROKER_RUNTIME_DIR";
 
-/// `$HOME`, else the platform's idea of it.
-pub fn home_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()))
-        .unwrap_or_else(|| PathBuf::from("."))
+/// Where credbroker's files are, worked out once from an environment
+/// ([`Paths::from_env`]) so nothing reads `HOME` or `XDG_*` behind the
+/// context's back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// `$HOME`, else the platform's idea of it.
+    pub home: PathBuf,
+    /// The directory for the token file and the endpoint file:
+    /// `$CREDBROKER_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/credbroker`, else
+    /// `run` under the state dir.
+    pub runtime_dir: PathBuf,
+    /// Long-lived, non-secret state (audit log, settings written by the
+    /// broker): `$XDG_STATE_HOME/credbroker`, else `~/.local/state/credbroker`.
+    pub state_dir: PathBuf,
+    /// The AWS config file: `$AWS_CONFIG_FILE`, else `~/.aws/config`.
+    pub aws_config_file: PathBuf,
 }
 
-/// The directory for the token file and the endpoint file.
-pub fn runtime_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os(RUNTIME_DIR_ENV) {
-        return PathBuf::from(dir);
+impl Paths {
+    pub fn from_env(env: &Env) -> Paths {
+        let set = |name: &str| {
+            env.var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let home = env
+            .var_os("HOME")
+            .map(PathBuf::from)
+            .or_else(|| directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()))
+            .unwrap_or_else(|| PathBuf::from("."));
+        let state_dir = match env.var_os("XDG_STATE_HOME") {
+            Some(dir) => PathBuf::from(dir).join("credbroker"),
+            None => home.join(".local/state/credbroker"),
+        };
+        let runtime_dir = match (env.var_os(RUNTIME_DIR_ENV), env.var_os("XDG_RUNTIME_DIR")) {
+            (Some(dir), _) => PathBuf::from(dir),
+            (None, Some(dir)) => PathBuf::from(dir).join("credbroker"),
+            (None, None) => state_dir.join("run"),
+        };
+        let aws_config_file = set("AWS_CONFIG_FILE").unwrap_or_else(|| home.join(".aws/config"));
+        Paths {
+            home,
+            runtime_dir,
+            state_dir,
+            aws_config_file,
+        }
     }
-    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
-        return PathBuf::from(dir).join("credbroker");
+
+    /// The file holding the endpoint's authorization token (no trailing newline).
+    pub fn token_file(&self) -> PathBuf {
+        self.runtime_dir.join("token")
     }
-    state_dir().join("run")
-}
 
-/// Long-lived, non-secret state (audit log, settings written by the broker).
-pub fn state_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
-        return PathBuf::from(dir).join("credbroker");
+    /// The file where a running daemon records the address it listens on.
+    pub fn endpoint_file(&self) -> PathBuf {
+        self.runtime_dir.join("endpoint")
     }
-    home_dir().join(".local/state/credbroker")
-}
-
-/// The AWS config file: `$AWS_CONFIG_FILE`, else `~/.aws/config`.
-pub fn aws_config_file() -> PathBuf {
-    match std::env::var_os("AWS_CONFIG_FILE") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => home_dir().join(".aws/config"),
-    }
-}
-
-/// The file holding the endpoint's authorization token (no trailing newline).
-pub fn token_file() -> PathBuf {
-    runtime_dir().join("token")
-}
-
-/// The file where a running daemon records the address it listens on.
-pub fn endpoint_file() -> PathBuf {
-    runtime_dir().join("endpoint")
 }
 
 /// Create `dir` (and parents) with mode 0700.
@@ -100,6 +115,29 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_follow_the_environment_given() {
+        let env = Env::from_pairs([("HOME", "/h"), ("XDG_RUNTIME_DIR", "/run/u")]);
+        let paths = Paths::from_env(&env);
+        assert_eq!(paths.runtime_dir, PathBuf::from("/run/u/credbroker"));
+        assert_eq!(paths.state_dir, PathBuf::from("/h/.local/state/credbroker"));
+        assert_eq!(paths.aws_config_file, PathBuf::from("/h/.aws/config"));
+        let env = env.with([
+            (RUNTIME_DIR_ENV, Some("/r")),
+            ("AWS_CONFIG_FILE", Some("/c")),
+            ("XDG_STATE_HOME", Some("/s")),
+        ]);
+        let paths = Paths::from_env(&env);
+        assert_eq!(paths.token_file(), PathBuf::from("/r/token"));
+        assert_eq!(paths.aws_config_file, PathBuf::from("/c"));
+        assert_eq!(paths.state_dir, PathBuf::from("/s/credbroker"));
+        let bare = Paths::from_env(&Env::from_pairs([("HOME", "/h")]));
+        assert_eq!(
+            bare.runtime_dir,
+            PathBuf::from("/h/.local/state/credbroker/run")
+        );
+    }
 
     #[cfg(unix)]
     #[test]

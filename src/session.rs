@@ -13,8 +13,8 @@
 //! in `credbroker status`, and then a quiet 403 naming the command on each
 //! request, until a new sign-in replaces the token.
 
-use crate::clock::SharedClock;
 use crate::config::SessionInfo;
+use crate::context::Context;
 use crate::lifecycle;
 use crate::model::SsoToken;
 use crate::source::BrokerError;
@@ -54,17 +54,17 @@ struct SlotState {
 #[derive(Debug)]
 pub struct SessionKeeper {
     vault: Vault,
-    clock: SharedClock,
+    ctx: Context,
     slots: Mutex<HashMap<String, Arc<SessionSlot>>>,
     /// Home directory whose `~/.aws/sso/cache` gets each refreshed token.
     export_home: Mutex<Option<std::path::PathBuf>>,
 }
 
 impl SessionKeeper {
-    pub fn new(vault: Vault, clock: SharedClock) -> Self {
+    pub fn new(vault: Vault, ctx: Context) -> Self {
         SessionKeeper {
             vault,
-            clock,
+            ctx,
             slots: Mutex::new(HashMap::new()),
             export_home: Mutex::new(None),
         }
@@ -151,7 +151,7 @@ impl SessionKeeper {
                 reason: format!("not signed in to SSO session '{}'", session.key),
                 command: session.login_command.clone(),
             })?;
-        let now = self.clock.now();
+        let now = self.ctx.clock.now();
         // A refresh that failed for a passing reason (IdP down, keychain
         // busy) is reported as such: the session is not dead, so a 4xx
         // "sign in" would make clients give up for nothing.
@@ -168,7 +168,7 @@ impl SessionKeeper {
         } else {
             token
         };
-        if lifecycle::token_usable(&token, self.clock.now()) {
+        if lifecycle::token_usable(&token, self.ctx.clock.now()) {
             return Ok(token);
         }
         if let Some(e) = transient {
@@ -205,7 +205,7 @@ impl SessionKeeper {
         let token = self.stored(session).await?.ok_or_else(|| {
             login_required(format!("not signed in to SSO session '{}'", session.key))
         })?;
-        let now = self.clock.now();
+        let now = self.ctx.clock.now();
         {
             let mut state = slot.state.lock().unwrap();
             if let Some((needs, dead)) = &state.needs_login {
@@ -248,7 +248,14 @@ impl SessionKeeper {
                     region: token.region.clone(),
                     ..session.clone()
                 };
-                oidc::refresh(&refresh_session, reg, &refresh_token, now).await
+                oidc::refresh(
+                    &self.ctx.clients,
+                    &refresh_session,
+                    reg,
+                    &refresh_token,
+                    now,
+                )
+                .await
             }
             Some(_) => Err(RefreshError::NeedsLogin(
                 "the client registration has expired".into(),
@@ -295,7 +302,7 @@ impl SessionKeeper {
                     since: now,
                 };
                 tracing::warn!(session = %session.key, reason = %why, command = %needs.command, "sign-in needed");
-                crate::desktop::notify(
+                self.ctx.notifier.notify(
                     "AWS sign-in needed",
                     &format!("Session '{}' expired. Run: {}", session.key, needs.command),
                 );

@@ -47,12 +47,12 @@ pub struct ActionsEnv {
 }
 
 impl ActionsEnv {
-    pub fn from_process() -> ActionsEnv {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    pub fn from_env(env: &crate::env::Env) -> ActionsEnv {
+        let var = |k: &str| env.non_empty(k);
         ActionsEnv {
             request_url: var("ACTIONS_ID_TOKEN_REQUEST_URL"),
             request_token: var("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(Secret::from),
-            vars: crate::ci_token::EnvSnapshot::from_process(),
+            vars: crate::ci_token::EnvSnapshot::from_env(env),
         }
     }
 }
@@ -129,13 +129,14 @@ pub async fn fetch_token(source: &TokenSource, env: &ActionsEnv) -> Result<Secre
 
 /// Mint a token and assume the role once (no cache).
 pub async fn assume(
+    clients: &crate::sdk::SdkClients,
     target: &WebIdentityTarget,
     env: &ActionsEnv,
     now: DateTime<Utc>,
 ) -> Result<RoleCredentials, BrokerError> {
     let token = fetch_token(&target.source, env).await?;
     let region = target.region.clone().unwrap_or_else(|| "us-east-1".into());
-    let client = aws_sdk_sts::Client::new(&crate::sso::sdk_config(&region).await);
+    let client = clients.sts(&region);
     let out = client
         .assume_role_with_web_identity()
         .role_arn(&target.role_arn)
@@ -144,15 +145,17 @@ pub async fn assume(
         .set_duration_seconds(target.duration_seconds)
         .send()
         .await
-        .map_err(|e| {
-            sts_error(
-                target,
-                crate::sso::classify(&e).at(&crate::sso::sts_url(&region)),
-            )
-        })?;
+        .map_err(|e| sts_error(target, crate::sso::classify(&e).at(client.url())))?;
     let creds = out.credentials().ok_or_else(|| {
         BrokerError::Upstream("AssumeRoleWithWebIdentity returned no credentials".into())
     })?;
+    crate::model::refuse_empty_keys(
+        "AssumeRoleWithWebIdentity",
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        creds.session_token(),
+    )
+    .map_err(BrokerError::Upstream)?;
     let expiration = DateTime::from_timestamp(creds.expiration().secs(), 0).ok_or_else(|| {
         BrokerError::Upstream("AssumeRoleWithWebIdentity returned an impossible expiration".into())
     })?;

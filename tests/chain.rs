@@ -2,8 +2,8 @@
 //! client: SSO Admin in 111111111111, then AssumeRole into Deploy in
 //! 222222222222 (the emulator's default role, trusting Admin sessions with
 //! ExternalId `credbroker-demo`), through the endpoint and through
-//! `credential_process`, as Debian's AWS CLI, boto3 and the Rust SDK see
-//! it; the single flight of a two-hop chain; each hop renewed across short
+//! `credential_process`, as Debian's AWS CLI, boto3 and the Rust SDK
+//! (aws-config's default chain, in a child process) see it; the single flight of a two-hop chain; each hop renewed across short
 //! lifetimes; a wrong ExternalId and a cycle; and a web identity ->
 //! AssumeRole chain in a simulated CI job.
 
@@ -110,10 +110,42 @@ fn a_two_hop_chain_reaches_the_aws_cli_and_boto3_through_the_endpoint_and_creden
         .output()
         .unwrap();
     assert_eq!(stdout_of(&out).trim(), DEPLOY_CALLER);
+    // The Rust SDK: aws-config's default chain in a child process that has
+    // only the container variables `exec` sets, then GetCallerIdentity.
+    let out = env
+        .command()
+        .args([
+            "exec",
+            "--profile",
+            "deploy",
+            "--",
+            BIN,
+            "demo",
+            "--sdk-probe",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stdout_of(&out).contains(&format!("Arn:     {DEPLOY_CALLER}")),
+        "{}",
+        stdout_of(&out)
+    );
 
     // credential_process with the daemon (the socket) ...
     assert!(stdout_of(&aws_cli_via_process(&env)).contains(DEPLOY_CALLER));
     assert_eq!(stdout_of(&boto3_via_process(&env)).trim(), DEPLOY_CALLER);
+    // ... and the Rust SDK's profile provider, which runs credential_process.
+    let out = env
+        .command()
+        .args(["demo", "--sdk-probe"])
+        .env("AWS_PROFILE", "deploy-cp")
+        .output()
+        .unwrap();
+    assert!(
+        stdout_of(&out).contains(&format!("Arn:     {DEPLOY_CALLER}")),
+        "{}",
+        stdout_of(&out)
+    );
     // One GetRoleCredentials for Admin, shared by both chains, and one
     // AssumeRole per profile (deploy and deploy-cp are two hops), each
     // cached across the clients' calls.

@@ -103,3 +103,25 @@ fn cached_credentials_are_served_while_sts_is_down() {
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
 }
+
+/// An AssumeRole answer cut off mid-document is a transient upstream error
+/// naming the operation: nothing is served or cached, and the next whole
+/// answer is served. (A cut inside `<Credentials>`, which aws-sdk-sts reads
+/// as a success with empty keys, is tested in `src/broker/assume.rs`.)
+#[test]
+fn a_cut_off_assume_role_answer_is_transient_and_never_served() {
+    let (env, endpoint, token) = chain_env("cutoff", &["--auto-approve"]);
+    arm(&env, r#"{"AssumeRole": {"malformed": true, "count": 1}}"#);
+    let (status, body) = get_credentials(&endpoint, "deploy", &token);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "UpstreamUnavailable", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("AssumeRole"), "{message}");
+    assert!(body.get("AccessKeyId").is_none(), "{body}");
+    let (status, body) = get_credentials(&endpoint, "deploy", &token);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["AccessKeyId"].as_str().is_some_and(|k| !k.is_empty()),
+        "{body}"
+    );
+}

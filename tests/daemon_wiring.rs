@@ -1,8 +1,8 @@
 //! The daemon's wiring: token file, endpoint file, loopback endpoint, and
 //! clean-up on shutdown, with an in-memory vault instead of the keychain.
 //!
-//! One test in its own binary, because it points the runtime directory at a
-//! temporary directory through the process environment.
+//! The runtime and state directories point into a temporary directory
+//! through the daemon's context, not the process environment.
 
 use credbroker::daemon::{self, DaemonOptions};
 use credbroker::store::Vault;
@@ -12,10 +12,12 @@ use std::time::Duration;
 async fn daemon_writes_its_files_serves_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = dir.path().join("run");
-    // Only test in this binary, so no other thread reads the environment.
-    std::env::set_var(credbroker::paths::RUNTIME_DIR_ENV, &runtime);
     // The audit log goes to the state dir: keep it in the temp dir too.
-    std::env::set_var("XDG_STATE_HOME", dir.path().join("state"));
+    let ctx = credbroker::context::Context::new(credbroker::env::Env::from_pairs([
+        (credbroker::paths::RUNTIME_DIR_ENV, runtime.clone()),
+        ("XDG_STATE_HOME", dir.path().join("state")),
+        ("HOME", dir.path().to_path_buf()),
+    ]));
     let config = dir.path().join("aws-config");
     std::fs::write(&config, "").unwrap();
 
@@ -26,13 +28,14 @@ async fn daemon_writes_its_files_serves_and_cleans_up() {
         vault: Vault::in_memory(),
         config_path: config,
         export_aws_cli_cache: None,
+        ctx: ctx.clone(),
     };
     let running = tokio::spawn(daemon::run_until(options, async {
         let _ = stopped.await;
     }));
 
-    let endpoint_file = credbroker::paths::endpoint_file();
-    let token_file = credbroker::paths::token_file();
+    let endpoint_file = ctx.paths.endpoint_file();
+    let token_file = ctx.paths.token_file();
     assert!(endpoint_file.starts_with(&runtime));
     let mut waited = 0;
     while !endpoint_file.exists() {
@@ -49,7 +52,7 @@ async fn daemon_writes_its_files_serves_and_cleans_up() {
         base.starts_with("http://127.0.0.1:") && !base.ends_with('\n'),
         "{base}"
     );
-    assert_eq!(daemon::endpoint_base().unwrap(), base);
+    assert_eq!(daemon::endpoint_base(&ctx.paths).unwrap(), base);
 
     #[cfg(unix)]
     {

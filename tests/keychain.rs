@@ -153,9 +153,12 @@ fn keychain_missing_items_read_as_none_and_delete_twice() {
 async fn keychain_open_uses_the_configured_service() {
     require_keychain();
     let name = service("open");
-    // Only this test reads the variable.
-    std::env::set_var("CREDBROKER_KEYCHAIN_SERVICE", &name);
-    let vault = credbroker::store::open_keychain()
+    // The service name comes from the context's environment, as the CLI builds it.
+    let ctx = credbroker::context::Context::new(credbroker::env::Env::from_pairs([(
+        "CREDBROKER_KEYCHAIN_SERVICE",
+        name.as_str(),
+    )]));
+    let vault = credbroker::store::open_keychain(ctx.keychain_service())
         .await
         .expect("keychain opens");
     vault.put_sso_token("s", &token()).await.unwrap();

@@ -1,11 +1,12 @@
 //! The device-code sign-in and the portal calls against the emulator, through
 //! the official SDK clients pointed at it with `AWS_ENDPOINT_URL`.
 //!
-//! `AWS_ENDPOINT_URL` is process-wide, so the tests here take turns (one
-//! emulator at a time). The keychain variant runs when a D-Bus session is
+//! Each test's context has its own `AWS_ENDPOINT_URL`; they still take
+//! turns, one emulator at a time. The keychain variant runs when a D-Bus session is
 //! there (always under `scripts/test.sh`).
 
 use credbroker::config::SessionInfo;
+use credbroker::context::{Context, Env};
 use credbroker::emulator::{self, EmulatorOptions, Fault, RunningEmulator};
 use credbroker::model::{ClientRegistration, Secret};
 use credbroker::sso::login::{device_login_with, CodePrompt, LoginOptions, LoginUi, QuietUi};
@@ -22,15 +23,13 @@ async fn emulator(options: EmulatorOptions) -> RunningEmulator {
     let running = emulator::start("127.0.0.1:0".parse().unwrap(), options)
         .await
         .expect("emulator starts");
-    std::env::set_var("AWS_ENDPOINT_URL", running.base_url());
-    // Keep the developer's own AWS setup out of the SDK's config loading.
-    std::env::set_var("AWS_CONFIG_FILE", "/nonexistent/credbroker-test-config");
-    std::env::set_var(
-        "AWS_SHARED_CREDENTIALS_FILE",
-        "/nonexistent/credbroker-test-credentials",
-    );
-    std::env::remove_var("AWS_PROFILE");
     running
+}
+
+/// A context whose only variable points the SDK clients at `running`: the
+/// developer's own AWS setup is never read.
+fn ctx(running: &RunningEmulator) -> Context {
+    Context::new(Env::from_pairs([("AWS_ENDPOINT_URL", running.base_url())]))
 }
 
 fn auto_approve() -> EmulatorOptions {
@@ -51,21 +50,19 @@ fn session(key: &str, scopes: &[&str]) -> SessionInfo {
     }
 }
 
-fn options() -> LoginOptions {
-    LoginOptions {
-        open_browser: false,
-        ..Default::default()
-    }
+fn options(running: &RunningEmulator) -> LoginOptions {
+    LoginOptions::no_browser(ctx(running))
 }
 
 /// Sign in, fetch role credentials, list, refresh and log out, on `vault`.
 async fn full_round(vault: &Vault) {
     let _turn = TURN.lock().await;
     let running = emulator(auto_approve()).await;
+    let clients = ctx(&running).clients;
     let session = session("work", &["sso:account:access"]);
     let mut ui = QuietUi::default();
 
-    let token = device_login_with(&session, vault, &options(), &mut ui)
+    let token = device_login_with(&session, vault, &options(&running), &mut ui)
         .await
         .expect("sign-in succeeds");
     assert_eq!(ui.user_codes.len(), 1);
@@ -77,16 +74,16 @@ async fn full_round(vault: &Vault) {
     assert_eq!(vault.sso_token("work").await.unwrap(), Some(token.clone()));
     assert_eq!(vault.sessions().await.unwrap(), vec!["work"]);
 
-    let creds = portal::get_role_credentials(&token, "111111111111", "Admin")
+    let creds = portal::get_role_credentials(&clients, &token, "111111111111", "Admin")
         .await
         .expect("role credentials");
     assert_eq!(creds.account_id.as_deref(), Some("111111111111"));
     assert!(creds.expiration > token.expires_at - chrono::Duration::hours(2));
 
-    let accounts = portal::list_accounts(&token).await.unwrap();
+    let accounts = portal::list_accounts(&clients, &token).await.unwrap();
     let ids: Vec<_> = accounts.iter().map(|a| a.account_id.as_str()).collect();
     assert_eq!(ids, ["111111111111", "222222222222"]);
-    let mut roles = portal::list_account_roles(&token, "111111111111")
+    let mut roles = portal::list_account_roles(&clients, &token, "111111111111")
         .await
         .unwrap();
     roles.sort();
@@ -98,6 +95,7 @@ async fn full_round(vault: &Vault) {
         .unwrap()
         .expect("registration cached");
     let refreshed = oidc::refresh(
+        &clients,
         &session,
         &registration,
         token.refresh_token.as_ref().unwrap(),
@@ -108,9 +106,9 @@ async fn full_round(vault: &Vault) {
     assert_ne!(refreshed.access_token, token.access_token);
     assert!(refreshed.refresh_token.is_some());
 
-    portal::logout(&refreshed).await.expect("logout");
+    portal::logout(&clients, &refreshed).await.expect("logout");
     assert!(matches!(
-        portal::get_role_credentials(&refreshed, "111111111111", "Admin").await,
+        portal::get_role_credentials(&clients, &refreshed, "111111111111", "Admin").await,
         Err(PortalError::Unauthorized)
     ));
     vault.delete_session("work").await.unwrap();
@@ -150,9 +148,14 @@ async fn a_second_login_reuses_the_registration() {
     let vault = Vault::in_memory();
     let session = session("work", &["sso:account:access"]);
     for _ in 0..2 {
-        device_login_with(&session, &vault, &options(), &mut QuietUi::default())
-            .await
-            .unwrap();
+        device_login_with(
+            &session,
+            &vault,
+            &options(&running),
+            &mut QuietUi::default(),
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(running.stats().get("RegisterClient"), Some(&1));
     running.shutdown().await;
@@ -165,7 +168,7 @@ async fn a_legacy_session_gets_no_refresh_token() {
     let token = device_login_with(
         &session("https://example.awsapps.com/start", &[]),
         &Vault::in_memory(),
-        &options(),
+        &options(&running),
         &mut QuietUi::default(),
     )
     .await
@@ -195,7 +198,7 @@ async fn a_denied_sign_in_saves_nothing() {
     let err = device_login_with(
         &session("work", &["sso:account:access"]),
         &vault,
-        &options(),
+        &options(&running),
         &mut ui,
     )
     .await
@@ -225,7 +228,7 @@ async fn a_dead_cached_registration_is_replaced() {
         .await
         .unwrap();
     let mut ui = QuietUi::default();
-    device_login_with(&session, &vault, &options(), &mut ui)
+    device_login_with(&session, &vault, &options(&running), &mut ui)
         .await
         .expect("registers again and signs in");
     assert!(
@@ -258,7 +261,7 @@ async fn a_transient_failure_while_polling_is_tolerated() {
     device_login_with(
         &session("work", &["sso:account:access"]),
         &Vault::in_memory(),
-        &options(),
+        &options(&running),
         &mut ui,
     )
     .await
@@ -270,16 +273,17 @@ async fn a_transient_failure_while_polling_is_tolerated() {
 async fn portal_errors_are_sorted() {
     let _turn = TURN.lock().await;
     let running = emulator(auto_approve()).await;
+    let clients = ctx(&running).clients;
     let token = device_login_with(
         &session("work", &["sso:account:access"]),
         &Vault::in_memory(),
-        &options(),
+        &options(&running),
         &mut QuietUi::default(),
     )
     .await
     .unwrap();
     assert!(matches!(
-        portal::get_role_credentials(&token, "999999999999", "Admin").await,
+        portal::get_role_credentials(&clients, &token, "999999999999", "Admin").await,
         Err(PortalError::NotFound(_))
     ));
     running.emulator().set_faults(HashMap::from([(
@@ -290,13 +294,13 @@ async fn portal_errors_are_sorted() {
         },
     )]));
     assert!(matches!(
-        portal::get_role_credentials(&token, "111111111111", "Admin").await,
+        portal::get_role_credentials(&clients, &token, "111111111111", "Admin").await,
         Err(PortalError::Transient(_))
     ));
     running.emulator().set_faults(HashMap::new());
     running.emulator().revoke_all_tokens();
     assert!(matches!(
-        portal::get_role_credentials(&token, "111111111111", "Admin").await,
+        portal::get_role_credentials(&clients, &token, "111111111111", "Admin").await,
         Err(PortalError::Unauthorized)
     ));
     running.shutdown().await;

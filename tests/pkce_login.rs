@@ -3,9 +3,11 @@
 //! `AWS_ENDPOINT_URL`, with a "browser" that is a plain HTTP client
 //! following the redirects (the real browser is in `pkce_browser.rs`).
 //!
-//! `AWS_ENDPOINT_URL` is process-wide, so the tests here take turns.
+//! Each test's context has its own `AWS_ENDPOINT_URL`; they still take
+//! turns, one emulator at a time.
 
 use credbroker::config::SessionInfo;
+use credbroker::context::{Context, Env};
 use credbroker::emulator::{self, EmulatorOptions, RunningEmulator};
 use credbroker::sso::login::{BrowserOpener, LoginOptions, QuietUi};
 use credbroker::sso::oidc::{self, LoginError};
@@ -26,15 +28,12 @@ async fn emulator(auto_approve: bool) -> RunningEmulator {
     )
     .await
     .expect("emulator starts");
-    std::env::set_var("AWS_ENDPOINT_URL", running.base_url());
-    std::env::set_var("AWS_CONFIG_FILE", "/nonexistent/credbroker-test-config");
-    std::env::set_var(
-        "AWS_SHARED_CREDENTIALS_FILE",
-        "/nonexistent/credbroker-test-credentials",
-    );
-    std::env::remove_var("AWS_PROFILE");
-    std::env::remove_var("AWS_ENDPOINT_URL_SSO_OIDC");
     running
+}
+
+/// A context whose only variable points the SDK clients at `running`.
+fn ctx(running: &RunningEmulator) -> Context {
+    Context::new(Env::from_pairs([("AWS_ENDPOINT_URL", running.base_url())]))
 }
 
 fn session() -> SessionInfo {
@@ -64,11 +63,11 @@ fn fetching_browser() -> BrowserOpener {
     })
 }
 
-fn options(browser: BrowserOpener) -> LoginOptions {
+fn options(browser: BrowserOpener, running: &RunningEmulator) -> LoginOptions {
     LoginOptions {
         browser,
         authorize_timeout: Duration::from_secs(20),
-        ..Default::default()
+        ..LoginOptions::new(ctx(running))
     }
 }
 
@@ -80,9 +79,14 @@ async fn pkce_sign_in_saves_a_renewable_token() {
     let session = session();
     let mut ui = QuietUi::default();
 
-    let token = pkce_login_with(&session, &vault, &options(fetching_browser()), &mut ui)
-        .await
-        .expect("PKCE sign-in succeeds");
+    let token = pkce_login_with(
+        &session,
+        &vault,
+        &options(fetching_browser(), &running),
+        &mut ui,
+    )
+    .await
+    .expect("PKCE sign-in succeeds");
 
     let url = &ui.authorize_urls[0];
     assert!(
@@ -124,6 +128,7 @@ async fn pkce_sign_in_saves_a_renewable_token() {
 
     // The refresh token works with the registration it was issued to.
     let refreshed = oidc::refresh(
+        &ctx(&running).clients,
         &session,
         &reg,
         token.refresh_token.as_ref().unwrap(),
@@ -137,7 +142,7 @@ async fn pkce_sign_in_saves_a_renewable_token() {
     pkce_login_with(
         &session,
         &vault,
-        &options(fetching_browser()),
+        &options(fetching_browser(), &running),
         &mut QuietUi::default(),
     )
     .await
@@ -174,7 +179,7 @@ async fn denial_in_the_browser_is_reported() {
     let err = pkce_login_with(
         &session(),
         &Vault::in_memory(),
-        &options(denying),
+        &options(denying, &running),
         &mut QuietUi::default(),
     )
     .await
@@ -187,7 +192,7 @@ async fn denial_in_the_browser_is_reported() {
 async fn wrong_verifier_gets_invalid_grant() {
     let _turn = TURN.lock().await;
     let running = emulator(true).await;
-    let client = oidc::client("eu-west-1").await;
+    let client = oidc::client(&ctx(&running).clients, "eu-west-1");
     let reg = client
         .register_client()
         .client_name("test")

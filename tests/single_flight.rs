@@ -1,8 +1,8 @@
 //! One upstream call per role: 500 concurrent requests on a cold cache
 //! cause exactly one GetRoleCredentials at the emulator, and many roles
 //! are fetched concurrently. In-process (emulator, broker, endpoint) with a
-//! memory vault, driven over real HTTP. One test per binary because it
-//! points the SDK at the emulator through the process environment.
+//! memory vault, driven over real HTTP; the broker's context points the SDK
+//! clients at the emulator, and the clients are built once and reused.
 
 use credbroker::broker::Broker;
 use credbroker::config::AwsConfig;
@@ -38,8 +38,10 @@ async fn concurrent_requests_share_one_upstream_call_per_role() {
     )
     .await
     .unwrap();
-    // Only test in this binary: nothing else reads the environment.
-    std::env::set_var("AWS_ENDPOINT_URL", emu.base_url());
+    let ctx = credbroker::context::Context::new(credbroker::env::Env::from_pairs([(
+        "AWS_ENDPOINT_URL",
+        emu.base_url(),
+    )]));
 
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("config");
@@ -58,7 +60,7 @@ async fn concurrent_requests_share_one_upstream_call_per_role() {
         .session("corp")
         .unwrap();
     let vault = Vault::in_memory();
-    device_login(&session, &vault, &LoginOptions::no_browser())
+    device_login(&session, &vault, &LoginOptions::no_browser(ctx.clone()))
         .await
         .unwrap();
 
@@ -67,7 +69,8 @@ async fn concurrent_requests_share_one_upstream_call_per_role() {
         .unwrap();
     let addr = listener.local_addr().unwrap();
     let token = AuthToken::generate();
-    let broker = Arc::new(Broker::new(vault, config_path, credbroker::clock::system()));
+    let broker = Arc::new(Broker::new(vault, config_path, &ctx));
+    let built_before = ctx.clients.built();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::serve(listener, broker, token.clone(), async {
         let _ = stopped.await;
@@ -103,6 +106,8 @@ async fn concurrent_requests_share_one_upstream_call_per_role() {
         futures_join_all((0..ACCOUNTS * 5).map(|i| fetch(format!("p{}", i % ACCOUNTS)))).await;
     assert_eq!(keys.len(), ACCOUNTS * 5);
     assert_eq!(emu.stats()["GetRoleCredentials"], ACCOUNTS as u64);
+    // Every one of those calls went through one portal client, built once.
+    assert_eq!(ctx.clients.built(), built_before + 1);
 
     let _ = stop.send(());
     server.await.unwrap().unwrap();

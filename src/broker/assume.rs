@@ -1,10 +1,11 @@
 //! One AssumeRole hop of a role chain: STS `AssumeRole` through
 //! `aws-sdk-sts`, signed with the credentials of the hop's source.
 //!
-//! The SDK configuration comes from [`SdkConfigs`]: loaded once per region
-//! (it reads `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL`, so the emulator or
-//! a VPC endpoint is used with no special path) and reused for every call;
-//! only the signing credentials differ from one call to the next.
+//! The STS client comes from the context's [`SdkClients`]: built once per
+//! region and endpoint (`AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL` of the
+//! context's environment, so the emulator or a VPC endpoint is used with no
+//! special path) and reused for every call; only the signing credentials,
+//! given per request, differ from one call to the next.
 //!
 //! A refusal (AccessDenied, for example a wrong `external_id`; a
 //! ValidationError such as a chained session over STS's one-hour cap) is
@@ -15,43 +16,23 @@
 use super::BrokerError;
 use crate::config::AssumeRoleHop;
 use crate::model::{RoleCredentials, Secret};
-use aws_config::SdkConfig;
+use crate::sdk::SdkClients;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 /// STS's cap on a session assumed with role-chained credentials.
 const CHAINED_SESSION_CAP: i32 = 3600;
 
-/// SDK configurations by region, each loaded once.
-#[derive(Debug, Default)]
-pub(crate) struct SdkConfigs {
-    loaded: tokio::sync::Mutex<HashMap<String, Arc<SdkConfig>>>,
-}
-
-impl SdkConfigs {
-    pub(crate) async fn get(&self, region: &str) -> Arc<SdkConfig> {
-        let mut loaded = self.loaded.lock().await;
-        if let Some(config) = loaded.get(region) {
-            return config.clone();
-        }
-        let config = Arc::new(crate::sso::sdk_config(region).await);
-        loaded.insert(region.to_owned(), config.clone());
-        config
-    }
-}
-
 /// Assume `hop`'s role with `source`'s credentials.
 pub(crate) async fn assume_role(
-    configs: &SdkConfigs,
+    clients: &SdkClients,
     hop: &AssumeRoleHop,
     source: &RoleCredentials,
     config_path: &Path,
     now: DateTime<Utc>,
 ) -> Result<RoleCredentials, BrokerError> {
     let region = hop.region.as_deref().unwrap_or("us-east-1");
-    let sdk = configs.get(region).await;
+    let client = clients.sts(region);
     let signing = aws_credential_types::Credentials::new(
         source.access_key_id.clone(),
         source.secret_access_key.expose().to_owned(),
@@ -59,27 +40,27 @@ pub(crate) async fn assume_role(
         Some(source.expiration.into()),
         "credbroker-source",
     );
-    let conf = aws_sdk_sts::config::Builder::from(&*sdk)
-        .credentials_provider(signing)
-        .build();
-    let out = aws_sdk_sts::Client::from_conf(conf)
+    let out = client
         .assume_role()
         .role_arn(&hop.role_arn)
         .role_session_name(&hop.session_name)
         .set_external_id(hop.external_id.clone())
         .set_duration_seconds(hop.duration_seconds)
+        .customize()
+        .config_override(aws_sdk_sts::Config::builder().credentials_provider(signing))
         .send()
         .await
-        .map_err(|e| {
-            refusal(
-                hop,
-                config_path,
-                crate::sso::classify(&e).at(&crate::sso::sts_url(region)),
-            )
-        })?;
+        .map_err(|e| refusal(hop, config_path, crate::sso::classify(&e).at(client.url())))?;
     let creds = out
         .credentials()
         .ok_or_else(|| BrokerError::Upstream("AssumeRole returned no credentials".into()))?;
+    crate::model::refuse_empty_keys(
+        "AssumeRole",
+        creds.access_key_id(),
+        creds.secret_access_key(),
+        creds.session_token(),
+    )
+    .map_err(BrokerError::Upstream)?;
     let expiration = DateTime::from_timestamp(creds.expiration().secs(), 0).ok_or_else(|| {
         BrokerError::Upstream("AssumeRole returned an impossible expiration".into())
     })?;
@@ -200,5 +181,61 @@ mod tests {
             let e = refusal(&hop, path, failure(code, status));
             assert!(matches!(e, BrokerError::Upstream(_)), "{code}: {e}");
         }
+    }
+
+    /// An STS that answers 200 with a body cut off inside `<Credentials>`:
+    /// the SDK fills the missing required fields with empty strings and
+    /// calls it a success.
+    async fn cut_off_sts() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = vec![0u8; 16384];
+                let _ = socket.read(&mut request).await;
+                let body =
+                    "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+                            <AssumeRoleResult><Credentials><AccessKeyId>";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn empty_keys_from_a_cut_off_answer_are_a_transient_error() {
+        let url = cut_off_sts().await;
+        let clients = SdkClients::new(crate::env::Env::from_pairs([("AWS_ENDPOINT_URL", url)]));
+        let hop = AssumeRoleHop {
+            profile: "deploy".into(),
+            role_arn: "arn:aws:iam::222222222222:role/Deploy".into(),
+            external_id: None,
+            session_name: "s".into(),
+            duration_seconds: None,
+            region: Some("us-east-1".into()),
+        };
+        let now = Utc::now();
+        let source = RoleCredentials {
+            access_key_id: "ASIASOURCE".into(),
+            secret_access_key: Secret::new("secret"),
+            session_token: Secret::new("token"),
+            expiration: now + chrono::Duration::hours(1),
+            account_id: None,
+            issued_at: Some(now),
+        };
+        let e = assume_role(&clients, &hop, &source, Path::new("/cfg"), now)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, BrokerError::Upstream(_)), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("AssumeRole answered with an empty"),
+            "{e}"
+        );
     }
 }

@@ -19,7 +19,11 @@ fn config_with(role: &str) -> String {
 fn broker(dir: &tempfile::TempDir, role: &str) -> Broker {
     let path = dir.path().join("config");
     std::fs::write(&path, config_with(role)).unwrap();
-    Broker::new(Vault::in_memory(), path, crate::clock::system())
+    Broker::new(
+        Vault::in_memory(),
+        path,
+        &crate::context::Context::new(crate::env::Env::empty()),
+    )
 }
 
 fn sso_role(broker: &Broker, profile: &str) -> Arc<SsoRole> {
@@ -106,7 +110,11 @@ fn a_chain_shares_its_source_slot_with_the_source_profile() {
         ),
     )
     .unwrap();
-    let broker = Broker::new(Vault::in_memory(), path, crate::clock::system());
+    let broker = Broker::new(
+        Vault::in_memory(),
+        path,
+        &crate::context::Context::new(crate::env::Env::empty()),
+    );
     let dev = sso_role(&broker, "dev");
     let deploy = broker.resolve("deploy").unwrap();
     assert_eq!(deploy.subject.account.as_deref(), Some("222222222222"));

@@ -51,12 +51,9 @@ impl std::fmt::Debug for EnvSnapshot {
 }
 
 impl EnvSnapshot {
-    /// This process's environment (variables that are not UTF-8 are left out).
-    pub fn from_process() -> EnvSnapshot {
-        EnvSnapshot::from_pairs(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        )
+    /// The context's environment (variables that are not UTF-8 are left out).
+    pub fn from_env(env: &crate::env::Env) -> EnvSnapshot {
+        EnvSnapshot::from_pairs(env.utf8_vars())
     }
 
     pub fn from_pairs<K: Into<String>, V: Into<String>>(

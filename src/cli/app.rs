@@ -92,23 +92,28 @@ impl Cli {
 
 /// Run a parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    // The one context of this command: built from the process here, and
+    // nowhere below.
+    let ctx = &crate::context::Context::from_process();
     match cli.command {
-        Command::Login(args) => super::login::run(args).await.map(|()| 0),
-        Command::Logout(args) => super::logout::run(args).await.map(|()| 0),
-        Command::Daemon(args) => super::daemon::run(args).await.map(|()| 0),
-        Command::Env(args) => super::env::run(args).await.map(|()| 0),
-        Command::Exec(args) => super::exec::run(args).await,
-        Command::Console(args) => super::console::run(args).await.map(|()| 0),
-        Command::CredentialProcess(args) => super::credential_process::run(args).await.map(|()| 0),
-        Command::Audit(args) => super::audit::run(args).await.map(|()| 0),
-        Command::Status(args) => super::status::run(args).await.map(|()| 0),
-        Command::Doctor(args) => super::doctor::run(args).await,
+        Command::Login(args) => super::login::run(args, ctx).await.map(|()| 0),
+        Command::Logout(args) => super::logout::run(args, ctx).await.map(|()| 0),
+        Command::Daemon(args) => super::daemon::run(args, ctx).await.map(|()| 0),
+        Command::Env(args) => super::env::run(args, ctx).await.map(|()| 0),
+        Command::Exec(args) => super::exec::run(args, ctx).await,
+        Command::Console(args) => super::console::run(args, ctx).await.map(|()| 0),
+        Command::CredentialProcess(args) => {
+            super::credential_process::run(args, ctx).await.map(|()| 0)
+        }
+        Command::Audit(args) => super::audit::run(args, ctx).await.map(|()| 0),
+        Command::Status(args) => super::status::run(args, ctx).await.map(|()| 0),
+        Command::Doctor(args) => super::doctor::run(args, ctx).await,
         Command::Emulator(args) => super::emulator::run(args).await.map(|()| 0),
-        Command::Demo(args) => super::demo::run(args).await.map(|()| 0),
-        Command::Onboard(args) => super::onboard::run(args).await.map(|()| 0),
-        Command::Service(args) => super::service::run(args).await.map(|()| 0),
+        Command::Demo(args) => super::demo::run(args, ctx).await.map(|()| 0),
+        Command::Onboard(args) => super::onboard::run(args, ctx).await.map(|()| 0),
+        Command::Service(args) => super::service::run(args, ctx).await.map(|()| 0),
         Command::Jwt(args) => super::jwt::run(args).await,
-        Command::Ci(args) => super::ci::run(args).await,
+        Command::Ci(args) => super::ci::run(args, ctx).await,
         Command::Trust(args) => super::trust::run(args).await,
         Command::Workflow(args) => super::workflow::run(args).await,
         Command::Completions(args) => super::completions::run(args).await.map(|()| 0),

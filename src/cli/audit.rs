@@ -5,7 +5,6 @@
 //! are stored (one JSON object per line), for `jq` and log shippers.
 
 use crate::audit::{self, VendRecord};
-use crate::clock::Clock as _;
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -31,11 +30,11 @@ pub struct Args {
     pub json: bool,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
-    let path = audit::audit_file();
+pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<()> {
+    let path = audit::audit_file(&ctx.paths);
     let records = audit::log::read_all(&path)
         .map_err(|e| anyhow::anyhow!("cannot read the audit log {}: {e}", path.display()))?;
-    let records = since(records, args.since, crate::clock::SystemClock.now());
+    let records = since(records, args.since, ctx.clock.now());
     if args.json {
         for record in &records {
             println!("{}", serde_json::to_string(record)?);

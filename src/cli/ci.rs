@@ -26,6 +26,7 @@ use crate::broker::{Broker, CredentialSource};
 use crate::ci_token::{self, job, EnvSnapshot};
 use crate::cli::env::credential_env;
 use crate::config::TokenSource;
+use crate::context::Context;
 use crate::server::{self, AuthToken};
 use anyhow::Context as _;
 use std::io::{BufRead as _, Write as _};
@@ -127,7 +128,7 @@ struct Job {
 }
 
 impl Job {
-    fn resolve(args: &Args, env: &EnvSnapshot) -> anyhow::Result<Job> {
+    fn resolve(args: &Args, env: &EnvSnapshot, ctx: &Context) -> anyhow::Result<Job> {
         let ci = ci_token::detect(env);
         if let Some(role_arn) = &args.role_arn {
             let request = job::JobRequest {
@@ -139,7 +140,7 @@ impl Job {
                 region: args.region.as_deref(),
             };
             let made = job::profile_for(&request, env).map_err(anyhow::Error::msg)?;
-            let config_path = crate::paths::runtime_dir().join("ci-aws-config");
+            let config_path = ctx.paths.runtime_dir.join("ci-aws-config");
             let config = crate::config::AwsConfig::parse(&made.config_text, &config_path)?;
             let chain = config.chain(job::PROFILE)?;
             crate::paths::write_private_file(&config_path, made.config_text.as_bytes())
@@ -153,7 +154,7 @@ impl Job {
             });
         }
         let profile = args.profile.clone().unwrap_or_default();
-        let config_path = crate::paths::aws_config_file();
+        let config_path = ctx.paths.aws_config_file.clone();
         let config = crate::config::AwsConfig::load(&config_path)?;
         // A web identity, or a chain of roles assumed on top of one: CI runners
         // have no keychain to sign in with.
@@ -177,16 +178,16 @@ impl Job {
     }
 }
 
-pub async fn run(args: Args) -> anyhow::Result<i32> {
-    let env = EnvSnapshot::from_process();
-    let job = Job::resolve(&args, &env)?;
+pub async fn run(args: Args, ctx: &Context) -> anyhow::Result<i32> {
+    let env = EnvSnapshot::from_env(&ctx.env);
+    let job = Job::resolve(&args, &env, ctx)?;
     if args.detach {
-        return detach(&job, &env);
+        return detach(&job, &env, ctx);
     }
     let broker = Arc::new(Broker::new(
         crate::store::Vault::in_memory(),
         job.config_path.clone(),
-        crate::clock::system(),
+        ctx,
     ));
     let first = broker.credentials(&job.profile).await?;
     if args.once {
@@ -198,11 +199,11 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         eprintln!("{notice}");
     }
 
-    let token_path = crate::paths::token_file();
+    let token_path = ctx.paths.token_file();
     let token = AuthToken::load_or_create(&token_path)?;
     let listener = server::bind_loopback(args.listen).await?;
     let base = crate::daemon::url_base(listener.local_addr()?);
-    let endpoint_path = crate::paths::endpoint_file();
+    let endpoint_path = ctx.paths.endpoint_file();
     crate::paths::write_private_file(&endpoint_path, base.as_bytes())
         .with_context(|| format!("cannot write {}", endpoint_path.display()))?;
     let plan = credential_env(
@@ -233,7 +234,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
         let path = args
             .env_file
             .clone()
-            .unwrap_or_else(|| crate::paths::runtime_dir().join("ci.env"));
+            .unwrap_or_else(|| ctx.paths.runtime_dir.join("ci.env"));
         crate::paths::write_private_file(&path, job::dotenv(&set).as_bytes())
             .with_context(|| format!("cannot write the env file {}", path.display()))?;
         // `. FILE` searches PATH for a name without a slash.
@@ -335,8 +336,8 @@ async fn renew_forever(broker: Arc<Broker>, profile: String) {
 /// Start `credbroker ci` without `--detach` in the background, echo its
 /// environment lines, and return once it says it is ready. Its log goes to
 /// `ci.log` in the runtime directory.
-fn detach(job: &Job, env: &EnvSnapshot) -> anyhow::Result<i32> {
-    let log_path = crate::paths::runtime_dir().join("ci.log");
+fn detach(job: &Job, env: &EnvSnapshot, ctx: &Context) -> anyhow::Result<i32> {
+    let log_path = ctx.paths.runtime_dir.join("ci.log");
     if let Some(dir) = log_path.parent() {
         std::fs::create_dir_all(dir)?;
     }

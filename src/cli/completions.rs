@@ -143,13 +143,17 @@ fn with_candidates(mut cmd: clap::Command) -> clap::Command {
 }
 
 fn profile_candidates() -> Vec<CompletionCandidate> {
-    AwsConfig::load_default()
+    // A completer is called by clap with no arguments: this is the CLI's
+    // entry point for it, so it builds the context here.
+    AwsConfig::load_default(&crate::context::Context::from_process().paths)
         .map(|config| profile_names(&config))
         .unwrap_or_default()
 }
 
 fn session_candidates() -> Vec<CompletionCandidate> {
-    AwsConfig::load_default()
+    // A completer is called by clap with no arguments: this is the CLI's
+    // entry point for it, so it builds the context here.
+    AwsConfig::load_default(&crate::context::Context::from_process().paths)
         .map(|config| session_names(&config))
         .unwrap_or_default()
 }

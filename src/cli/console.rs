@@ -58,9 +58,9 @@ pub struct Args {
 /// The name the console shows as where the sign-in came from.
 const ISSUER: &str = "credbroker";
 
-pub async fn run(mut args: Args) -> anyhow::Result<()> {
-    let profile = super::pick::profile_or_pick(args.profile.take(), "console")?;
-    let config = AwsConfig::load_default()?;
+pub async fn run(mut args: Args, ctx: &crate::context::Context) -> anyhow::Result<()> {
+    let profile = super::pick::profile_or_pick(args.profile.take(), "console", &ctx.paths)?;
+    let config = AwsConfig::load_default(&ctx.paths)?;
     let region = args
         .region
         .clone()
@@ -87,13 +87,13 @@ pub async fn run(mut args: Args) -> anyhow::Result<()> {
         );
     }
 
-    let document = super::credential_process::document(&profile).await?;
+    let document = super::credential_process::document(&profile, ctx).await?;
     let creds = parse_document(&document).context("the credentials answer could not be read")?;
-    let endpoint = console::federation_endpoint(partition, |name| std::env::var(name).ok());
+    let endpoint = console::federation_endpoint(partition, |name| ctx.env.var(name));
     let token = signin_token(&endpoint, &creds, duration).await?;
     let url = console::login_url(&endpoint, ISSUER, &destination, &token);
 
-    let open = !args.print && can_open_browser(|name| std::env::var_os(name));
+    let open = !args.print && can_open_browser(|name| ctx.env.var_os(name));
     if open && webbrowser::open(&url).is_ok() {
         eprintln!(
             "Opened the console for profile '{}' in the browser ({destination}).",

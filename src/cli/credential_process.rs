@@ -42,8 +42,8 @@ pub struct Args {
     pub profile: String,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
-    let document = document(&args.profile).await?;
+pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<()> {
+    let document = document(&args.profile, ctx).await?;
     let mut out = std::io::stdout().lock();
     out.write_all(document.as_bytes())?;
     out.write_all(b"\n")?;
@@ -54,20 +54,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 /// The `credential_process` document for `profile`: from the daemon when
 /// one runs on the caller's config file, else resolved in this process.
 /// `console` uses it too.
-pub async fn document(profile: &str) -> anyhow::Result<String> {
+pub async fn document(profile: &str, ctx: &crate::context::Context) -> anyhow::Result<String> {
     // The caller's config file decides, not the daemon's.
-    let config_path = crate::paths::aws_config_file();
-    match from_daemon(profile, &config_path).await? {
+    let config_path = ctx.paths.aws_config_file.clone();
+    match from_daemon(profile, &config_path, ctx).await? {
         Some(document) => Ok(document),
-        None => in_process(profile, config_path).await,
+        None => in_process(profile, config_path, ctx).await,
     }
 }
 
 /// The daemon's document, `None` when no daemon answers, when it reads
 /// another config file than the caller's, or when it answered nonsense:
 /// resolving in-process is still correct then.
-async fn from_daemon(profile: &str, config: &Path) -> Result<Option<String>, BrokerError> {
-    match client::credentials(&crate::control::socket_path(), profile, config).await {
+async fn from_daemon(
+    profile: &str,
+    config: &Path,
+    ctx: &crate::context::Context,
+) -> Result<Option<String>, BrokerError> {
+    match client::credentials(&crate::control::socket_path(&ctx.paths), profile, config).await {
         Ok(CredentialsReply::Document(document)) => Ok(Some(document)),
         Ok(CredentialsReply::Error(error)) if error.code == OTHER_CONFIG_FILE => {
             tracing::debug!(message = %error.message, "resolving in-process");
@@ -88,7 +92,11 @@ async fn from_daemon(profile: &str, config: &Path) -> Result<Option<String>, Bro
 /// Resolve the profile first, so a config error is reported as one; only a
 /// chain that starts from an SSO role opens the keychain (a web identity
 /// needs none: CI runners have no keychain).
-async fn in_process(profile: &str, config_path: PathBuf) -> anyhow::Result<String> {
+async fn in_process(
+    profile: &str,
+    config_path: PathBuf,
+    ctx: &crate::context::Context,
+) -> anyhow::Result<String> {
     let config = AwsConfig::load(&config_path).map_err(crate::broker::config_error)?;
     let chain = config.chain(profile).map_err(crate::broker::config_error)?;
     let (vault, _fetching) = match chain.root {
@@ -96,12 +104,15 @@ async fn in_process(profile: &str, config_path: PathBuf) -> anyhow::Result<Strin
         // provider aliases, parallel CI steps). One fetches while the
         // others wait on the lock, then find its answer in the keychain.
         ChainRoot::Sso(_) => {
-            let lock = fetch_lock(&config_path, profile).await;
-            (crate::store::open_keychain().await?, lock)
+            let lock = fetch_lock(&config_path, profile, ctx).await;
+            (
+                crate::store::open_keychain(ctx.keychain_service()).await?,
+                lock,
+            )
         }
         ChainRoot::WebIdentity(_) => (crate::store::Vault::in_memory(), None),
     };
-    let broker = Broker::new(vault, config_path, crate::clock::system());
+    let broker = Broker::new(vault, config_path, ctx);
     let creds = broker.credentials(profile).await?;
     Ok(credential_process_output(&creds))
 }
@@ -109,13 +120,17 @@ async fn in_process(profile: &str, config_path: PathBuf) -> anyhow::Result<Strin
 /// An exclusive lock, held until dropped, on one profile of one config
 /// file: `<runtime dir>/locks/<sha256 of both>`. `None` when it cannot be
 /// had; the fetch then goes ahead unserialized, which is only slower.
-async fn fetch_lock(config_path: &Path, profile: &str) -> Option<std::fs::File> {
+async fn fetch_lock(
+    config_path: &Path,
+    profile: &str,
+    ctx: &crate::context::Context,
+) -> Option<std::fs::File> {
     use sha2::Digest as _;
     let mut hash = sha2::Sha256::new();
     hash.update(config_path.as_os_str().as_encoded_bytes());
     hash.update([0]);
     hash.update(profile.as_bytes());
-    let dir = crate::paths::runtime_dir().join("locks");
+    let dir = ctx.paths.runtime_dir.join("locks");
     let path = dir.join(hex::encode(hash.finalize()));
     let locked = tokio::task::spawn_blocking(move || {
         crate::paths::ensure_private_dir(&dir)?;

@@ -25,17 +25,18 @@ pub struct Args {
     pub export_aws_cli_cache: bool,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<()> {
     if !args.listen.ip().is_loopback() {
         anyhow::bail!(crate::server::ServeError::NotLoopback(args.listen));
     }
-    let vault = crate::store::open_keychain().await?;
+    let vault = crate::store::open_keychain(ctx.keychain_service()).await?;
     crate::daemon::run(crate::daemon::DaemonOptions {
         listen: args.listen,
         rotate_token: args.rotate_token,
         vault,
-        config_path: crate::paths::aws_config_file(),
-        export_aws_cli_cache: args.export_aws_cli_cache.then(crate::paths::home_dir),
+        config_path: ctx.paths.aws_config_file.clone(),
+        export_aws_cli_cache: args.export_aws_cli_cache.then(|| ctx.paths.home.clone()),
+        ctx: ctx.clone(),
     })
     .await
 }

@@ -6,11 +6,16 @@
 //! code flow, starts the endpoint, resolves credentials through it with the
 //! Rust SDK's default credential chain, and finally proves they work by
 //! calling the emulator's STS GetCallerIdentity, which checks the SigV4
-//! signature. Everything runs in this one process; the real keychain is used
-//! when one answers (under a throw-away service name, removed at the end),
-//! else an in-memory store, and the demo says which.
+//! signature. The broker runs in this process on a context of its own
+//! (its temp HOME, config, runtime directory and keychain service, and the
+//! emulator's URL), so nothing of the person's environment is read or
+//! changed; the SDK runs in a child process given only the container
+//! variables, as any tool would be. The real keychain is used when one
+//! answers (under a throw-away service name, removed at the end), else an
+//! in-memory store, and the demo says which.
 
 use crate::broker::Broker;
+use crate::context::{Context, Env};
 use crate::emulator::{self, EmulatorOptions};
 use crate::store::{self, Vault};
 use aws_config::BehaviorVersion;
@@ -25,6 +30,11 @@ pub struct Args {
     /// Keep the temporary HOME instead of removing it (its path is printed).
     #[arg(long)]
     pub keep: bool,
+    /// Resolve credentials with the Rust SDK's default chain from this
+    /// process's environment and call GetCallerIdentity (the demo's step 6
+    /// runs itself this way, in a child process).
+    #[arg(long, hide = true)]
+    pub sdk_probe: bool,
 }
 
 const SESSION: &str = "demo";
@@ -50,7 +60,10 @@ fn config_text() -> String {
     )
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub async fn run(args: Args, _ctx: &Context) -> anyhow::Result<()> {
+    if args.sdk_probe {
+        return sdk_probe().await;
+    }
     let home = tempfile::Builder::new()
         .prefix("credbroker-demo-")
         .tempdir()?;
@@ -62,24 +75,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
     std::fs::create_dir_all(config_path.parent().unwrap())?;
     std::fs::write(&config_path, config_text())?;
-    // Set before anything else runs: the SDKs read these from the environment.
-    std::env::set_var("HOME", home.path());
-    std::env::set_var("AWS_CONFIG_FILE", &config_path);
-    std::env::set_var(crate::paths::RUNTIME_DIR_ENV, home.path().join("run"));
-    std::env::set_var(
-        "CREDBROKER_KEYCHAIN_SERVICE",
-        format!("credbroker-demo-{}", std::process::id()),
-    );
-    for var in [
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    ] {
-        std::env::remove_var(var);
-    }
+    // The demo's own environment: nothing of the person's is read.
+    let env = Env::from_pairs([
+        ("HOME", home.path().as_os_str().to_owned()),
+        ("AWS_CONFIG_FILE", config_path.as_os_str().to_owned()),
+        (
+            crate::paths::RUNTIME_DIR_ENV,
+            home.path().join("run").into_os_string(),
+        ),
+        (
+            "CREDBROKER_KEYCHAIN_SERVICE",
+            format!("credbroker-demo-{}", std::process::id()).into(),
+        ),
+    ]);
     println!("      HOME={}", home.path().display());
     for line in config_text().lines() {
         println!("      | {line}");
@@ -98,13 +106,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await?;
     let base = emu.base_url();
-    std::env::set_var("AWS_ENDPOINT_URL", &base);
+    let ctx = &Context::new(env.with([("AWS_ENDPOINT_URL", Some(&base))]));
     println!(
         "      emulator at {base}; AWS_ENDPOINT_URL={base} points the official SDK clients at it"
     );
 
     step(3, "Open the keychain");
-    let vault = match store::open_keychain().await {
+    let vault = match store::open_keychain(ctx.keychain_service()).await {
         Ok(vault) => {
             println!("      using the OS keychain (items under a throw-away service name, removed at the end)");
             vault
@@ -127,7 +135,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let token = crate::sso::login::device_login(
         &session,
         &vault,
-        &crate::sso::login::LoginOptions::no_browser(),
+        &crate::sso::login::LoginOptions::no_browser(ctx.clone()),
     )
     .await?;
     println!(
@@ -143,13 +151,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     step(5, "Start the container-credentials endpoint on loopback");
     let listener = crate::server::bind_loopback("127.0.0.1:0".parse()?).await?;
     let port = listener.local_addr()?.port();
-    let token_file = crate::paths::token_file();
+    let token_file = ctx.paths.token_file();
     let auth = crate::server::AuthToken::load_or_create(&token_file)?;
-    let broker = Arc::new(Broker::new(
-        vault.clone(),
-        config_path.clone(),
-        crate::clock::system(),
-    ));
+    let broker = Arc::new(Broker::new(vault.clone(), config_path.clone(), ctx));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::server::serve(
         listener,
@@ -160,8 +164,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         },
     ));
     let uri = format!("http://127.0.0.1:{port}/v1/credentials/{PROFILE}");
-    std::env::set_var("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri);
-    std::env::set_var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file);
     println!("      AWS_CONTAINER_CREDENTIALS_FULL_URI={uri}");
     println!(
         "      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={}",
@@ -170,8 +172,45 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     step(
         6,
-        "Resolve credentials with the Rust SDK's default credential chain",
+        "Resolve credentials with the Rust SDK's default credential chain (a child process)",
     );
+    println!(
+        "      and 7: call STS GetCallerIdentity with them (the emulator checks the SigV4 signature)"
+    );
+    let probe = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["demo", "--sdk-probe"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", &config_path)
+        .env("AWS_ENDPOINT_URL", &base)
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file)
+        .status()
+        .await?;
+    anyhow::ensure!(
+        probe.success(),
+        "the SDK could not use the credentials ({probe})"
+    );
+    println!(
+        "      upstream calls served by the emulator: {}",
+        serde_json::to_string(&emu.stats())?
+    );
+
+    let _ = stop.send(());
+    let _ = server.await;
+    vault.delete_session(SESSION).await.ok();
+    emu.shutdown().await;
+    if args.keep {
+        let kept = home.keep();
+        println!("\nkept {}", kept.display());
+    }
+    println!("\nDemo complete: one sign-in, credentials served to the SDK, signature verified.");
+    Ok(())
+}
+
+/// Steps 6 and 7 as any tool does them: the Rust SDK's default chain reads
+/// the container variables of this process, then signs GetCallerIdentity.
+async fn sdk_probe() -> anyhow::Result<()> {
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .load()
@@ -189,28 +228,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .map(|t| crate::model::format_time(t.into()))
             .unwrap_or_else(|| "never (?)".into())
     );
-
-    step(
-        7,
-        "Call STS GetCallerIdentity with them (the emulator checks the SigV4 signature)",
-    );
-    let sts = aws_sdk_sts::Client::new(&sdk);
-    let identity = sts.get_caller_identity().send().await?;
+    let identity = aws_sdk_sts::Client::new(&sdk)
+        .get_caller_identity()
+        .send()
+        .await?;
     println!("      Arn:     {}", identity.arn().unwrap_or("?"));
     println!("      Account: {}", identity.account().unwrap_or("?"));
-    println!(
-        "      upstream calls served by the emulator: {}",
-        serde_json::to_string(&emu.stats())?
-    );
-
-    let _ = stop.send(());
-    let _ = server.await;
-    vault.delete_session(SESSION).await.ok();
-    emu.shutdown().await;
-    if args.keep {
-        let kept = home.keep();
-        println!("\nkept {}", kept.display());
-    }
-    println!("\nDemo complete: one sign-in, credentials served to the SDK, signature verified.");
     Ok(())
 }

@@ -27,8 +27,8 @@ pub struct Args {
     pub json: bool,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<i32> {
-    let facts = gather().await;
+pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<i32> {
+    let facts = gather(ctx).await;
     let checks = doctor::diagnose(&facts);
     if args.json {
         let count = |level| checks.iter().filter(|c| c.level == level).count();
@@ -44,11 +44,11 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     Ok(doctor::exit_code(&checks))
 }
 
-async fn gather() -> Facts {
-    let status = super::status::gather().await;
+async fn gather(ctx: &crate::context::Context) -> Facts {
+    let status = super::status::gather(ctx).await;
     let config = AwsConfig::load(&status.config.path).ok();
     let endpoint_answer = match &status.endpoint {
-        Some(base) => Some(probe_endpoint(base).await),
+        Some(base) => Some(probe_endpoint(base, ctx).await),
         None => None,
     };
     let env = [
@@ -57,11 +57,13 @@ async fn gather() -> Facts {
         "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     ]
     .into_iter()
-    .filter_map(|name| Some((name.to_owned(), std::env::var(name).ok()?)))
+    .filter_map(|name| Some((name.to_owned(), ctx.env.var(name)?)))
     .collect();
-    let credentials_path = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
+    let credentials_path = ctx
+        .env
+        .var_os("AWS_SHARED_CREDENTIALS_FILE")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| crate::paths::home_dir().join(".aws/credentials"));
+        .unwrap_or_else(|| ctx.paths.home.join(".aws/credentials"));
     let credentials_file = std::fs::read_to_string(&credentials_path)
         .ok()
         .map(|text| (credentials_path, text));
@@ -74,7 +76,7 @@ async fn gather() -> Facts {
     regions.dedup();
     let mut idp_clock = Vec::new();
     for region in regions {
-        let answer = idp_time(&region).await;
+        let answer = idp_time(&region, ctx).await;
         idp_clock.push((region, answer));
     }
     Facts {
@@ -97,8 +99,8 @@ fn client() -> reqwest::Client {
 
 /// The endpoint's status for a profile no config names, with the daemon's
 /// token: 404 means it answers and the token is good.
-async fn probe_endpoint(base: &str) -> Result<u16, String> {
-    let token = std::fs::read_to_string(crate::paths::token_file())
+async fn probe_endpoint(base: &str, ctx: &crate::context::Context) -> Result<u16, String> {
+    let token = std::fs::read_to_string(ctx.paths.token_file())
         .map_err(|e| format!("cannot read the token file: {e}"))?;
     client()
         .get(format!("{base}/v1/credentials/credbroker-doctor-probe"))
@@ -110,11 +112,11 @@ async fn probe_endpoint(base: &str) -> Result<u16, String> {
 }
 
 /// IAM Identity Center's clock in `region` (its `Date` header), and ours.
-async fn idp_time(region: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
-    let base = ["AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL"]
-        .into_iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| format!("https://oidc.{region}.amazonaws.com"));
+async fn idp_time(
+    region: &str,
+    ctx: &crate::context::Context,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let base = ctx.clients.url(crate::sdk::Service::Oidc, region);
     let response = client()
         .get(&base)
         .send()

@@ -55,9 +55,9 @@ pub enum Format {
     Json,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
-    let profile = super::pick::profile_or_pick(args.profile, "env")?;
-    let plan = plan_for_profile(&profile)?;
+pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<()> {
+    let profile = super::pick::profile_or_pick(args.profile, "env", &ctx.paths)?;
+    let plan = plan_for_profile(&profile, ctx)?;
     let text = match args.format {
         Format::Sh => plan.to_shell(),
         Format::Fish => plan.to_fish(),
@@ -160,20 +160,20 @@ pub fn credential_env(
 /// daemon serves (SSO role, web identity or chain);
 /// the daemon's secret is created if missing, exactly as the daemon would,
 /// and the profile's scoped token file is written.
-pub fn plan_for_profile(profile: &str) -> anyhow::Result<EnvPlan> {
-    let config = crate::config::AwsConfig::load_default()?;
+pub fn plan_for_profile(profile: &str, ctx: &crate::context::Context) -> anyhow::Result<EnvPlan> {
+    let config = crate::config::AwsConfig::load_default(&ctx.paths)?;
     // Every kind of profile the daemon serves: an SSO role, a web identity,
     // or a chain of roles assumed on one of them.
     let chain = config
         .chain(profile)
         .with_context(|| format!("profile '{profile}' cannot be served by credbroker"))?;
     let region = chain.region();
-    let secret = AuthToken::load_or_create(&crate::paths::token_file())?;
-    let runtime_dir = crate::paths::runtime_dir();
-    let token_file = crate::server::scope::write_token_file(&runtime_dir, &secret, profile)
+    let secret = AuthToken::load_or_create(&ctx.paths.token_file())?;
+    let runtime_dir = &ctx.paths.runtime_dir;
+    let token_file = crate::server::scope::write_token_file(runtime_dir, &secret, profile)
         .with_context(|| format!("cannot write the token file for '{profile}'"))?;
     let token = crate::server::scope::scoped_token(&secret, profile);
-    let endpoint_file = crate::paths::endpoint_file();
+    let endpoint_file = ctx.paths.endpoint_file();
     let base = match crate::daemon::read_endpoint_file(&endpoint_file)? {
         Some(base) => base,
         None => {
@@ -181,7 +181,7 @@ pub fn plan_for_profile(profile: &str) -> anyhow::Result<EnvPlan> {
                 "credbroker: no daemon is running (no {}); start one with `credbroker daemon`",
                 endpoint_file.display()
             );
-            crate::daemon::endpoint_base()?
+            crate::daemon::endpoint_base(&ctx.paths)?
         }
     };
     Ok(credential_env(

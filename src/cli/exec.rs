@@ -34,9 +34,9 @@ pub struct Args {
 }
 
 /// Run the command; returns the exit code to exit with.
-pub async fn run(args: Args) -> anyhow::Result<i32> {
-    let profile = super::pick::profile_or_pick(args.profile, "exec")?;
-    let plan = super::env::plan_for_profile(&profile)?;
+pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<i32> {
+    let profile = super::pick::profile_or_pick(args.profile, "exec", &ctx.paths)?;
+    let plan = super::env::plan_for_profile(&profile, ctx)?;
     let (program, rest) = args
         .command
         .split_first()

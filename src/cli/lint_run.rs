@@ -6,15 +6,34 @@
 //! unparsable, or no file found); otherwise 1 when a file could not be read
 //! or a finding is at or above `--fail-on`; else 0.
 
-use super::trust::{ReportArgs, ReportFormat};
-use super::workflow::Ci;
-use crate::policy::finding::{self, Finding, Rule, INPUT_ERROR};
+use crate::policy::finding::{self, Finding, Rule, Severity, INPUT_ERROR};
 use crate::policy::gitlab_ci;
 use crate::policy::input::{self, Extracted, Parsed};
 use crate::policy::lint::{self, LintOptions};
 use crate::policy::TrustPolicy;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// Output and exit options shared by the two linters.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Exit 1 when a finding is at or above this severity (or a file could
+    /// not be read).
+    #[arg(long, value_enum, default_value_t = Severity::High)]
+    pub fail_on: Severity,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Sarif,
+    /// GitHub workflow commands (`::error file=...,line=...::`): annotations
+    /// on the job and the pull request.
+    Github,
+}
 
 /// The findings of a run, and how many files were read or failed.
 #[derive(Default)]
@@ -216,6 +235,15 @@ fn workflow_files(path: &Path, run: &mut Run) -> Vec<PathBuf> {
 /// `workflow lint PATH...`: each file as GitHub or GitLab CI reads it
 /// (`ci`, or told by name and content); `policy` checks GitLab jobs' ID
 /// token audiences.
+/// Which CI's pipeline files `workflow lint` reads (`--ci`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ci {
+    /// GitHub workflows, and `.gitlab-ci.yml` by its name or content.
+    Auto,
+    Github,
+    Gitlab,
+}
+
 pub fn workflow_lint(paths: &[PathBuf], ci: Ci, policy: Option<&TrustPolicy>) -> Run {
     let mut run = Run::default();
     for path in paths {

@@ -73,30 +73,30 @@ pub struct Args {
     pub force: bool,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
-    let config = AwsConfig::load_default()?;
+pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<()> {
+    let config = AwsConfig::load_default(&ctx.paths)?;
     let session = match (&args.sso_session, &args.profile) {
         (Some(name), _) => config.session(name)?,
         (None, Some(profile)) => config.session_of_profile(profile)?,
         (None, None) => config.session(&only_session(&config)?)?,
     };
-    let vault = open_keychain().await?;
+    let vault = open_keychain(ctx.keychain_service()).await?;
     if !args.force && !confirm_sign_in_again(&session, &vault).await? {
         return Ok(());
     }
     let options = LoginOptions {
         open_browser: !args.no_browser,
         cancel_on_ctrl_c: true,
-        ..LoginOptions::default()
+        ..LoginOptions::new(ctx.clone())
     };
     let method = choose_method(args.device_code_asked(), &session, |name| {
-        std::env::var_os(name)
+        ctx.env.var_os(name)
     });
     let token = sign_in(method, &session, &vault, &options)
         .await
         .map_err(|e| sign_in_failed(&session, e))?;
     if args.export_aws_cli_cache {
-        let path = export(&session, &token, &vault).await?;
+        let path = export(&session, &token, &vault, ctx).await?;
         eprintln!(
             "Wrote the AWS CLI token cache {} (plain text; `credbroker logout` removes it).",
             path.display()
@@ -107,7 +107,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         eprintln!(
             "{}",
-            summary_line(&session.key, &token, options.clock.now())
+            summary_line(&session.key, &token, options.ctx.clock.now())
         );
     }
     Ok(())
@@ -251,6 +251,7 @@ async fn export(
     session: &SessionInfo,
     token: &SsoToken,
     vault: &Vault,
+    ctx: &crate::context::Context,
 ) -> anyhow::Result<std::path::PathBuf> {
     let registration = match &token.registration_key {
         Some(key) => vault.registration(key).await?,
@@ -260,7 +261,7 @@ async fn export(
         session,
         token,
         registration.as_ref(),
-        &crate::paths::home_dir(),
+        &ctx.paths.home,
     )?)
 }
 

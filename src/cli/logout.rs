@@ -46,30 +46,34 @@ pub struct Args {
     pub all: bool,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<()> {
     let keys = match (&args.sso_session, &args.profile, args.all) {
         // The sso-session name is the vault key; no config needed, so a
         // broken config file cannot stop a logout.
         (Some(name), _, _) => vec![name.clone()],
         (None, Some(profile), _) => {
-            vec![AwsConfig::load_default()?.session_of_profile(profile)?.key]
+            vec![
+                AwsConfig::load_default(&ctx.paths)?
+                    .session_of_profile(profile)?
+                    .key,
+            ]
         }
         (None, None, true) => Vec::new(),
         (None, None, false) => {
             anyhow::bail!("name what to sign out of: --sso-session NAME, --profile NAME or --all")
         }
     };
-    let vault = open_keychain().await?;
+    let vault = open_keychain(ctx.keychain_service()).await?;
     let keys = if args.all {
         vault.sessions().await?
     } else {
         keys
     };
-    let home = crate::paths::home_dir();
+    let home = &ctx.paths.home;
     let mut problems = 0;
     let mut removed = Vec::new();
     for key in &keys {
-        match logout_session(&vault, key, &home).await {
+        match logout_session(&vault, key, home, &ctx.clients).await {
             Ok(report) => {
                 eprintln!("{report}");
                 removed.push(key.clone());
@@ -86,7 +90,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // With --all the daemon forgets every role, even of a session whose
     // keychain items were already gone.
     if !removed.is_empty() || args.all {
-        tell_daemon(&removed, args.all).await;
+        tell_daemon(&removed, args.all, ctx).await;
     }
     if problems > 0 {
         anyhow::bail!("{problems} session(s) could not be removed from the keychain");
@@ -96,9 +100,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 /// Make a running daemon stop serving the sessions' roles; no daemon is
 /// fine (nothing serves them), a daemon that fails to answer is reported.
-async fn tell_daemon(sessions: &[String], all: bool) {
+async fn tell_daemon(sessions: &[String], all: bool, ctx: &crate::context::Context) {
     use crate::control::client::{self, ClientError};
-    match client::logout(&crate::control::socket_path(), sessions, all).await {
+    match client::logout(&crate::control::socket_path(&ctx.paths), sessions, all).await {
         Ok(Ok(reply)) => {
             eprintln!(
                 "The running daemon stopped serving {} role(s) of {}.",
@@ -128,11 +132,16 @@ async fn tell_daemon(sessions: &[String], all: bool) {
 /// Remove one session's items (and its exported AWS CLI cache file under
 /// `home`), and end its sign-in upstream when there was a token. Returns
 /// the lines to show; fails only if the keychain fails.
-pub async fn logout_session(vault: &Vault, key: &str, home: &Path) -> anyhow::Result<String> {
+pub async fn logout_session(
+    vault: &Vault,
+    key: &str,
+    home: &Path,
+    clients: &crate::sdk::SdkClients,
+) -> anyhow::Result<String> {
     let token = vault.sso_token(key).await?;
     let remote = match &token {
         None => None,
-        Some(token) => Some(portal::logout(token).await),
+        Some(token) => Some(portal::logout(clients, token).await),
     };
     vault.delete_session(key).await?;
     let mut report = signed_out(key, remote);
@@ -194,7 +203,14 @@ mod tests {
     async fn logout_of_an_unknown_session_reports_it() {
         let vault = Vault::in_memory();
         let home = tempfile::tempdir().unwrap();
-        let line = logout_session(&vault, "nobody", home.path()).await.unwrap();
+        let line = logout_session(
+            &vault,
+            "nobody",
+            home.path(),
+            &crate::sdk::SdkClients::new(crate::env::Env::empty()),
+        )
+        .await
+        .unwrap();
         assert!(line.contains("was not signed in"), "{line}");
     }
 }

@@ -106,7 +106,7 @@ fn spinner(message: &str) -> indicatif::ProgressBar {
     bar
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<()> {
     let team = team_of(&args)?;
     let session_name = team.session_name();
     let session = SessionInfo {
@@ -119,13 +119,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
 
     // 1. Sign in, or reuse a renewable sign-in to the same start URL.
-    let vault = crate::store::open_keychain().await?;
+    let vault = crate::store::open_keychain(ctx.keychain_service()).await?;
     let options = LoginOptions {
         open_browser: !args.no_browser,
         cancel_on_ctrl_c: true,
-        ..LoginOptions::default()
+        ..LoginOptions::new(ctx.clone())
     };
-    let now = options.clock.now();
+    let now = options.ctx.clock.now();
     let token = match vault.sso_token(&session.key).await? {
         Some(t)
             if t.start_url == session.start_url
@@ -137,7 +137,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => {
             let device_code = args.device_code || args.no_browser;
-            let method = choose_method(device_code, &session, |name| std::env::var_os(name));
+            let method = choose_method(device_code, &session, |name| ctx.env.var_os(name));
             sign_in(method, &session, &vault, &options)
                 .await
                 .map_err(|e| super::login::sign_in_failed(&session, e))?
@@ -150,7 +150,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         ..Listing::default()
     };
-    let assignments = listing.assignments(&token).await;
+    let assignments = listing.assignments(&ctx.clients, &token).await;
     bar.finish_and_clear();
     let assignments = assignments.context("cannot list your accounts and roles")?;
     let profiles = plan_profiles(&team, &assignments);
@@ -164,7 +164,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
 
     // 3. The managed block.
-    let binary = super::service::current_binary()?;
+    let binary = super::service::current_binary(ctx)?;
     let command = credential_process_command(&binary);
     let spec = BlockSpec {
         session_name: &session_name,
@@ -172,7 +172,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         region: &team.region,
         command: &command,
     };
-    let config = crate::paths::aws_config_file();
+    let config = ctx.paths.aws_config_file.clone();
     let change = write_profiles(&config, &spec, &profiles, args.dry_run)?;
     for name in &change.skipped {
         eprintln!(
@@ -197,7 +197,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let service = if args.no_service {
         "skipped (--no-service)".to_owned()
     } else {
-        match super::service::perform(crate::service::Action::Install).await {
+        match super::service::perform(crate::service::Action::Install, ctx).await {
             Ok((manager, report)) => {
                 eprintln!(
                     "{}",
@@ -225,13 +225,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .default_profile
         .as_deref()
         .filter(|p| written.contains(p));
-    let custom_config = std::env::var_os("AWS_CONFIG_FILE").map(|_| change.path.as_path());
+    let custom_config = ctx
+        .env
+        .var_os("AWS_CONFIG_FILE")
+        .map(|_| change.path.as_path());
     let lines = shell::shell_lines(default_profile, written.first().copied(), custom_config);
     if args.shell_rc {
-        let rc = shell::rc_file(
-            &crate::paths::home_dir(),
-            std::env::var("SHELL").ok().as_deref(),
-        );
+        let rc = shell::rc_file(&ctx.paths.home, ctx.env.var("SHELL").as_deref());
         let added = shell::add_to_rc(&rc, &lines)
             .with_context(|| format!("cannot update {}", rc.display()))?;
         eprintln!(
@@ -261,9 +261,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .map(|p| p.region.clone())
         .unwrap_or_else(|| team.profile_region().to_owned());
     let bar = spinner(&format!("Checking profile '{profile}'"));
-    let proof = match args.aws_cli.clone().or_else(verify::find_aws_cli) {
-        Some(aws) => verify::with_aws_cli(&aws, profile, &region).await,
-        None => verify::in_process(vault, &change.path, profile).await,
+    let proof = match args
+        .aws_cli
+        .clone()
+        .or_else(|| verify::find_aws_cli(&ctx.env))
+    {
+        Some(aws) => verify::with_aws_cli(&aws, profile, &region, &ctx.env).await,
+        None => verify::in_process(vault, &change.path, profile, ctx).await,
     };
     bar.finish_and_clear();
     let proof = match proof {

@@ -15,22 +15,26 @@ const RECENT_FILE: &str = "recent-profiles";
 
 /// `given`, or the profile picked on the terminal for `command`. Either
 /// way it is recorded as the most recently used.
-pub fn profile_or_pick(given: Option<String>, command: &str) -> anyhow::Result<String> {
+pub fn profile_or_pick(
+    given: Option<String>,
+    command: &str,
+    paths: &crate::paths::Paths,
+) -> anyhow::Result<String> {
     let profile = match given {
         Some(name) => name,
-        None => pick(command)?,
+        None => pick(command, paths)?,
     };
-    record_use(&profile);
+    record_use(&profile, paths);
     Ok(profile)
 }
 
-fn pick(command: &str) -> anyhow::Result<String> {
+fn pick(command: &str, paths: &crate::paths::Paths) -> anyhow::Result<String> {
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         anyhow::bail!(
             "name the profile: `credbroker {command} --profile NAME` (there is no terminal here to choose one on)"
         );
     }
-    let config = AwsConfig::load_default()?;
+    let config = AwsConfig::load_default(paths)?;
     let names: Vec<String> = config.profiles.keys().cloned().collect();
     if names.is_empty() {
         anyhow::bail!(
@@ -38,7 +42,7 @@ fn pick(command: &str) -> anyhow::Result<String> {
             config.path.display()
         );
     }
-    let names = most_recent_first(names, &read_recent());
+    let names = most_recent_first(names, &read_recent(paths));
     let chosen = dialoguer::FuzzySelect::new()
         .with_prompt("Profile (type to filter, Enter to choose, Esc to cancel)")
         .items(&names)
@@ -70,12 +74,12 @@ pub fn with_use(recent: &[String], name: &str) -> Vec<String> {
         .collect()
 }
 
-fn recent_path() -> std::path::PathBuf {
-    crate::paths::state_dir().join(RECENT_FILE)
+fn recent_path(paths: &crate::paths::Paths) -> std::path::PathBuf {
+    paths.state_dir.join(RECENT_FILE)
 }
 
-fn read_recent() -> Vec<String> {
-    std::fs::read_to_string(recent_path())
+fn read_recent(paths: &crate::paths::Paths) -> Vec<String> {
+    std::fs::read_to_string(recent_path(paths))
         .unwrap_or_default()
         .lines()
         .map(str::to_owned)
@@ -84,12 +88,12 @@ fn read_recent() -> Vec<String> {
 }
 
 /// Remember `name` as the most recently used; a failure only costs the order.
-fn record_use(name: &str) {
+fn record_use(name: &str, paths: &crate::paths::Paths) {
     if name.is_empty() || name.contains(['\n', '\r']) {
         return;
     }
-    let list = with_use(&read_recent(), name);
-    let path = recent_path();
+    let list = with_use(&read_recent(paths), name);
+    let path = recent_path(paths);
     let written = path
         .parent()
         .map_or(Ok(()), crate::paths::ensure_private_dir)

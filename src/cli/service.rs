@@ -42,27 +42,32 @@ impl From<ServiceAction> for Action {
     }
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<()> {
     let action = Action::from(args.action);
-    let (manager, report) = perform(action).await?;
+    let (manager, report) = perform(action, ctx).await?;
     eprintln!("{}", describe(manager, action, &report));
     Ok(())
 }
 
 /// Run `action` for the binary that is running now, off the async threads.
-pub async fn perform(action: Action) -> anyhow::Result<(Manager, Report)> {
+pub async fn perform(
+    action: Action,
+    ctx: &crate::context::Context,
+) -> anyhow::Result<(Manager, Report)> {
     let manager = Manager::native()
         .ok_or_else(|| anyhow::anyhow!("credbroker has no service support on this platform; run `credbroker daemon` at login instead"))?;
-    let binary = current_binary()?;
-    let report = tokio::task::spawn_blocking(move || execute(manager, action, &binary))
+    let binary = current_binary(ctx)?;
+    let ctx = ctx.clone();
+    let report = tokio::task::spawn_blocking(move || execute(manager, action, &binary, &ctx))
         .await
         .context("the service task failed")??;
     Ok((manager, report))
 }
 
 /// The absolute path of the running binary as invoked (see [`crate::binary_path`]).
-pub fn current_binary() -> anyhow::Result<std::path::PathBuf> {
-    crate::binary_path::current().context("cannot tell where the credbroker binary is")
+pub fn current_binary(ctx: &crate::context::Context) -> anyhow::Result<std::path::PathBuf> {
+    crate::binary_path::current(ctx.env.var_os("PATH").as_deref())
+        .context("cannot tell where the credbroker binary is")
 }
 
 /// What a person reads after an action.

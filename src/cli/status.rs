@@ -28,21 +28,21 @@ pub struct Args {
     pub json: bool,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
-    let report = gather().await;
+pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<()> {
+    let report = gather(ctx).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", status::render(&report, crate::clock::system().now()));
+        print!("{}", status::render(&report, ctx.clock.now()));
     }
     Ok(())
 }
 
 /// Collect every part of the report; no part's failure stops the others.
-pub async fn gather() -> StatusReport {
-    let socket = crate::control::socket_path();
+pub async fn gather(ctx: &crate::context::Context) -> StatusReport {
+    let socket = crate::control::socket_path(&ctx.paths);
     let (daemon, service, sessions) =
-        tokio::join!(client::status(&socket), service_state(), sessions());
+        tokio::join!(client::status(&socket), service_state(), sessions(ctx));
     let daemon = match daemon {
         Ok(Ok(status)) => Some(status),
         Ok(Err(error)) => {
@@ -75,7 +75,7 @@ pub async fn gather() -> StatusReport {
             error: d.config_error.clone(),
         },
         None => {
-            let path = crate::paths::aws_config_file();
+            let path = ctx.paths.aws_config_file.clone();
             let error = AwsConfig::load(&path).err().map(|e| e.to_string());
             ConfigState {
                 exists: path.exists(),
@@ -108,11 +108,11 @@ pub async fn gather() -> StatusReport {
 }
 
 /// Every session with a token in the keychain; no token leaves this function.
-async fn sessions() -> Result<Vec<SessionState>, String> {
-    let vault = crate::store::open_keychain()
+async fn sessions(ctx: &crate::context::Context) -> Result<Vec<SessionState>, String> {
+    let vault = crate::store::open_keychain(ctx.keychain_service())
         .await
         .map_err(|e| e.to_string())?;
-    let now = crate::clock::system().now();
+    let now = ctx.clock.now();
     let mut sessions = Vec::new();
     for name in vault.sessions().await.map_err(|e| e.to_string())? {
         // An index entry whose token is gone (logged out elsewhere) is skipped.

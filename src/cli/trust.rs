@@ -18,7 +18,6 @@
 //! every file and directory given ([`super::lint_run`] has the exit rules).
 
 use crate::policy::condition::{glob_match, Base};
-use crate::policy::finding::Severity;
 use crate::policy::input::{self, Extracted, Parsed};
 use crate::policy::issuer::{IssuerKind, PartMatch};
 use crate::policy::{self, jwt::Jwt, Claims, TrustPolicy};
@@ -87,26 +86,9 @@ pub struct LintArgs {
     pub report: ReportArgs,
 }
 
-/// Output and exit options shared by the two linters.
-#[derive(clap::Args, Debug)]
-pub struct ReportArgs {
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub format: ReportFormat,
-    /// Exit 1 when a finding is at or above this severity (or a file could
-    /// not be read).
-    #[arg(long, value_enum, default_value_t = Severity::High)]
-    pub fail_on: Severity,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReportFormat {
-    Text,
-    Json,
-    Sarif,
-    /// GitHub workflow commands (`::error file=...,line=...::`): annotations
-    /// on the job and the pull request.
-    Github,
-}
+// The linters' shared output options live with the rest of what they
+// share, so neither module imports the other for them.
+pub use super::lint_run::{ReportArgs, ReportFormat};
 
 pub async fn run(args: Args) -> anyhow::Result<i32> {
     match args.command {

@@ -7,7 +7,7 @@
 //! content, or by `--ci`. A path with no workflow file says so. Exit
 //! status as for `trust lint` ([`super::lint_run`]).
 
-use super::trust::ReportArgs;
+use super::lint_run::{Ci, ReportArgs};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -45,13 +45,6 @@ pub struct LintArgs {
     pub role: Option<String>,
     #[command(flatten)]
     pub report: ReportArgs,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ci {
-    Auto,
-    Github,
-    Gitlab,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<i32> {

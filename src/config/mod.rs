@@ -175,9 +175,9 @@ impl AwsConfig {
         }
     }
 
-    /// Read `$AWS_CONFIG_FILE` or `~/.aws/config`.
-    pub fn load_default() -> Result<AwsConfig, ConfigError> {
-        Self::load(&crate::paths::aws_config_file())
+    /// Read `$AWS_CONFIG_FILE` or `~/.aws/config`, as `paths` says.
+    pub fn load_default(paths: &crate::paths::Paths) -> Result<AwsConfig, ConfigError> {
+        Self::load(&paths.aws_config_file)
     }
 
     pub fn profile(&self, name: &str) -> Option<&Profile> {

@@ -89,8 +89,12 @@ impl Default for Listing {
 
 impl Listing {
     /// Every account×role `token` may use, sorted by account id and role name.
-    pub async fn assignments(&self, token: &SsoToken) -> Result<Vec<Assignment>, PortalError> {
-        let client = portal::client(token).await;
+    pub async fn assignments(
+        &self,
+        clients: &crate::sdk::SdkClients,
+        token: &SsoToken,
+    ) -> Result<Vec<Assignment>, PortalError> {
+        let client = portal::client(clients, token);
         let accounts = self
             .backoff
             .run(|| portal::list_accounts_with(&client, token))

@@ -4,7 +4,9 @@
 //! - [`team`]: the team file (TOML) and its filters (pure);
 //! - [`listing`]: every account and role, paginated, with bounded
 //!   concurrency and backoff on throttling (I/O);
-//! - [`plan`]: account×role -> unique profile names (pure);
+//! - [`plan`]: account×role -> unique profile names (pure), by the naming
+//!   rule in [`names`], which the team file also uses (a leaf, so the two
+//!   do not import each other);
 //! - [`block`]: the managed block in the AWS config file (pure) and
 //!   [`apply`]: writing it with a backup, atomically (I/O);
 //! - [`shell`]: the lines for the shell's rc file;
@@ -23,6 +25,7 @@
 pub mod apply;
 pub mod block;
 pub mod listing;
+pub mod names;
 pub mod plan;
 pub mod shell;
 pub mod team;

@@ -136,7 +136,7 @@ impl TeamFile {
             .split(['/', ':', '.'])
             .next()
             .unwrap_or_default();
-        let safe = super::plan::safe_name(host);
+        let safe = super::names::safe_name(host);
         if safe.is_empty() {
             "credbroker".to_owned()
         } else {

@@ -38,8 +38,8 @@ impl std::fmt::Display for Proof {
 }
 
 /// `aws` on `PATH`, if there is one.
-pub fn find_aws_cli() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
+pub fn find_aws_cli(env: &crate::env::Env) -> Option<PathBuf> {
+    let path = env.var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join("aws"))
         .find(|candidate| candidate.is_file())
@@ -67,8 +67,13 @@ pub fn aws_cli_args(profile: &str, region: &str, endpoint_url: Option<&str>) -> 
 }
 
 /// Run the AWS CLI at `aws` for `profile`.
-pub async fn with_aws_cli(aws: &Path, profile: &str, region: &str) -> anyhow::Result<Proof> {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+pub async fn with_aws_cli(
+    aws: &Path,
+    profile: &str,
+    region: &str,
+    env: &crate::env::Env,
+) -> anyhow::Result<Proof> {
+    let endpoint = env.var("AWS_ENDPOINT_URL");
     let out = tokio::process::Command::new(aws)
         .args(aws_cli_args(profile, region, endpoint.as_deref()))
         .stdin(std::process::Stdio::null())
@@ -90,8 +95,13 @@ pub async fn with_aws_cli(aws: &Path, profile: &str, region: &str) -> anyhow::Re
 }
 
 /// Resolve `profile` in-process, as `credbroker credential-process` would.
-pub async fn in_process(vault: Vault, config: &Path, profile: &str) -> anyhow::Result<Proof> {
-    let broker = Broker::new(vault, config.to_path_buf(), crate::clock::system());
+pub async fn in_process(
+    vault: Vault,
+    config: &Path,
+    profile: &str,
+    ctx: &crate::context::Context,
+) -> anyhow::Result<Proof> {
+    let broker = Broker::new(vault, config.to_path_buf(), ctx);
     let creds = broker.credentials(profile).await?;
     Ok(Proof::InProcess {
         account_id: creds.account_id.clone().unwrap_or_default(),

@@ -31,10 +31,10 @@ pub struct Report {
 }
 
 /// Whether `manager` can be driven from here; the reason when not.
-pub fn availability(manager: Manager) -> Result<(), String> {
+pub fn availability(manager: Manager, env: &crate::env::Env) -> Result<(), String> {
     match manager {
         Manager::Systemd => {
-            if std::env::var_os("XDG_RUNTIME_DIR").is_none_or(|v| v.is_empty()) {
+            if env.var_os("XDG_RUNTIME_DIR").is_none_or(|v| v.is_empty()) {
                 return Err(
                     "XDG_RUNTIME_DIR is not set, so there is no user session for systemd".into(),
                 );
@@ -91,11 +91,13 @@ fn uid() -> u32 {
 }
 
 /// Where the service file of `manager` goes for this user.
-pub fn service_file(manager: Manager) -> PathBuf {
-    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+pub fn service_file(manager: Manager, ctx: &crate::context::Context) -> PathBuf {
+    let xdg = ctx
+        .env
+        .var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
-    manager.service_file(&crate::paths::home_dir(), xdg.as_deref())
+    manager.service_file(&ctx.paths.home, xdg.as_deref())
 }
 
 /// Do `action` with `manager` for the binary at `binary`. Command output
@@ -104,9 +106,10 @@ pub fn execute(
     manager: Manager,
     action: Action,
     binary: &std::path::Path,
+    ctx: &crate::context::Context,
 ) -> anyhow::Result<Report> {
-    let home = crate::paths::home_dir();
-    let user_file = service_file(manager);
+    let home = ctx.paths.home.clone();
+    let user_file = service_file(manager, ctx);
     let packaged = packaged_unit(manager, binary, std::path::Path::exists);
     let (file, plan): (PathBuf, Plan) = match &packaged {
         Some(unit) => {
@@ -123,7 +126,7 @@ pub fn execute(
     };
     let mut report = Report {
         file: file.clone(),
-        unavailable: availability(manager).err(),
+        unavailable: availability(manager, &ctx.env).err(),
         packaged: packaged.is_some(),
         ..Report::default()
     };

@@ -14,8 +14,8 @@
 
 use super::device::{DeviceFlow, Step, Stopped};
 use super::oidc::{self, DeviceAuthorization, LoginError, TokenGrant};
-use crate::clock::{self, SharedClock};
 use crate::config::SessionInfo;
+use crate::context::Context;
 use crate::model::{ClientRegistration, SsoToken};
 use crate::store::Vault;
 use std::ffi::OsString;
@@ -118,27 +118,27 @@ pub struct LoginOptions {
     /// users that handle signals themselves: tokio keeps the handler
     /// installed for the life of the process once it is registered.
     pub cancel_on_ctrl_c: bool,
-    pub clock: SharedClock,
+    /// The clients, the clock and the environment (is there a display?).
+    pub ctx: Context,
 }
 
-impl Default for LoginOptions {
-    fn default() -> Self {
+impl LoginOptions {
+    /// Open a browser, wait the default time, leave Ctrl-C alone.
+    pub fn new(ctx: Context) -> Self {
         LoginOptions {
             open_browser: true,
             browser: BrowserOpener::system(),
             authorize_timeout: DEFAULT_AUTHORIZE_TIMEOUT,
             cancel_on_ctrl_c: false,
-            clock: clock::system(),
+            ctx,
         }
     }
-}
 
-impl LoginOptions {
     /// Print the page and code but never open a browser (the demo, SSH).
-    pub fn no_browser() -> Self {
+    pub fn no_browser(ctx: Context) -> Self {
         LoginOptions {
             open_browser: false,
-            ..Self::default()
+            ..Self::new(ctx)
         }
     }
 }
@@ -162,8 +162,9 @@ pub async fn device_login_with(
     options: &LoginOptions,
     ui: &mut dyn LoginUi,
 ) -> Result<SsoToken, LoginError> {
-    let client = oidc::client(&session.region).await;
-    let open_browser = options.open_browser && can_open_browser(|name| std::env::var_os(name));
+    let client = oidc::client(&options.ctx.clients, &session.region);
+    let open_browser =
+        options.open_browser && can_open_browser(|name| options.ctx.env.var_os(name));
     let approval = approve(&client, session, vault, options, open_browser, &mut *ui);
     let Some(result) = unless_cancelled(approval, options.cancel_on_ctrl_c).await else {
         ui.done();
@@ -204,7 +205,7 @@ pub(crate) async fn save_grant(
     options: &LoginOptions,
     registration_key: String,
 ) -> Result<SsoToken, LoginError> {
-    let mut token = grant.into_token(session, options.clock.now());
+    let mut token = grant.into_token(session, options.ctx.clock.now());
     token.registration_key = Some(registration_key);
     vault.put_sso_token(&session.key, &token).await?;
     Ok(token)
@@ -220,7 +221,7 @@ pub(crate) async fn ctrl_c() {
 /// Everything up to an approved token; registers again once if the cached
 /// registration turns out to be dead.
 async fn approve(
-    client: &aws_sdk_ssooidc::Client,
+    client: &crate::sdk::OidcClient,
     session: &SessionInfo,
     vault: &Vault,
     options: &LoginOptions,
@@ -229,7 +230,7 @@ async fn approve(
 ) -> Result<TokenGrant, LoginError> {
     let mut registered_again = false;
     loop {
-        let reg = oidc::registration(client, session, vault, options.clock.now()).await?;
+        let reg = oidc::registration(client, session, vault, options.ctx.clock.now()).await?;
         let result = match oidc::start_device_authorization(client, &reg, &session.start_url).await
         {
             Ok(auth) => {
@@ -263,7 +264,7 @@ async fn approve(
 
 /// Poll CreateToken as the [`DeviceFlow`] says until it is done or stops.
 async fn poll_until_approved(
-    client: &aws_sdk_ssooidc::Client,
+    client: &crate::sdk::OidcClient,
     reg: &ClientRegistration,
     auth: &DeviceAuthorization,
     ui: &mut dyn LoginUi,

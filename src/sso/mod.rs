@@ -8,9 +8,10 @@
 //! - [`pkce`] (pure), [`callback`] (the loopback listener) and
 //!   [`pkce_login`]: the authorization-code sign-in with PKCE.
 //!
-//! Clients are built from `aws-config` with the session's region and no
-//! credentials (these APIs are unsigned), so the standard `AWS_ENDPOINT_URL`,
-//! `AWS_ENDPOINT_URL_SSO_OIDC` and `AWS_ENDPOINT_URL_SSO` variables point them
+//! The clients come from the context's cache ([`crate::sdk::SdkClients`]),
+//! one per region and endpoint, unsigned (these APIs take a token in the
+//! request); the standard `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SSO_OIDC` and
+//! `AWS_ENDPOINT_URL_SSO` variables of the context's environment point them
 //! at another endpoint (the emulator) with no special code path.
 
 pub mod callback;
@@ -21,30 +22,12 @@ pub mod pkce;
 pub mod pkce_login;
 pub mod portal;
 
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 // The same smithy type behind both SDK crates' aliases.
 use aws_sdk_sso::error::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use std::time::Duration;
 
-/// The shared SDK configuration for one region: unsigned, with timeouts so a
-/// dead endpoint fails in seconds rather than hanging a sign-in or a fetch.
-pub(crate) async fn sdk_config(region: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.to_owned()))
-        .no_credentials()
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(15))
-                .operation_timeout(Duration::from_secs(45))
-                .build(),
-        )
-        .load()
-        .await
-}
+pub use crate::sdk::configured_endpoint;
 
 /// How an SDK call failed, in the terms the callers decide on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,47 +53,6 @@ impl CallFailure {
         }
         self
     }
-}
-
-/// The endpoint configured for a service by the SDKs' rule:
-/// `AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL` (an empty one
-/// counts as unset), none when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`
-/// (protocols.md §10). Without a trailing `/`.
-pub fn configured_endpoint(service: &str, env: impl Fn(&str) -> Option<String>) -> Option<String> {
-    let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-    let ignored =
-        set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    if ignored {
-        return None;
-    }
-    set(&format!("AWS_ENDPOINT_URL_{service}"))
-        .or_else(|| set("AWS_ENDPOINT_URL"))
-        .map(|url| url.trim().trim_end_matches('/').to_owned())
-}
-
-/// The URL the SDK calls for a service: the configured endpoint, else `default`.
-fn service_url(service: &str, default: String) -> String {
-    configured_endpoint(service, |name| std::env::var(name).ok()).unwrap_or(default)
-}
-
-/// The IAM Identity Center OIDC URL `client` calls.
-pub(crate) fn oidc_url(client: &aws_sdk_ssooidc::Client) -> String {
-    let region = client
-        .config()
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_default();
-    service_url("SSO_OIDC", format!("https://oidc.{region}.amazonaws.com"))
-}
-
-/// The SSO portal URL for `region`.
-pub(crate) fn portal_url(region: &str) -> String {
-    service_url("SSO", format!("https://portal.sso.{region}.amazonaws.com"))
-}
-
-/// The STS URL for `region`.
-pub(crate) fn sts_url(region: &str) -> String {
-    service_url("STS", format!("https://sts.{region}.amazonaws.com"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

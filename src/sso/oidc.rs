@@ -10,11 +10,11 @@
 //! mean the same thing.
 
 use super::device::PollOutcome;
-use super::{classify, sdk_config, CallFailure, FailureKind};
+use super::{classify, CallFailure, FailureKind};
 use crate::config::SessionInfo;
 use crate::model::{ClientRegistration, Secret, SsoToken};
+use crate::sdk::{OidcClient as Client, SdkClients};
 use crate::store::{StoreError, Vault};
-use aws_sdk_ssooidc::Client;
 use chrono::{DateTime, Duration, Utc};
 
 /// The name credbroker registers its OIDC client under.
@@ -133,9 +133,9 @@ impl TokenGrant {
     }
 }
 
-/// An OIDC client for `region`.
-pub async fn client(region: &str) -> Client {
-    Client::new(&sdk_config(region).await)
+/// The OIDC client for `region`.
+pub fn client(clients: &SdkClients, region: &str) -> Client {
+    clients.oidc(region)
 }
 
 /// The vault key of a session's registration: region, start URL and the
@@ -168,7 +168,7 @@ pub async fn register(
     let out = request
         .send()
         .await
-        .map_err(|e| login_error(classify(&e).at(&crate::sso::oidc_url(client))))?;
+        .map_err(|e| login_error(classify(&e).at(client.url())))?;
     registration_from(&out, session, Vec::new(), now)
 }
 
@@ -231,7 +231,7 @@ pub async fn start_device_authorization(
         .start_url(start_url)
         .send()
         .await
-        .map_err(|e| login_error(classify(&e).at(&crate::sso::oidc_url(client))))?;
+        .map_err(|e| login_error(classify(&e).at(client.url())))?;
     let (Some(device_code), Some(user_code), Some(uri)) =
         (out.device_code(), out.user_code(), out.verification_uri())
     else {
@@ -271,7 +271,7 @@ pub async fn poll_device_token(
             )),
         },
         Err(e) => {
-            let failure = classify(&e).at(&crate::sso::oidc_url(client));
+            let failure = classify(&e).at(client.url());
             match failure.code.as_deref() {
                 Some("authorizationpending") => PollOutcome::Pending,
                 Some("slowdown") => PollOutcome::SlowDown,
@@ -293,12 +293,13 @@ pub async fn poll_device_token(
 /// CreateToken with the `refresh_token` grant. The new token keeps the old
 /// refresh token unless the service rotated it.
 pub async fn refresh(
+    clients: &SdkClients,
     session: &SessionInfo,
     registration: &ClientRegistration,
     refresh_token: &Secret,
     now: DateTime<Utc>,
 ) -> Result<SsoToken, RefreshError> {
-    let client = client(&session.region).await;
+    let client = client(clients, &session.region);
     let result = client
         .create_token()
         .client_id(&registration.client_id)
@@ -318,9 +319,7 @@ pub async fn refresh(
             }
             Ok(grant.into_token(session, now))
         }
-        Err(e) => Err(refresh_error(
-            classify(&e).at(&crate::sso::oidc_url(&client)),
-        )),
+        Err(e) => Err(refresh_error(classify(&e).at(client.url()))),
     }
 }
 

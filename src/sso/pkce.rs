@@ -11,16 +11,16 @@
 //! the listener a code of its own choosing.
 //!
 //! The authorize URL lives on the OIDC endpoint, which the SDK normally
-//! resolves by itself. This module resolves it the same way
-//! ([`oidc_endpoint`]): `AWS_ENDPOINT_URL_SSO_OIDC`, then `AWS_ENDPOINT_URL`,
-//! else `https://oidc.{region}.amazonaws.com`, so the emulator needs no
-//! special path here either.
+//! resolves by itself. The sign-in takes it from the OIDC client it calls
+//! ([`crate::sdk::OidcClient::url`]), which follows the SDKs' rule:
+//! `AWS_ENDPOINT_URL_SSO_OIDC`, then `AWS_ENDPOINT_URL`, else
+//! `https://oidc.{region}.amazonaws.com`, so the emulator needs no special
+//! path here either.
 
 use crate::model::Secret;
 use base64::Engine;
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use std::ffi::OsString;
 
 /// The characters a verifier may use (RFC 7636 §4.1 "unreserved").
 pub const VERIFIER_ALPHABET: &[u8] =
@@ -75,20 +75,6 @@ pub fn code_challenge(verifier: &str) -> String {
 /// CreateToken carry.
 pub fn redirect_uri(port: u16) -> String {
     format!("http://127.0.0.1:{port}{CALLBACK_PATH}")
-}
-
-/// The OIDC endpoint the SDK would call for `region`, without a trailing
-/// slash. `env` reads an environment variable.
-pub fn oidc_endpoint(region: &str, env: impl Fn(&str) -> Option<OsString>) -> String {
-    let set = |name: &str| {
-        env(name)
-            .and_then(|v| v.into_string().ok())
-            .filter(|v| !v.trim().is_empty())
-    };
-    match set("AWS_ENDPOINT_URL_SSO_OIDC").or_else(|| set("AWS_ENDPOINT_URL")) {
-        Some(url) => url.trim().trim_end_matches('/').to_owned(),
-        None => format!("https://oidc.{region}.amazonaws.com"),
-    }
 }
 
 /// The page the browser opens (protocols.md §3, parameters in the AWS CLI's
@@ -166,14 +152,6 @@ pub fn check_callback(query: &str, expected_state: &Secret) -> CallbackOutcome {
 mod tests {
     use super::*;
 
-    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| OsString::from(v))
-        }
-    }
-
     #[test]
     fn verifier_has_the_length_and_alphabet() {
         let a = PkceSecrets::generate();
@@ -216,32 +194,6 @@ mod tests {
         );
         let bare = authorize_url("http://e", "c", "r", "s", "x", &[]);
         assert!(!bare.contains("scopes"));
-    }
-
-    #[test]
-    fn endpoint_follows_the_sdk_resolution() {
-        assert_eq!(
-            oidc_endpoint("eu-west-1", env(&[])),
-            "https://oidc.eu-west-1.amazonaws.com"
-        );
-        assert_eq!(
-            oidc_endpoint("x", env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9/")])),
-            "http://127.0.0.1:9"
-        );
-        assert_eq!(
-            oidc_endpoint(
-                "x",
-                env(&[
-                    ("AWS_ENDPOINT_URL", "http://a"),
-                    ("AWS_ENDPOINT_URL_SSO_OIDC", "http://b")
-                ])
-            ),
-            "http://b"
-        );
-        assert_eq!(
-            oidc_endpoint("x", env(&[("AWS_ENDPOINT_URL", "")])),
-            "https://oidc.x.amazonaws.com"
-        );
     }
 
     #[test]

@@ -21,13 +21,11 @@ use super::login::{
     save_grant, unless_cancelled, AuthorizePrompt, LoginOptions, LoginUi, TerminalUi,
 };
 use super::oidc::{self, grant_from, login_error, LoginError, TokenGrant, REFRESH_TOKEN_GRANT};
-use super::pkce::{
-    authorize_url, oidc_endpoint, PkceSecrets, AUTHORIZATION_CODE_GRANT, REGISTERED_REDIRECT_URI,
-};
+use super::pkce::{authorize_url, PkceSecrets, AUTHORIZATION_CODE_GRANT, REGISTERED_REDIRECT_URI};
 use crate::config::SessionInfo;
 use crate::model::{ClientRegistration, Secret, SsoToken};
+use crate::sdk::OidcClient as Client;
 use crate::store::Vault;
-use aws_sdk_ssooidc::Client;
 use chrono::{DateTime, Utc};
 
 /// The grant types of a PKCE registration.
@@ -65,7 +63,7 @@ pub async fn register_for_pkce(
     let out = request
         .send()
         .await
-        .map_err(|e| login_error(classify(&e).at(&crate::sso::oidc_url(client))))?;
+        .map_err(|e| login_error(classify(&e).at(client.url())))?;
     let grant_types = PKCE_GRANT_TYPES.iter().map(|g| g.to_string()).collect();
     oidc::registration_from(&out, session, grant_types, now)
 }
@@ -108,7 +106,7 @@ pub async fn exchange_code(
         .code_verifier(verifier.expose())
         .send()
         .await
-        .map_err(|e| login_error(classify(&e).at(&crate::sso::oidc_url(client))))?;
+        .map_err(|e| login_error(classify(&e).at(client.url())))?;
     grant_from(out.access_token(), out.expires_in(), out.refresh_token())
         .ok_or_else(|| LoginError::Unexpected("CreateToken returned no access token".into()))
 }
@@ -132,7 +130,7 @@ pub async fn pkce_login_with(
     options: &LoginOptions,
     ui: &mut dyn LoginUi,
 ) -> Result<SsoToken, LoginError> {
-    let client = oidc::client(&session.region).await;
+    let client = oidc::client(&options.ctx.clients, &session.region);
     let approval = approve(&client, session, vault, options, &mut *ui);
     let Some(result) = unless_cancelled(approval, options.cancel_on_ctrl_c).await else {
         ui.done();
@@ -159,7 +157,7 @@ async fn approve(
 ) -> Result<TokenGrant, LoginError> {
     let mut registered_again = false;
     loop {
-        let reg = registration(client, session, vault, options.clock.now()).await?;
+        let reg = registration(client, session, vault, options.ctx.clock.now()).await?;
         match authorize_once(client, session, &reg, options, ui).await {
             Err(LoginError::InvalidClient(_)) if !registered_again => {
                 registered_again = true;
@@ -187,7 +185,7 @@ async fn authorize_once(
     let redirect_uri = listener.redirect_uri();
     let secrets = PkceSecrets::generate();
     let url = authorize_url(
-        &oidc_endpoint(&session.region, |name| std::env::var_os(name)),
+        client.url(),
         &reg.client_id,
         &redirect_uri,
         secrets.state.expose(),

@@ -6,9 +6,9 @@
 //! ([`PortalError::Unauthorized`]), fix the profile ([`PortalError::NotFound`]),
 //! or retry later ([`PortalError::Transient`]).
 
-use super::{classify, sdk_config, CallFailure, FailureKind};
+use super::{classify, CallFailure, FailureKind};
 use crate::model::{RoleCredentials, Secret, SsoToken};
-use aws_sdk_sso::Client;
+use crate::sdk::{PortalClient as Client, SdkClients};
 use chrono::DateTime;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,38 +34,39 @@ pub struct AccountSummary {
     pub email: Option<String>,
 }
 
-/// A portal client for the region the token was issued in.
-pub async fn client(token: &SsoToken) -> Client {
-    Client::new(&sdk_config(&token.region).await)
+/// The portal client for the region the token was issued in.
+pub fn client(clients: &SdkClients, token: &SsoToken) -> Client {
+    clients.portal(&token.region)
 }
 
 /// GetRoleCredentials for `account_id`/`role_name` with `token`.
 pub async fn get_role_credentials(
+    clients: &SdkClients,
     token: &SsoToken,
     account_id: &str,
     role_name: &str,
 ) -> Result<RoleCredentials, PortalError> {
-    let out = client(token)
-        .await
+    let client = client(clients, token);
+    let out = client
         .get_role_credentials()
         .access_token(token.access_token.expose())
         .account_id(account_id)
         .role_name(role_name)
         .send()
         .await
-        .map_err(|e| portal_error(classify(&e).at(&super::portal_url(&token.region))))?;
-    let creds = out
-        .role_credentials()
-        .ok_or_else(|| PortalError::Other("GetRoleCredentials returned no credentials".into()))?;
-    let (Some(key_id), Some(secret), Some(session_token)) = (
-        creds.access_key_id(),
-        creds.secret_access_key(),
-        creds.session_token(),
-    ) else {
-        return Err(PortalError::Other(
-            "GetRoleCredentials returned incomplete credentials".into(),
-        ));
-    };
+        .map_err(|e| portal_error(classify(&e).at(client.url())))?;
+    // No credentials, or empty ones, is a cut-off or garbled answer: the
+    // next call is likely whole, so it is transient, never served.
+    let creds = out.role_credentials().ok_or_else(|| {
+        PortalError::Transient("GetRoleCredentials returned no credentials".into())
+    })?;
+    let (key_id, secret, session_token) = (
+        creds.access_key_id().unwrap_or_default(),
+        creds.secret_access_key().unwrap_or_default(),
+        creds.session_token().unwrap_or_default(),
+    );
+    crate::model::refuse_empty_keys("GetRoleCredentials", key_id, secret, session_token)
+        .map_err(PortalError::Transient)?;
     let expiration = DateTime::from_timestamp_millis(creds.expiration()).ok_or_else(|| {
         PortalError::Other(format!(
             "GetRoleCredentials returned an impossible expiration ({})",
@@ -84,8 +85,11 @@ pub async fn get_role_credentials(
 }
 
 /// Every account the token may use (ListAccounts, all pages).
-pub async fn list_accounts(token: &SsoToken) -> Result<Vec<AccountSummary>, PortalError> {
-    list_accounts_with(&client(token).await, token).await
+pub async fn list_accounts(
+    clients: &SdkClients,
+    token: &SsoToken,
+) -> Result<Vec<AccountSummary>, PortalError> {
+    list_accounts_with(&client(clients, token), token).await
 }
 
 /// [`list_accounts`] with a client the caller keeps (many calls, one client).
@@ -102,7 +106,7 @@ pub async fn list_accounts_with(
             .set_next_token(next.take())
             .send()
             .await
-            .map_err(|e| portal_error(classify(&e).at(&super::portal_url(&token.region))))?;
+            .map_err(|e| portal_error(classify(&e).at(client.url())))?;
         accounts.extend(out.account_list().iter().filter_map(|a| {
             Some(AccountSummary {
                 account_id: a.account_id()?.to_owned(),
@@ -119,10 +123,11 @@ pub async fn list_accounts_with(
 
 /// The names of the roles the token may use in `account_id` (all pages).
 pub async fn list_account_roles(
+    clients: &SdkClients,
     token: &SsoToken,
     account_id: &str,
 ) -> Result<Vec<String>, PortalError> {
-    list_account_roles_with(&client(token).await, token, account_id).await
+    list_account_roles_with(&client(clients, token), token, account_id).await
 }
 
 /// [`list_account_roles`] with a client the caller keeps.
@@ -141,7 +146,7 @@ pub async fn list_account_roles_with(
             .set_next_token(next.take())
             .send()
             .await
-            .map_err(|e| portal_error(classify(&e).at(&super::portal_url(&token.region))))?;
+            .map_err(|e| portal_error(classify(&e).at(client.url())))?;
         roles.extend(
             out.role_list()
                 .iter()
@@ -156,15 +161,15 @@ pub async fn list_account_roles_with(
 
 /// Logout: ends the sign-in on the IAM Identity Center side (the access
 /// token and the role credentials it minted stop being renewable).
-pub async fn logout(token: &SsoToken) -> Result<(), PortalError> {
-    client(token)
-        .await
+pub async fn logout(clients: &SdkClients, token: &SsoToken) -> Result<(), PortalError> {
+    let client = client(clients, token);
+    client
         .logout()
         .access_token(token.access_token.expose())
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| portal_error(classify(&e).at(&super::portal_url(&token.region))))
+        .map_err(|e| portal_error(classify(&e).at(client.url())))
 }
 
 /// Sort a failed portal call by what the caller should do.

@@ -57,10 +57,11 @@ impl KeychainStore {
         }
     }
 
-    /// The service from `CREDBROKER_KEYCHAIN_SERVICE`, else `credbroker`.
-    pub fn from_env() -> Self {
-        match std::env::var(SERVICE_ENV) {
-            Ok(s) if !s.is_empty() => KeychainStore::new(s),
+    /// The service the context names (`CREDBROKER_KEYCHAIN_SERVICE`), else
+    /// `credbroker`.
+    pub fn from_setting(service: Option<String>) -> Self {
+        match service {
+            Some(s) if !s.is_empty() => KeychainStore::new(s),
             _ => KeychainStore::new(DEFAULT_SERVICE),
         }
     }
@@ -292,8 +293,8 @@ pub(crate) fn is_lost_session_message(text: &str) -> bool {
 /// Open the keychain vault and check once that it answers, so a missing or
 /// locked keychain is reported up front with what to do about it. The probe
 /// also opens the keychain session every later call reuses.
-pub async fn open_keychain() -> Result<Vault, StoreError> {
-    let vault = Vault::new(Arc::new(KeychainStore::from_env()));
+pub async fn open_keychain(service: Option<String>) -> Result<Vault, StoreError> {
+    let vault = Vault::new(Arc::new(KeychainStore::from_setting(service)));
     vault.probe().await?;
     Ok(vault)
 }
