@@ -7,8 +7,7 @@
 //! nothing may come first: not the AWS CLI cache export, not the index
 //! update, not another keychain call. A store that records every call (and,
 //! at each write, whether the AWS CLI cache file exists yet) shows the
-//! order. In-process emulator; one test per binary because it points the
-//! SDK at the emulator through the process environment.
+//! order. In-process emulator, reached through the context's environment.
 
 use credbroker::config::AwsConfig;
 use credbroker::emulator::{self, EmulatorOptions};
@@ -81,10 +80,12 @@ async fn a_rotated_refresh_token_is_stored_before_anything_else() {
     )
     .await
     .unwrap();
-    // Only test in this binary: nothing else reads the environment.
-    std::env::set_var("AWS_ENDPOINT_URL", emu.base_url());
-
     let home = tempfile::tempdir().unwrap();
+    let ctx = credbroker::context::Context::new(credbroker::env::Env::from_pairs([
+        ("AWS_ENDPOINT_URL", emu.base_url().to_string()),
+        ("HOME", home.path().display().to_string()),
+    ]));
+
     let config_path = home.path().join("config");
     let config = "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n\
                   sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n";
@@ -100,13 +101,13 @@ async fn a_rotated_refresh_token_is_stored_before_anything_else() {
         aws_cli_cache: home.path().join(".aws/sso/cache"),
     });
     let vault = Vault::new(store.clone());
-    device_login(&session, &vault, &LoginOptions::no_browser())
+    device_login(&session, &vault, &LoginOptions::no_browser(ctx.clone()))
         .await
         .unwrap();
     let before = vault.sso_token("corp").await.unwrap().unwrap();
     let old_refresh = before.refresh_token.clone().unwrap();
 
-    let keeper = SessionKeeper::new(vault.clone(), credbroker::clock::system());
+    let keeper = SessionKeeper::new(vault.clone(), ctx.clone());
     keeper.export_aws_cli_cache_to(home.path().to_path_buf());
     store.calls.lock().unwrap().clear();
     let fresh = keeper.refresh(&session, true).await.unwrap();
