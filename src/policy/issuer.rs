@@ -9,7 +9,7 @@
 //! of characters. Adding an issuer is one entry in [`ISSUERS`]; a provider
 //! no entry knows is [`GENERIC`], which only generic rules read.
 
-use super::condition::glob_match;
+use super::glob::glob_match;
 
 /// What a part of a subject says, for the rules that read it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

@@ -22,6 +22,7 @@ use super::finding::{Finding, Rule, Severity};
 use super::input::{Anchor, Extracted};
 use super::issuer::IssuerKind;
 use super::lint_issuer;
+use super::lint_shared::{positive, Opaque, Report};
 use super::{Effect, PolicyError, Statement, TrustPolicy};
 
 pub const RULES: &[Rule] = &[
@@ -140,7 +141,6 @@ pub fn lint_extracted(ex: &Extracted, options: LintOptions) -> Result<Vec<Findin
     Ok(findings)
 }
 
-pub(super) type Report<'r> = dyn FnMut(&'static str, Severity, &[Anchor<'_>], String) + 'r;
 
 fn is_github_principal(statement: &Statement) -> bool {
     !statement.principal.any
@@ -175,34 +175,6 @@ pub fn issuer_of(statement: &Statement) -> Option<(&'static IssuerKind, String)>
                 .map(String::from)
         })?;
     Some((IssuerKind::recognise(&provider, subjects), provider))
-}
-
-pub(super) fn positive(c: &Condition) -> bool {
-    !c.operator.negated() && c.operator.base != Base::Null
-}
-
-/// The placeholders of unresolved expressions. A rule on a value holding
-/// one fires only when it holds whatever the expression's value: with it
-/// replaced by a plain name, by a wildcard, and by an immutable-form id.
-pub(super) struct Opaque<'p>(Vec<&'p str>);
-
-impl Opaque<'_> {
-    pub(super) fn holds(&self, value: &str, rule: impl Fn(&str) -> bool) -> bool {
-        if !self.0.iter().any(|p| value.contains(p)) {
-            return rule(value);
-        }
-        ["x", "*", "x@1"].iter().all(|stand_in| {
-            let v = self
-                .0
-                .iter()
-                .fold(value.to_string(), |v, p| v.replace(p, stand_in));
-            rule(&v)
-        })
-    }
-
-    pub(super) fn any(&self, value: &str) -> bool {
-        self.0.iter().any(|p| value.contains(p))
-    }
 }
 
 /// The rules every issuer shares: set operators on single-valued keys, and

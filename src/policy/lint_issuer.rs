@@ -13,7 +13,7 @@ use super::condition::{glob_match, has_wildcard, Base, Condition};
 use super::finding::Severity;
 use super::input::Anchor;
 use super::issuer::{tenant_and_project, IssuerKind, Parts, Role};
-use super::lint::{positive, Opaque, Report};
+use super::lint_shared::{positive, Opaque, Report};
 use super::Statement;
 
 /// The rules of one Allow statement for `kind`'s `provider`.
