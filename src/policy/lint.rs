@@ -141,7 +141,6 @@ pub fn lint_extracted(ex: &Extracted, options: LintOptions) -> Result<Vec<Findin
     Ok(findings)
 }
 
-
 fn is_github_principal(statement: &Statement) -> bool {
     !statement.principal.any
         && statement.principal.other.is_empty()
