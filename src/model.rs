@@ -11,7 +11,7 @@
 //! `credential_process` output (§2). Times are RFC 3339 UTC with a trailing
 //! `Z`, because the Rust and JS SDKs reject offsets.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -173,10 +173,7 @@ pub struct ClientRegistration {
     pub grant_types: Vec<String>,
 }
 
-/// RFC 3339 UTC with a trailing `Z` and whole seconds: `2026-11-21T23:10:00Z`.
-pub fn format_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+pub use crate::clock::format_time;
 
 /// The body of a successful container-credentials response (protocols.md §1).
 pub fn container_credentials_body(creds: &RoleCredentials) -> String {

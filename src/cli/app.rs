@@ -3,6 +3,27 @@
 
 use clap::{Parser, Subcommand};
 
+/// The everyday commands, under `credbroker --help`.
+macro_rules! typical_use {
+    () => {
+        "\
+Typical use:
+    credbroker login --sso-session my-sso     sign in (once; renewed for you)
+    credbroker daemon &                       serve credentials on 127.0.0.1
+    credbroker exec --profile dev -- terraform plan
+    eval \"$(credbroker env --profile dev)\"    point this shell at the endpoint"
+    };
+}
+
+/// `demo` is there only in a build with the emulator.
+#[cfg(feature = "emulator")]
+const AFTER_HELP: &str = concat!(
+    typical_use!(),
+    "\n\nTry it with no AWS account:  credbroker demo"
+);
+#[cfg(not(feature = "emulator"))]
+const AFTER_HELP: &str = typical_use!();
+
 #[derive(Parser, Debug)]
 #[command(
     name = "credbroker",
@@ -11,14 +32,7 @@ use clap::{Parser, Subcommand};
     long_about = "credbroker signs you in to AWS IAM Identity Center once, keeps the session and \
 short-lived role credentials in the OS keychain, and serves them to Terraform, the AWS CLI and \
 every SDK over a loopback container-credentials endpoint or `credential_process`.",
-    after_help = "\
-Typical use:
-    credbroker login --sso-session my-sso     sign in (once; renewed for you)
-    credbroker daemon &                       serve credentials on 127.0.0.1
-    credbroker exec --profile dev -- terraform plan
-    eval \"$(credbroker env --profile dev)\"    point this shell at the endpoint
-
-Try it with no AWS account:  credbroker demo"
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
@@ -52,8 +66,10 @@ pub enum Command {
     // about and long_about: on its Args (a doc comment here would hide them).
     Doctor(super::doctor::Args),
     /// Run a local IAM Identity Center + STS emulator speaking the AWS wire formats.
+    #[cfg(feature = "emulator")]
     Emulator(super::emulator::Args),
     /// Show the whole flow against the bundled emulator, in a temporary HOME.
+    #[cfg(feature = "emulator")]
     Demo(super::demo::Args),
     // about and long_about: on its Args (a doc comment here would hide them).
     Onboard(super::onboard::Args),
@@ -78,7 +94,9 @@ impl Cli {
     /// The default log level for a command: servers say more.
     pub fn default_log_level(&self) -> &'static str {
         let base = match self.command {
-            Command::Daemon(_) | Command::Emulator(_) => 1,
+            Command::Daemon(_) => 1,
+            #[cfg(feature = "emulator")]
+            Command::Emulator(_) => 1,
             _ => 0,
         };
         match base + self.verbose {
@@ -108,7 +126,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Audit(args) => super::audit::run(args, ctx).await.map(|()| 0),
         Command::Status(args) => super::status::run(args, ctx).await.map(|()| 0),
         Command::Doctor(args) => super::doctor::run(args, ctx).await,
+        #[cfg(feature = "emulator")]
         Command::Emulator(args) => super::emulator::run(args).await.map(|()| 0),
+        #[cfg(feature = "emulator")]
         Command::Demo(args) => super::demo::run(args, ctx).await.map(|()| 0),
         Command::Onboard(args) => super::onboard::run(args, ctx).await.map(|()| 0),
         Command::Service(args) => super::service::run(args, ctx).await.map(|()| 0),

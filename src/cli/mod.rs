@@ -6,8 +6,10 @@ pub mod completions;
 pub mod console;
 pub mod credential_process;
 pub mod daemon;
+#[cfg(feature = "emulator")]
 pub mod demo;
 pub mod doctor;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod env;
 pub mod exec;

@@ -20,9 +20,9 @@
 use super::github::{self, IssuerKey};
 use super::roles::Roles;
 use super::web_identity::TrustedProvider;
-use crate::policy::claims::provider_of_issuer;
-use crate::policy::jwt::{sign_rs256, Jwk, Jwks};
 use chrono::{DateTime, Utc};
+use credbroker_policy::claims::provider_of_issuer;
+use credbroker_policy::jwt::{sign_rs256, Jwk, Jwks};
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 
@@ -271,7 +271,7 @@ pub fn mint_request(body: &[u8], now: DateTime<Utc>) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::jwt::Jwt;
+    use credbroker_policy::jwt::Jwt;
 
     #[test]
     fn a_minted_gitlab_token_verifies_and_the_default_role_trusts_gitlab() {

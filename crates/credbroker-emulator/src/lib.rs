@@ -27,7 +27,7 @@
 //! The protocol modules are pure state machines over [`EmulatorOptions`] and
 //! a `now`; [`http`] does the sockets, and [`Emulator`] holds the shared
 //! state. Time comes from the crate clock, so a test on a
-//! [`ManualClock`](crate::clock::ManualClock) can expire tokens and
+//! [`ManualClock`](credbroker_clock::ManualClock) can expire tokens and
 //! credentials without waiting. Lifetimes and the account [`Directory`] are
 //! options; `auto_approve` approves a device sign-in after its first poll.
 //!
@@ -63,8 +63,8 @@ pub mod web_identity;
 pub use directory::{Account, Directory};
 pub use faults::Fault;
 
-use crate::clock::SharedClock;
 use chrono::{DateTime, Utc};
+use credbroker_clock::SharedClock;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -107,7 +107,7 @@ impl Default for EmulatorOptions {
             poll_interval: Duration::from_secs(1),
             auto_approve: false,
             directory: Directory::default(),
-            clock: crate::clock::system(),
+            clock: credbroker_clock::system(),
             roles: roles::Roles::default(),
         }
     }

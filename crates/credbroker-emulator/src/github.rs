@@ -18,8 +18,8 @@
 //! The RSA key is made once per process, on first use: key generation is
 //! the slow part, and every emulator in a test run can share one issuer key.
 
-use crate::policy::jwt::{sign_rs256, Jwk, Jwks};
 use chrono::{DateTime, Utc};
+use credbroker_policy::jwt::{sign_rs256, Jwk, Jwks};
 use rsa::RsaPrivateKey;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -264,7 +264,7 @@ fn bearer(header: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::jwt::{Jwt, JwtError};
+    use credbroker_policy::jwt::{Jwt, JwtError};
 
     #[test]
     fn tokens_verify_against_the_published_keys_unless_forged() {

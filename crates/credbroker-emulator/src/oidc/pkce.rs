@@ -13,7 +13,7 @@
 use super::{
     required, CreateTokenRequest, Oidc, OidcError, PendingApproval, GRANT_AUTHORIZATION_CODE,
 };
-use crate::emulator::mint;
+use crate::mint;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -191,7 +191,7 @@ impl Oidc {
         if grant.redirect_uri != redirect_uri {
             return Err(OidcError::InvalidGrant("redirectUri does not match".into()));
         }
-        if !crate::emulator::sigv4::constant_time_eq(
+        if !crate::sigv4::constant_time_eq(
             pkce_challenge(&verifier).as_bytes(),
             grant.code_challenge.as_bytes(),
         ) {
@@ -233,7 +233,7 @@ fn redirect_matches(registered: &str, given: &str) -> bool {
 mod tests {
     use super::super::{RegisterClientRequest, GRANT_REFRESH_TOKEN, SCOPE_ACCOUNT_ACCESS};
     use super::*;
-    use crate::emulator::EmulatorOptions;
+    use crate::EmulatorOptions;
     use std::time::Instant;
 
     fn options() -> EmulatorOptions {

@@ -3,7 +3,7 @@
 //! HTML pages with headers that keep them out of frames and caches.
 
 use super::Answer;
-use crate::emulator::mint;
+use crate::mint;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION};

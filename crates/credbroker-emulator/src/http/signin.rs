@@ -1,10 +1,10 @@
 //! The sign-in service's federation endpoint and the stand-in console page
-//! over HTTP ([`crate::emulator::signin`] holds the rules).
+//! over HTTP ([`crate::signin`] holds the rules).
 
 use super::answer::{html, redirect, respond, status};
 use super::{Answer, Call};
-use crate::emulator::signin::{self, COOKIE};
-use crate::emulator::Emulator;
+use crate::signin::{self, COOKIE};
+use crate::Emulator;
 use bytes::Bytes;
 use hyper::header::{HeaderValue, SET_COOKIE};
 use hyper::StatusCode;

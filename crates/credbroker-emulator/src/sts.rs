@@ -245,7 +245,7 @@ pub fn session_xml(access_key_id: &str, issued: &IssuedCredentials) -> String {
         escape(access_key_id),
         escape(&issued.secret_access_key),
         escape(&issued.session_token),
-        crate::model::format_time(issued.expires_at),
+        credbroker_clock::format_time(issued.expires_at),
     )
 }
 
@@ -379,8 +379,8 @@ pub fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::directory::Directory;
-    use crate::emulator::EmulatorOptions;
+    use crate::directory::Directory;
+    use crate::EmulatorOptions;
 
     fn params(s: &str) -> Vec<(String, String)> {
         form_urlencoded::parse(s.as_bytes()).into_owned().collect()

@@ -109,8 +109,8 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::operation::{OidcOperation, PortalOperation};
-    use crate::emulator::sts;
+    use crate::operation::{OidcOperation, PortalOperation};
+    use crate::sts;
 
     const GET_ROLE_CREDENTIALS: Operation = Operation::Portal(PortalOperation::GetRoleCredentials);
     const CREATE_TOKEN: Operation = Operation::Oidc(OidcOperation::CreateToken);

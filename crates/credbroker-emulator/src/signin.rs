@@ -147,7 +147,7 @@ impl Signin {
         if now >= pending.expires_at {
             return Err(refuse("This sign-in link has expired. Sign in again."));
         }
-        let region = reqwest::Url::parse(destination)
+        let region = url::Url::parse(destination)
             .ok()
             .and_then(|u| {
                 u.query_pairs()

@@ -1,5 +1,5 @@
 use super::*;
-use crate::emulator::portal::IssuedCredentials;
+use crate::portal::IssuedCredentials;
 use chrono::TimeZone;
 
 fn now() -> DateTime<Utc> {

@@ -10,7 +10,7 @@
 //!    (2-1224 of `[\w+=,.@:/-]`), `DurationSeconds` (900-43200), `Policy`
 //!    (JSON, else `MalformedPolicyDocument`; accepted and not enforced);
 //! 2. the role's trust policy, judged by
-//!    [`crate::policy::evaluate::evaluate_assume_role`]: a statement allowing
+//!    [`credbroker_policy::evaluate::evaluate_assume_role`]: a statement allowing
 //!    `sts:AssumeRole` whose `Principal.AWS` names the caller's session ARN,
 //!    its role ARN (every session of a role matches the role), its account's
 //!    root ARN or the bare account id, with conditions on the request context
@@ -35,9 +35,9 @@
 use super::portal::IssuedCredentials;
 use super::roles::{parse_role_arn, Roles};
 use super::sts::{self, escape, Assumed, StsError, NAMESPACE};
-use crate::policy::evaluate::evaluate_assume_role;
-use crate::policy::{Claims, ASSUME_ROLE};
 use chrono::{DateTime, Utc};
+use credbroker_policy::evaluate::evaluate_assume_role;
+use credbroker_policy::{Claims, ASSUME_ROLE};
 
 /// STS's cap on a chained role session, in seconds.
 pub const CHAINED_SESSION_LIMIT: i64 = 3600;
@@ -180,7 +180,7 @@ fn packed_policy_size(policy: &str) -> Result<usize, StsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::roles::{DEPLOY_EXTERNAL_ID, DEPLOY_ROLE_ARN};
+    use crate::roles::{DEPLOY_EXTERNAL_ID, DEPLOY_ROLE_ARN};
 
     fn caller(account: &str, role: &str) -> IssuedCredentials {
         sts::mint_session(

@@ -242,7 +242,7 @@ fn decode_page_token(token: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::directory::Account;
+    use crate::directory::Account;
 
     fn big_directory() -> Directory {
         Directory {

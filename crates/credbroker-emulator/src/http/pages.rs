@@ -5,9 +5,9 @@
 
 use super::answer::{html, redirect};
 use super::{Answer, Call};
-use crate::emulator::approval;
-use crate::emulator::oidc::AuthorizeRequest;
-use crate::emulator::Emulator;
+use crate::approval;
+use crate::oidc::AuthorizeRequest;
+use crate::Emulator;
 use hyper::StatusCode;
 
 pub(super) fn device_page(emulator: &Emulator, req: &Call) -> Answer {

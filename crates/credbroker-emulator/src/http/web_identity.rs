@@ -1,18 +1,18 @@
 //! The HTTP side of the GitHub issuer and of STS `AssumeRoleWithWebIdentity`:
 //! routes, request parsing and answers; the decisions are in
-//! [`crate::emulator::github`] and [`crate::emulator::web_identity`].
+//! [`crate::github`] and [`crate::web_identity`].
 //!
 //! Issued credentials are recorded with the portal's, so a request signed
 //! with them passes the same SigV4 check in GetCallerIdentity.
 
 use super::answer::{json, status};
 use super::{Answer, Call};
-use crate::emulator::github;
-use crate::emulator::issuers::{self, Issuer};
-use crate::emulator::operation::Operation;
-use crate::emulator::sts::StsError;
-use crate::emulator::web_identity as sts_web_identity;
-use crate::emulator::Emulator;
+use crate::github;
+use crate::issuers::{self, Issuer};
+use crate::operation::Operation;
+use crate::sts::StsError;
+use crate::web_identity as sts_web_identity;
+use crate::Emulator;
 use hyper::StatusCode;
 
 /// The issuer's routes.
@@ -81,7 +81,7 @@ pub(super) fn github(emulator: &Emulator, route: GithubRoute, req: &Call) -> Ans
     }
 }
 
-/// The CI issuers' routes ([`crate::emulator::issuers`]).
+/// The CI issuers' routes ([`crate::issuers`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum IssuerRoute {
     /// `GET /_oidc/NAME/.well-known/openid-configuration`

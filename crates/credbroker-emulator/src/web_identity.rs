@@ -9,7 +9,7 @@
 //! and `nbf` has (`InvalidIdentityToken`); `aud` is one of the provider's
 //! client ids (`InvalidIdentityToken`); the token names a subject
 //! (`IDPRejectedClaim`, 403); and the role's trust policy admits the claims,
-//! judged by [`crate::policy::evaluate`] (`AccessDenied`, 403, as STS says
+//! judged by [`credbroker_policy::evaluate`] (`AccessDenied`, 403, as STS says
 //! "Not authorized to perform sts:AssumeRoleWithWebIdentity"; the emulator
 //! adds which statement and condition decided, which real STS does not).
 //!
@@ -20,10 +20,10 @@
 use super::github;
 use super::roles::{parse_role_arn, Roles};
 use super::sts::{self, escape, Assumed, StsError, NAMESPACE};
-use crate::policy::claims::provider_of_issuer;
-use crate::policy::jwt::{Jwks, Jwt, JwtError};
-use crate::policy::Claims;
 use chrono::{DateTime, Utc};
+use credbroker_policy::claims::provider_of_issuer;
+use credbroker_policy::jwt::{Jwks, Jwt, JwtError};
+use credbroker_policy::Claims;
 
 pub use super::roles::{DEMO_ROLE_ARN, DEMO_TRUST_POLICY};
 
@@ -121,7 +121,7 @@ pub fn assume_role_with_web_identity(
     // STS puts only some of an issuer's claims in the request context
     // (protocols.md §15); a condition on another is never met.
     let claims = Claims::from_token(&jwt.claims).in_sts_context();
-    let decision = crate::policy::evaluate(policy, provider_of_issuer(iss), &claims);
+    let decision = credbroker_policy::evaluate(policy, provider_of_issuer(iss), &claims);
     if !decision.admitted {
         return Err(denied(decision.reason));
     }
@@ -153,7 +153,7 @@ pub fn assume_role_with_web_identity(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::github::GithubIssuer;
+    use crate::github::GithubIssuer;
 
     fn token(issuer: &GithubIssuer, job: &str, audience: &str, now: DateTime<Utc>) -> String {
         issuer.set_job(job.as_bytes()).unwrap();

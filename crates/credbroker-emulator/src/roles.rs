@@ -17,7 +17,7 @@
 //! so a typo fails at start-up, naming the file and the role, not at the
 //! first call.
 
-use crate::policy::TrustPolicy;
+use credbroker_policy::TrustPolicy;
 use std::collections::BTreeMap;
 use std::path::Path;
 
