@@ -74,6 +74,14 @@ if [ $# -eq 0 ]; then
     cargo run --quiet --bin credbroker -- workflow lint .github/workflows
 fi
 
+# The whole suite: the broker also builds without the emulator (the
+# `emulator` feature, on by default). `cargo check`, so the binary the tests
+# run keeps its default features.
+if [ $# -eq 0 ]; then
+    echo "==> cargo check --no-default-features (a broker with no emulator)"
+    cargo check --quiet --locked --no-default-features --all-targets
+fi
+
 # With no arguments, every target; else what the caller asked for (e.g. --test daemon).
 [ $# -gt 0 ] || set -- --all-targets --no-fail-fast
 echo "==> cargo test (under a private D-Bus session with gnome-keyring)"
