@@ -15,11 +15,13 @@
 //! - [`web_identity`]: CI credentials: a GitHub Actions (or file) token traded
 //!   with STS AssumeRoleWithWebIdentity, served like SSO credentials.
 //! - [`policy`]: IAM trust-policy evaluation, JWTs, and the trust and workflow
-//!   linters (pure).
-//! - [`emulator`]: a local IAM Identity Center + STS speaking the AWS wire formats.
+//!   linters (pure); the `credbroker-policy` crate.
+//! - [`emulator`]: a local IAM Identity Center + STS speaking the AWS wire
+//!   formats; the `credbroker-emulator` crate, behind the `emulator` feature.
 //! - [`context`]: the one explicit context the CLI builds once: [`paths`],
 //!   the [`env`] lookup, the [`clock`], notifications and the [`sdk`] clients.
-//! - [`model`], [`clock`], [`paths`]: shared values, time, and files.
+//! - [`model`], [`clock`], [`paths`]: shared values, time (the
+//!   `credbroker-clock` crate, which the emulator shares), and files.
 //! - [`onboard`]: a team file turned into profiles in `~/.aws/config`.
 //! - [`service`]: the daemon as a systemd user unit or a LaunchAgent.
 //! - [`aws_cli_cache`]: the optional export of a token to the AWS CLI cache.

@@ -2,6 +2,10 @@
 //! the official SDK clients (and the AWS CLI, boto3) talk to it unchanged
 //! with `AWS_ENDPOINT_URL=http://127.0.0.1:PORT`.
 //!
+//! A crate of its own (re-exported by credbroker as `credbroker::emulator`,
+//! behind its default `emulator` feature), so a broker can be built without
+//! it; it shares only the policy engine and the clock with the broker.
+//!
 //! One loopback port serves all three services; their paths do not collide:
 //!
 //! - sso-oidc (restJson1): `POST /client/register`, `/device_authorization`,

@@ -16,6 +16,10 @@
 //! patterns in each issuer's terms; [`input`] reads policies where they live (IAM JSON,
 //! `aws iam get-role` output, Terraform, CloudFormation); [`finding`] prints
 //! their reports as text, JSON, SARIF or GitHub workflow commands.
+//!
+//! A crate of its own (re-exported by credbroker as `credbroker::policy`):
+//! it needs nothing of the broker, and the broker's commands and the
+//! emulator both build on it.
 
 pub mod claims;
 pub mod condition;
