@@ -377,25 +377,62 @@ fn a_self_managed_gitlab_condition_sts_ignores_is_explained() {
     );
 }
 
+/// The fenced block after `<!-- test: NAME -->` in a CI page.
+fn ci_page_block(ci: &str, name: &str) -> String {
+    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/ci/{ci}.md"));
+    let text = std::fs::read_to_string(&page).unwrap();
+    let block = text
+        .split(&format!("<!-- test: {name} -->"))
+        .nth(1)
+        .and_then(|rest| rest.split("```").nth(1))
+        .unwrap_or_else(|| panic!("{} has no {name} block", page.display()));
+    block.split_once('\n').unwrap().1.to_string()
+}
+
+const CI_PAGES: [&str; 4] = ["gitlab", "circleci", "buildkite", "bitbucket"];
+
 /// Every CI page's recommended trust policy is one the linter has nothing
 /// to say about: the docs never teach what `trust lint` flags.
 #[test]
 fn every_ci_page_policy_lints_clean() {
     let dir = tempfile::tempdir().unwrap();
-    for ci in ["gitlab", "circleci", "buildkite", "bitbucket"] {
-        let page = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/ci/{ci}.md"));
-        let text = std::fs::read_to_string(&page).unwrap();
-        let block = text
-            .split("<!-- test: trust-policy -->")
-            .nth(1)
-            .and_then(|rest| rest.split("```").nth(1))
-            .unwrap_or_else(|| panic!("{} has no trust-policy block", page.display()));
-        let policy = block.split_once('\n').unwrap().1;
+    for ci in CI_PAGES {
         let file = dir.path().join(format!("{ci}.json"));
-        std::fs::write(&file, policy).unwrap();
-        let (code, stdout, stderr) =
-            run(&["trust", "lint", "--fail-on", "low", file.to_str().unwrap()]);
+        std::fs::write(&file, ci_page_block(ci, "trust-policy")).unwrap();
+        let (code, stdout, stderr) = run(&[
+            "trust",
+            "lint",
+            "--fail-on",
+            "low",
+            file.to_str().unwrap(),
+        ]);
         assert_eq!(code, 0, "{ci}: {stdout}{stderr}");
         assert!(stdout.contains("no findings"), "{ci}: {stdout}");
+    }
+}
+
+/// Each CI page shows a common mistake and what `trust lint` says about
+/// it: the findings shown are the ones the linter prints, word for word.
+#[test]
+fn every_ci_page_mistake_gets_the_findings_it_shows() {
+    for ci in CI_PAGES {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("trust-policy.json"),
+            ci_page_block(ci, "lint-mistake"),
+        )
+        .unwrap();
+        let out = Command::new(BIN)
+            .args(["trust", "lint", "trust-policy.json"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{ci}: {stdout}");
+        assert_eq!(
+            stdout.trim_end(),
+            ci_page_block(ci, "lint-findings").trim_end(),
+            "{ci}: docs/ci/{ci}.md shows other findings than trust lint prints"
+        );
     }
 }
