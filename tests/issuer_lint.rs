@@ -399,13 +399,8 @@ fn every_ci_page_policy_lints_clean() {
     for ci in CI_PAGES {
         let file = dir.path().join(format!("{ci}.json"));
         std::fs::write(&file, ci_page_block(ci, "trust-policy")).unwrap();
-        let (code, stdout, stderr) = run(&[
-            "trust",
-            "lint",
-            "--fail-on",
-            "low",
-            file.to_str().unwrap(),
-        ]);
+        let (code, stdout, stderr) =
+            run(&["trust", "lint", "--fail-on", "low", file.to_str().unwrap()]);
         assert_eq!(code, 0, "{ci}: {stdout}{stderr}");
         assert!(stdout.contains("no findings"), "{ci}: {stdout}");
     }

@@ -9,7 +9,8 @@
 //! `gnome-keyring-daemon --replace`, and then asks for a role not fetched
 //! yet: that request reads the SSO token from the keychain and writes the
 //! new role credentials to it, both through the session opened before the
-//! restart. Finally a fresh store (a new connection) finds what was written.
+//! restart. Finally, with the daemon stopped, `credential-process` (a new
+//! process, a new connection) finds in the keychain what was written.
 //!
 //! What this guards, honestly: `keyring` 3, which credbroker used before,
 //! opened a new connection for every access, so it passed this test without
@@ -18,7 +19,6 @@
 
 mod support;
 
-use credbroker::store::{role_key, KeychainStore, SecretStore};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use support::{get_credentials, Env};
@@ -102,22 +102,15 @@ impl Drop for PrivateBus {
     }
 }
 
-fn keychain_item(service: &str, key: &str) -> Option<String> {
-    KeychainStore::new(service)
-        .get(key)
-        .expect("the keychain answers")
-        .map(|s| s.expose().to_string())
-}
-
 #[test]
 fn the_daemon_reads_and_writes_the_keychain_after_gnome_keyring_restarts() {
     let bus = PrivateBus::start();
-    // The only test in this binary: every process it starts (and its own
-    // keychain checks) uses the private bus.
-    std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &bus.address);
     bus.keyring(false);
 
     let mut env = Env::new("kcrestart", &["--auto-approve"]);
+    // Every command started from here on uses the private bus.
+    env.extra_env
+        .push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.address.clone()));
     env.write_standard_config();
     env.login();
     let endpoint = env.start_daemon();
@@ -128,16 +121,31 @@ fn the_daemon_reads_and_writes_the_keychain_after_gnome_keyring_restarts() {
     bus.keyring(true);
 
     // A role not fetched yet: reads the token, writes the credentials.
-    let (status, body) = get_credentials(&endpoint, "admin", &token);
-    assert_eq!(status, 200, "after the restart: {body}");
-    let stored = keychain_item(&env.name, &role_key("corp", "111111111111", "Admin"))
-        .expect("the credentials fetched after the restart are in the keychain");
-    assert!(
-        stored.contains(body["AccessKeyId"].as_str().unwrap()),
-        "the stored credentials are the ones served"
-    );
+    let (status, body_admin) = get_credentials(&endpoint, "admin", &token);
+    assert_eq!(status, 200, "after the restart: {body_admin}");
     // And the daemon goes on serving from the keychain it reopened.
     let (status, body) = get_credentials(&endpoint, "prod", &token);
     assert_eq!(status, 200, "a second request after the restart: {body}");
     assert_eq!(env.stat("StartDeviceAuthorization"), 1, "no new sign-in");
+
+    // What was fetched after the restart is in the keychain: with the
+    // daemon gone, credential-process reads it there, with no portal call.
+    env.kill_daemon();
+    let fetched = env.stat("GetRoleCredentials");
+    let out = env.run(&["credential-process", "--profile", "admin"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        stored["AccessKeyId"], body_admin["AccessKeyId"],
+        "the stored credentials are the ones served"
+    );
+    assert_eq!(
+        env.stat("GetRoleCredentials"),
+        fetched,
+        "read from the keychain"
+    );
 }

@@ -27,6 +27,8 @@ pub struct Env {
     pub emulator: Option<Child>,
     pub base_url: String,
     pub daemon: Option<Child>,
+    /// More variables for every command started from here on.
+    pub extra_env: Vec<(String, String)>,
 }
 
 impl Env {
@@ -43,6 +45,7 @@ impl Env {
             emulator: None,
             base_url: String::new(),
             daemon: None,
+            extra_env: Vec::new(),
         };
         let mut child = env
             .command()
@@ -131,6 +134,7 @@ impl Env {
         if !self.base_url.is_empty() {
             cmd.env("AWS_ENDPOINT_URL", &self.base_url);
         }
+        cmd.envs(self.extra_env.iter().map(|(k, v)| (k, v)));
     }
 
     /// Run `credbroker ARGS` to completion.
