@@ -3,7 +3,7 @@
 //! in the library.
 
 use clap::Parser;
-use credbroker::broker::BrokerError;
+use credbroker::broker::{BrokerError, ErrorKind};
 use credbroker::cli::{self, Cli};
 
 /// Exit status when the person must sign in first.
@@ -37,7 +37,7 @@ fn main() {
         Err(error) => {
             eprintln!("credbroker: {error:#}");
             match error.downcast_ref::<BrokerError>() {
-                Some(BrokerError::LoginRequired { .. }) => EXIT_LOGIN_REQUIRED,
+                Some(e) if e.is(ErrorKind::LoginRequired) => EXIT_LOGIN_REQUIRED,
                 _ => 1,
             }
         }
