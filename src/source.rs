@@ -70,6 +70,15 @@ impl ErrorKind {
         }
     }
 
+    /// The exit code of a CLI command that failed with this kind: 3 when
+    /// the person must sign in first, so scripts can tell; 1 otherwise.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::LoginRequired => 3,
+            _ => 1,
+        }
+    }
+
     /// The kind a `code` names, the inverse of [`ErrorKind::code`]; also
     /// reads the socket's own request-error codes (`InvalidProfileName`,
     /// `BadRequest`). An unknown code is taken as passing trouble.
@@ -83,6 +92,42 @@ impl ErrorKind {
             _ => ErrorKind::Upstream,
         }
     }
+}
+
+/// The text of `error` and of every error under it, joined by ": " as
+/// anyhow's `{:#}` does.
+pub fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+/// What the CLI prints for a failed command, and its exit code. The chain
+/// is shown down to the first [`BrokerError`], whose message already holds
+/// its cause's text as shown today; the cause's own chain goes to the debug
+/// log (`-v`) rather than repeating that text on the person's screen.
+pub fn cli_failure(error: &anyhow::Error) -> (String, i32) {
+    let mut shown = String::new();
+    let mut code = 1;
+    for link in error.chain() {
+        if !shown.is_empty() {
+            shown.push_str(": ");
+        }
+        shown.push_str(&link.to_string());
+        if let Some(broker) = link.downcast_ref::<BrokerError>() {
+            code = broker.kind.exit_code();
+            if let Some(cause) = std::error::Error::source(broker) {
+                tracing::debug!(cause = %chain_text(cause), "caused by");
+            }
+            break;
+        }
+    }
+    (shown, code)
 }
 
 /// The underlying error a [`BrokerError`] was made from.
@@ -324,6 +369,27 @@ mod tests {
         );
         assert_eq!(err.status(), 403);
         assert_eq!(err.code(), "LoginRequired");
+    }
+
+    #[test]
+    fn the_cli_shows_the_message_once_and_keeps_the_context_above_it() {
+        let io = std::io::Error::other("denied");
+        let err =
+            BrokerError::keychain(format!("the OS keychain did not answer: {io}")).with_source(io);
+        let wrapped = anyhow::Error::new(err).context("cannot serve profile 'dev'");
+        let (shown, code) = cli_failure(&wrapped);
+        assert_eq!(
+            shown,
+            "cannot serve profile 'dev': the OS keychain did not answer: denied"
+        );
+        assert_eq!(code, 1);
+        let login = anyhow::Error::new(BrokerError::login_required("expired", "credbroker login"));
+        assert_eq!(
+            cli_failure(&login),
+            ("expired; run `credbroker login`".to_string(), 3)
+        );
+        let other = anyhow::anyhow!("plain");
+        assert_eq!(cli_failure(&other), ("plain".to_string(), 1));
     }
 
     #[test]
