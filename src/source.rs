@@ -3,13 +3,16 @@
 //! the interface a source implements, and the value it serves.
 //!
 //! [`BrokerError`] is the one typed error of serving credentials. Its
-//! [`ErrorKind`] decides everything a caller shows for it, in one place: the HTTP
-//! status and error code the endpoint answers with ([`BrokerError::status`],
-//! [`BrokerError::code`]), the socket's wire form (the same code and status,
-//! and for `LoginRequired` the reason and the command apart, so the client
-//! rebuilds the error without cutting text) and, through the CLI, the exit
-//! code. The SSO session keeper, the web identity and the broker all fail
-//! with it, and so depend on this module rather than on one another.
+//! [`ErrorKind`] decides everything a caller shows for it, in one place:
+//! the HTTP status and error code the endpoint answers with
+//! ([`ErrorKind::status`], [`ErrorKind::code`]), the socket's wire form
+//! (the same code and status, with the message and the hint apart, so the
+//! client rebuilds the error without cutting text) and, through
+//! [`cli_failure`], the exit code. The error it was made from (I/O, SDK,
+//! keychain) is kept as its [`std::error::Error::source`], so the chain
+//! reaches logs. The SSO session keeper, the web identity and the broker
+//! all fail with it, and so depend on this module rather than on one
+//! another.
 
 use crate::audit::Subject;
 use crate::model::{RoleCredentials, Vended};
