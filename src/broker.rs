@@ -37,7 +37,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-pub use crate::source::{BrokerError, CredentialSource, Served};
+pub use crate::source::{BrokerError, CredentialSource, ErrorKind, Served};
 
 /// One role in one session: the key of an SSO role's slot.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -337,7 +337,7 @@ impl Broker {
     fn resolve(&self, profile: &str) -> Result<Arc<SsoRole>, BrokerError> {
         let config = self
             .config()
-            .map_err(|e| BrokerError::Config(e.to_string()))?;
+            .map_err(|e| BrokerError::config(e.to_string()).with_source(e))?;
         {
             let memo = self.resolved.read().unwrap();
             let same_parse = memo
@@ -429,11 +429,11 @@ impl Broker {
         let Some(how) = how else {
             // Forgotten by a logout while this request waited.
             return Err(match slot.key.sso_session() {
-                Some(session) => BrokerError::LoginRequired {
-                    reason: format!("signed out of SSO session '{session}'"),
-                    command: format!("credbroker login --sso-session {session}"),
-                },
-                None => BrokerError::Upstream("the credentials were dropped; try again".into()),
+                Some(session) => BrokerError::login_required(
+                    format!("signed out of SSO session '{session}'"),
+                    format!("credbroker login --sso-session {session}"),
+                ),
+                None => BrokerError::upstream("the credentials were dropped; try again"),
             });
         };
         let fetched = match &how {
@@ -463,8 +463,9 @@ impl Broker {
                 self.renewal_wakeup.notify_one();
                 Ok(vended)
             }
-            Err(BrokerError::Upstream(message)) => {
-                self.record_upstream_error(&message);
+            Err(e) if e.is(ErrorKind::Upstream) => {
+                let message = e.message();
+                self.record_upstream_error(message);
                 // During an outage, still-valid credentials are better than none.
                 let stale = slot.current.read().unwrap().clone();
                 match stale.filter(|v| lifecycle::is_unexpired(&v.credentials, self.clock.now())) {
@@ -472,7 +473,7 @@ impl Broker {
                         tracing::warn!(key = ?slot.key, %message, "renewal failed; serving cached credentials");
                         Ok(vended)
                     }
-                    None => Err(BrokerError::Upstream(message)),
+                    None => Err(e),
                 }
             }
             Err(e) => Err(e),
@@ -514,18 +515,15 @@ impl Broker {
             }
         }
         let mut creds = result.map_err(|e| match e {
-            PortalError::Unauthorized => BrokerError::LoginRequired {
-                reason: format!(
+            PortalError::Unauthorized => BrokerError::login_required(format!(
                     "IAM Identity Center rejected the sign-in for session '{}' (expired or revoked)",
                     session.key
-                ),
-                command: session.login_command.clone(),
-            },
-            PortalError::NotFound(_) => BrokerError::NotBrokered(format!(
+                ), session.login_command.clone()),
+            PortalError::NotFound(_) => BrokerError::not_brokered(format!(
                 "role {role} in account {account} is not assigned to you (profile '{}')",
                 target.profile
             )),
-            PortalError::Transient(m) | PortalError::Other(m) => BrokerError::Upstream(m),
+            PortalError::Transient(m) | PortalError::Other(m) => BrokerError::upstream(m),
         })?;
         creds.issued_at.get_or_insert(self.clock.now());
         creds.account_id.get_or_insert_with(|| account.clone());
@@ -543,15 +541,14 @@ impl Broker {
 
 /// A config error as the broker reports it. Every message names the file.
 pub fn config_error(e: ConfigError) -> BrokerError {
-    match e {
-        ConfigError::UnknownProfile { .. } => BrokerError::UnknownProfile(e.to_string()),
-        ConfigError::UnknownSession { .. } | ConfigError::Incomplete(_) => {
-            BrokerError::NotBrokered(e.to_string())
-        }
+    let kind = match e {
+        ConfigError::UnknownProfile { .. } => ErrorKind::UnknownProfile,
+        ConfigError::UnknownSession { .. } | ConfigError::Incomplete(_) => ErrorKind::NotBrokered,
         ConfigError::Syntax { .. } | ConfigError::Io { .. } | ConfigError::Chain { .. } => {
-            BrokerError::Config(e.to_string())
+            ErrorKind::Config
         }
-    }
+    };
+    BrokerError::new(kind, e.to_string()).with_source(e)
 }
 
 /// What a slot holds, for `status` and the audit trail (times left zero).
@@ -604,7 +601,7 @@ fn chain_of(key: &SlotKey) -> Option<String> {
 }
 
 fn keychain_error(e: StoreError) -> BrokerError {
-    BrokerError::Keychain(e.to_string())
+    BrokerError::keychain(e.to_string()).with_source(e)
 }
 
 impl SsoRole {

@@ -3,11 +3,8 @@
 //! in the library.
 
 use clap::Parser;
-use credbroker::broker::BrokerError;
 use credbroker::cli::{self, Cli};
-
-/// Exit status when the person must sign in first.
-const EXIT_LOGIN_REQUIRED: i32 = 3;
+use credbroker::source::cli_failure;
 
 fn main() {
     // A shell asking for completions (CREDBROKER_COMPLETE set) is answered here.
@@ -35,11 +32,9 @@ fn main() {
     let code = match runtime.block_on(cli::run(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("credbroker: {error:#}");
-            match error.downcast_ref::<BrokerError>() {
-                Some(BrokerError::LoginRequired { .. }) => EXIT_LOGIN_REQUIRED,
-                _ => 1,
-            }
+            let (shown, code) = cli_failure(&error);
+            eprintln!("credbroker: {shown}");
+            code
         }
     };
     // Leave the runtime without waiting on blocking keychain calls.

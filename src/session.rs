@@ -17,7 +17,7 @@ use crate::config::SessionInfo;
 use crate::context::Context;
 use crate::lifecycle;
 use crate::model::SsoToken;
-use crate::source::BrokerError;
+use crate::source::{BrokerError, ErrorKind};
 use crate::sso::oidc::{self, RefreshError};
 use crate::store::Vault;
 use chrono::{DateTime, Duration, Utc};
@@ -139,18 +139,17 @@ impl SessionKeeper {
         self.vault
             .sso_token(&session.key)
             .await
-            .map_err(|e| BrokerError::Keychain(e.to_string()))
+            .map_err(|e| BrokerError::keychain(e.to_string()).with_source(e))
     }
 
     /// A usable access token for `session`, refreshed first when due.
     pub async fn token(&self, session: &SessionInfo) -> Result<SsoToken, BrokerError> {
-        let token = self
-            .stored(session)
-            .await?
-            .ok_or_else(|| BrokerError::LoginRequired {
-                reason: format!("not signed in to SSO session '{}'", session.key),
-                command: session.login_command.clone(),
-            })?;
+        let token = self.stored(session).await?.ok_or_else(|| {
+            BrokerError::login_required(
+                format!("not signed in to SSO session '{}'", session.key),
+                session.login_command.clone(),
+            )
+        })?;
         let now = self.ctx.clock.now();
         // A refresh that failed for a passing reason (IdP down, keychain
         // busy) is reported as such: the session is not dead, so a 4xx
@@ -159,7 +158,7 @@ impl SessionKeeper {
         let token = if lifecycle::token_refresh_due(&token, now) && token.refresh_token.is_some() {
             match self.refresh(session, false).await {
                 Ok(fresh) => fresh,
-                Err(e @ (BrokerError::Upstream(_) | BrokerError::Keychain(_))) => {
+                Err(e) if e.is(ErrorKind::Upstream) || e.is(ErrorKind::Keychain) => {
                     transient = Some(e);
                     token
                 }
@@ -183,10 +182,10 @@ impl SessionKeeper {
             .as_ref()
             .map(|(n, _)| n.reason.clone())
             .unwrap_or_else(|| format!("the SSO session '{}' has expired", session.key));
-        Err(BrokerError::LoginRequired {
+        Err(BrokerError::login_required(
             reason,
-            command: session.login_command.clone(),
-        })
+            session.login_command.clone(),
+        ))
     }
 
     /// Refresh `session`'s access token now (`force`: even when not yet due,
@@ -198,10 +197,8 @@ impl SessionKeeper {
     ) -> Result<SsoToken, BrokerError> {
         let slot = self.slot(&session.key);
         let _one_at_a_time = slot.refreshing.lock().await;
-        let login_required = |reason: String| BrokerError::LoginRequired {
-            reason,
-            command: session.login_command.clone(),
-        };
+        let login_required =
+            |reason: String| BrokerError::login_required(reason, session.login_command.clone());
         let token = self.stored(session).await?.ok_or_else(|| {
             login_required(format!("not signed in to SSO session '{}'", session.key))
         })?;
@@ -221,8 +218,8 @@ impl SessionKeeper {
                 return Ok(token);
             }
             if state.last_failure.is_some_and(|at| now - at < RETRY_AFTER) {
-                return Err(BrokerError::Upstream(
-                    "token refresh failed recently; waiting before the next attempt".into(),
+                return Err(BrokerError::upstream(
+                    "token refresh failed recently; waiting before the next attempt",
                 ));
             }
         }
@@ -240,7 +237,7 @@ impl SessionKeeper {
             .vault
             .registration(&registration_key)
             .await
-            .map_err(|e| BrokerError::Keychain(e.to_string()))?;
+            .map_err(|e| BrokerError::keychain(e.to_string()).with_source(e))?;
         let outcome = match &registration {
             Some(reg) if reg.expires_at > now => {
                 let refresh_session = SessionInfo {
@@ -270,7 +267,7 @@ impl SessionKeeper {
                 self.vault
                     .put_sso_token(&session.key, &fresh)
                     .await
-                    .map_err(|e| BrokerError::Keychain(e.to_string()))?;
+                    .map_err(|e| BrokerError::keychain(e.to_string()).with_source(e))?;
                 slot.state.lock().unwrap().last_failure = None;
                 let export_home = self.export_home.lock().unwrap().clone();
                 if let Some(home) = export_home {
@@ -313,7 +310,7 @@ impl SessionKeeper {
             Err(RefreshError::Transient(m)) | Err(RefreshError::Other(m)) => {
                 tracing::warn!(session = %session.key, error = %m, "token refresh failed; will retry");
                 slot.state.lock().unwrap().last_failure = Some(now);
-                Err(BrokerError::Upstream(m))
+                Err(BrokerError::upstream(m))
             }
         }
     }

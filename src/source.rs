@@ -3,65 +3,275 @@
 //! the interface a source implements, and the value it serves.
 //!
 //! [`BrokerError`] is the one typed error of serving credentials. Its
-//! variant decides everything a caller shows for it, in one place: the HTTP
-//! status and error code the endpoint answers with ([`BrokerError::status`],
-//! [`BrokerError::code`]), the socket's wire form (the same code and status,
-//! and for `LoginRequired` the reason and the command apart, so the client
-//! rebuilds the error without cutting text) and, through the CLI, the exit
-//! code. The SSO session keeper, the web identity and the broker all fail
-//! with it, and so depend on this module rather than on one another.
+//! [`ErrorKind`] decides everything a caller shows for it, in one place:
+//! the HTTP status and error code the endpoint answers with
+//! ([`ErrorKind::status`], [`ErrorKind::code`]), the socket's wire form
+//! (the same code and status, with the message and the hint apart, so the
+//! client rebuilds the error without cutting text) and, through
+//! [`cli_failure`], the exit code. The error it was made from (I/O, SDK,
+//! keychain) is kept as its [`std::error::Error::source`], so the chain
+//! reaches logs. The SSO session keeper, the web identity and the broker
+//! all fail with it, and so depend on this module rather than on one
+//! another.
 
 use crate::audit::Subject;
 use crate::model::{RoleCredentials, Vended};
 use std::future::Future;
 use std::sync::Arc;
 
-/// Why credentials could not be served. The variant decides the HTTP status
-/// and the exit code, so callers match on it rather than on text.
-#[derive(Debug, thiserror::Error)]
-pub enum BrokerError {
+/// What kind of failure a [`BrokerError`] is. The kind alone decides the
+/// HTTP status, the error code (endpoint and socket alike) and the exit
+/// code, so callers match on it rather than on text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
     /// No such profile in the AWS config file (404); the message names the
     /// file looked in.
-    #[error("{0}")]
-    UnknownProfile(String),
+    UnknownProfile,
     /// The profile exists but names no SSO account and role (404).
-    #[error("{0}")]
-    NotBrokered(String),
-    /// The person must sign in; `command` is the exact command to run (403).
-    #[error("{reason}; run `{command}`")]
-    LoginRequired { reason: String, command: String },
+    NotBrokered,
+    /// The person must sign in; the hint is the exact command to run (403).
+    LoginRequired,
     /// The AWS config file could not be read or parsed (400: not transient).
-    #[error("{0}")]
-    Config(String),
+    Config,
     /// Transient upstream trouble: throttling, 5xx, network (503).
-    #[error("{0}")]
-    Upstream(String),
+    Upstream,
     /// The keychain did not answer (503).
-    #[error("{0}")]
-    Keychain(String),
+    Keychain,
 }
 
-impl BrokerError {
-    /// The HTTP status the endpoint answers with.
-    pub fn status(&self) -> u16 {
+impl ErrorKind {
+    /// Every kind, for tests that must cover them all.
+    pub const ALL: [ErrorKind; 6] = [
+        ErrorKind::UnknownProfile,
+        ErrorKind::NotBrokered,
+        ErrorKind::LoginRequired,
+        ErrorKind::Config,
+        ErrorKind::Upstream,
+        ErrorKind::Keychain,
+    ];
+
+    /// The HTTP status the endpoint answers with, and the socket carries.
+    pub fn status(self) -> u16 {
         match self {
-            BrokerError::UnknownProfile(_) | BrokerError::NotBrokered(_) => 404,
-            BrokerError::LoginRequired { .. } => 403,
-            BrokerError::Config(_) => 400,
-            BrokerError::Upstream(_) | BrokerError::Keychain(_) => 503,
+            ErrorKind::UnknownProfile | ErrorKind::NotBrokered => 404,
+            ErrorKind::LoginRequired => 403,
+            ErrorKind::Config => 400,
+            ErrorKind::Upstream | ErrorKind::Keychain => 503,
         }
     }
 
-    /// The `code` field of the error body.
-    pub fn code(&self) -> &'static str {
+    /// The `code` field of the endpoint's error body and of the socket's
+    /// error reply.
+    pub fn code(self) -> &'static str {
         match self {
-            BrokerError::UnknownProfile(_) => "UnknownProfile",
-            BrokerError::NotBrokered(_) => "ProfileNotBrokered",
-            BrokerError::LoginRequired { .. } => "LoginRequired",
-            BrokerError::Config(_) => "InvalidConfiguration",
-            BrokerError::Upstream(_) => "UpstreamUnavailable",
-            BrokerError::Keychain(_) => "KeychainUnavailable",
+            ErrorKind::UnknownProfile => "UnknownProfile",
+            ErrorKind::NotBrokered => "ProfileNotBrokered",
+            ErrorKind::LoginRequired => "LoginRequired",
+            ErrorKind::Config => "InvalidConfiguration",
+            ErrorKind::Upstream => "UpstreamUnavailable",
+            ErrorKind::Keychain => "KeychainUnavailable",
         }
+    }
+
+    /// The exit code of a CLI command that failed with this kind: 3 when
+    /// the person must sign in first, so scripts can tell; 1 otherwise.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::LoginRequired => 3,
+            _ => 1,
+        }
+    }
+
+    /// The kind a `code` names, the inverse of [`ErrorKind::code`]; also
+    /// reads the socket's own request-error codes (`InvalidProfileName`,
+    /// `BadRequest`). An unknown code is taken as passing trouble.
+    pub fn from_code(code: &str) -> ErrorKind {
+        match code {
+            "UnknownProfile" => ErrorKind::UnknownProfile,
+            "ProfileNotBrokered" | "InvalidProfileName" => ErrorKind::NotBrokered,
+            "LoginRequired" => ErrorKind::LoginRequired,
+            "InvalidConfiguration" | "BadRequest" => ErrorKind::Config,
+            "KeychainUnavailable" => ErrorKind::Keychain,
+            _ => ErrorKind::Upstream,
+        }
+    }
+}
+
+/// The text of `error` and of every error under it, joined by ": " as
+/// anyhow's `{:#}` does.
+pub fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+/// What the CLI prints for a failed command, and its exit code. The chain
+/// is shown down to the first [`BrokerError`], whose message already holds
+/// its cause's text as shown today; the cause's own chain goes to the debug
+/// log (`-v`) rather than repeating that text on the person's screen.
+pub fn cli_failure(error: &anyhow::Error) -> (String, i32) {
+    let mut shown = String::new();
+    let mut code = 1;
+    for link in error.chain() {
+        if !shown.is_empty() {
+            shown.push_str(": ");
+        }
+        shown.push_str(&link.to_string());
+        if let Some(broker) = link.downcast_ref::<BrokerError>() {
+            code = broker.kind.exit_code();
+            if let Some(cause) = std::error::Error::source(broker) {
+                tracing::debug!(cause = %chain_text(cause), "caused by");
+            }
+            break;
+        }
+    }
+    (shown, code)
+}
+
+/// The underlying error a [`BrokerError`] was made from.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why credentials could not be served: a kind, the message shown to the
+/// person, a hint (for `LoginRequired`, the command to run) and the
+/// underlying error where there is one, returned by
+/// [`std::error::Error::source`] so `{:#}` and logs show the chain.
+///
+/// The message is what is shown today and must hold no secret; a cause is
+/// only ever an error whose text is already shown (SDK, I/O, keychain).
+#[derive(Clone)]
+pub struct BrokerError {
+    kind: ErrorKind,
+    message: String,
+    hint: Option<String>,
+    source: Option<Cause>,
+}
+
+impl BrokerError {
+    /// An error of `kind` with `message` and no hint or cause.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        BrokerError {
+            kind,
+            message: message.into(),
+            hint: None,
+            source: None,
+        }
+    }
+
+    /// See [`ErrorKind::UnknownProfile`].
+    pub fn unknown_profile(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::UnknownProfile, message)
+    }
+
+    /// See [`ErrorKind::NotBrokered`].
+    pub fn not_brokered(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotBrokered, message)
+    }
+
+    /// See [`ErrorKind::Config`].
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config, message)
+    }
+
+    /// See [`ErrorKind::Upstream`].
+    pub fn upstream(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Upstream, message)
+    }
+
+    /// See [`ErrorKind::Keychain`].
+    pub fn keychain(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Keychain, message)
+    }
+
+    /// The person must sign in: `reason` says why, `command` what to run.
+    pub fn login_required(reason: impl Into<String>, command: impl Into<String>) -> Self {
+        Self::new(ErrorKind::LoginRequired, reason).with_hint(command)
+    }
+
+    /// The same error with `hint` (what to do next).
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The same error, keeping `cause` as its [`std::error::Error::source`].
+    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(cause));
+        self
+    }
+
+    /// The same error, keeping an already shared cause.
+    pub fn with_cause(mut self, cause: Option<Cause>) -> Self {
+        self.source = cause;
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message without the hint (for `LoginRequired`, the reason).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// What to do next (for `LoginRequired`, the command to run).
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
+    /// The underlying error, shared, to carry over to a rebuilt error.
+    pub fn cause(&self) -> Option<&Cause> {
+        self.source.as_ref()
+    }
+
+    /// The HTTP status the endpoint answers with ([`ErrorKind::status`]).
+    pub fn status(&self) -> u16 {
+        self.kind.status()
+    }
+
+    /// The `code` field of the error body ([`ErrorKind::code`]).
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+
+    pub fn is(&self, kind: ErrorKind) -> bool {
+        self.kind == kind
+    }
+}
+
+/// Shows the cause by its `Display` only: an SDK error's `Debug` holds the
+/// raw HTTP response, which is never logged.
+impl std::fmt::Debug for BrokerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerError")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("hint", &self.hint)
+            .field("source", &self.source.as_ref().map(|e| e.to_string()))
+            .finish()
+    }
+}
+
+impl std::fmt::Display for BrokerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "; run `{hint}`")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for BrokerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -107,4 +317,88 @@ pub struct Served {
     pub body: bytes::Bytes,
     /// Who the audit record is about, when the source knows the role.
     pub subject: Option<Arc<Subject>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn an_error_made_from_an_io_error_keeps_it_as_its_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let err = BrokerError::config(format!("cannot read /t: {io}")).with_source(io);
+        assert_eq!(err.to_string(), "cannot read /t: denied");
+        let cause = err.source().expect("the cause is kept");
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .expect("an io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        // A clone (the single flight hands one to every waiter) keeps it too.
+        assert!(err.clone().source().is_some());
+        // anyhow's alternate form walks the chain.
+        let shown = format!("{:#}", anyhow::Error::new(err));
+        assert_eq!(shown, "cannot read /t: denied: denied");
+    }
+
+    #[test]
+    fn an_sdk_error_is_kept_and_its_chain_walked() {
+        type Sdk = aws_sdk_sts::error::SdkError<
+            aws_sdk_sts::operation::assume_role::AssumeRoleError,
+            aws_sdk_sts::config::http::HttpResponse,
+        >;
+        let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out");
+        let sdk = Sdk::timeout_error(io);
+        let err = BrokerError::upstream("STS did not answer").with_source(sdk);
+        let cause = err.source().expect("the cause is kept");
+        assert!(cause.downcast_ref::<Sdk>().is_some(), "{cause}");
+        let deepest = std::iter::successors(Some(cause), |e| (*e).source())
+            .last()
+            .unwrap();
+        assert!(
+            deepest.downcast_ref::<std::io::Error>().is_some(),
+            "{deepest}"
+        );
+        assert!(format!("{err:?}").contains("STS did not answer"));
+    }
+
+    #[test]
+    fn no_cause_no_source_and_the_hint_is_shown_after_the_message() {
+        let err = BrokerError::login_required("expired", "credbroker login --sso-session corp");
+        assert!(err.source().is_none());
+        assert_eq!(
+            err.to_string(),
+            "expired; run `credbroker login --sso-session corp`"
+        );
+        assert_eq!(err.status(), 403);
+        assert_eq!(err.code(), "LoginRequired");
+    }
+
+    #[test]
+    fn the_cli_shows_the_message_once_and_keeps_the_context_above_it() {
+        let io = std::io::Error::other("denied");
+        let err =
+            BrokerError::keychain(format!("the OS keychain did not answer: {io}")).with_source(io);
+        let wrapped = anyhow::Error::new(err).context("cannot serve profile 'dev'");
+        let (shown, code) = cli_failure(&wrapped);
+        assert_eq!(
+            shown,
+            "cannot serve profile 'dev': the OS keychain did not answer: denied"
+        );
+        assert_eq!(code, 1);
+        let login = anyhow::Error::new(BrokerError::login_required("expired", "credbroker login"));
+        assert_eq!(
+            cli_failure(&login),
+            ("expired; run `credbroker login`".to_string(), 3)
+        );
+        let other = anyhow::anyhow!("plain");
+        assert_eq!(cli_failure(&other), ("plain".to_string(), 1));
+    }
+
+    #[test]
+    fn every_code_reads_back_as_its_kind() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_code(kind.code()), kind);
+        }
+    }
 }

@@ -75,10 +75,11 @@ pub async fn fetch_token(source: &TokenSource, env: &ActionsEnv) -> Result<Secre
     match source {
         TokenSource::File(path) => {
             let text = tokio::fs::read_to_string(path).await.map_err(|e| {
-                BrokerError::Config(format!(
+                BrokerError::config(format!(
                     "cannot read the web identity token file {}: {e}",
                     path.display()
                 ))
+                .with_source(e)
             })?;
             Ok(Secret::new(text.trim()))
         }
@@ -86,10 +87,10 @@ pub async fn fetch_token(source: &TokenSource, env: &ActionsEnv) -> Result<Secre
             let url = env
                 .request_url
                 .as_deref()
-                .ok_or_else(|| BrokerError::Config(MISSING_ID_TOKEN_PERMISSION.into()))?;
+                .ok_or_else(|| BrokerError::config(MISSING_ID_TOKEN_PERMISSION))?;
             let token = env.request_token.as_ref().ok_or_else(|| {
-                BrokerError::Config(
-                    "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set; add `permissions: id-token: write` to the job".into(),
+                BrokerError::config(
+                    "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set; add `permissions: id-token: write` to the job",
                 )
             })?;
             let response = reqwest::Client::new()
@@ -100,28 +101,28 @@ pub async fn fetch_token(source: &TokenSource, env: &ActionsEnv) -> Result<Secre
                 .send()
                 .await
                 .map_err(|e| {
-                    BrokerError::Upstream(format!("cannot reach the GitHub token service: {e}"))
+                    BrokerError::upstream(format!("cannot reach the GitHub token service: {e}"))
+                        .with_source(e)
                 })?;
             let status = response.status();
             if !status.is_success() {
                 let message = format!("the GitHub token service answered HTTP {}", status.as_u16());
                 return Err(if status.is_server_error() || status.as_u16() == 429 {
-                    BrokerError::Upstream(message)
+                    BrokerError::upstream(message)
                 } else {
-                    BrokerError::Config(format!(
+                    BrokerError::config(format!(
                         "{message}; is ACTIONS_ID_TOKEN_REQUEST_TOKEN from this job?"
                     ))
                 });
             }
             let body: serde_json::Value = response.json().await.map_err(|e| {
-                BrokerError::Upstream(format!("the GitHub token service sent no JSON: {e}"))
+                BrokerError::upstream(format!("the GitHub token service sent no JSON: {e}"))
+                    .with_source(e)
             })?;
             body.get("value")
                 .and_then(serde_json::Value::as_str)
                 .map(Secret::new)
-                .ok_or_else(|| {
-                    BrokerError::Upstream("the GitHub token service sent no `value`".into())
-                })
+                .ok_or_else(|| BrokerError::upstream("the GitHub token service sent no `value`"))
         }
         other => crate::ci_token::fetch(other, &env.vars, Utc::now()).await,
     }
@@ -145,9 +146,9 @@ pub async fn assume(
         .set_duration_seconds(target.duration_seconds)
         .send()
         .await
-        .map_err(|e| sts_error(target, crate::sso::classify(&e).at(client.url())))?;
+        .map_err(|e| sts_error(target, crate::sso::classify(&e).at(client.url())).with_source(e))?;
     let creds = out.credentials().ok_or_else(|| {
-        BrokerError::Upstream("AssumeRoleWithWebIdentity returned no credentials".into())
+        BrokerError::upstream("AssumeRoleWithWebIdentity returned no credentials")
     })?;
     crate::model::refuse_empty_keys(
         "AssumeRoleWithWebIdentity",
@@ -155,9 +156,9 @@ pub async fn assume(
         creds.secret_access_key(),
         creds.session_token(),
     )
-    .map_err(BrokerError::Upstream)?;
+    .map_err(BrokerError::upstream)?;
     let expiration = DateTime::from_timestamp(creds.expiration().secs(), 0).ok_or_else(|| {
-        BrokerError::Upstream("AssumeRoleWithWebIdentity returned an impossible expiration".into())
+        BrokerError::upstream("AssumeRoleWithWebIdentity returned an impossible expiration")
     })?;
     tracing::info!(profile = %target.profile, role = %target.role_arn, expires = %expiration, "assumed role with web identity");
     Ok(RoleCredentials {
@@ -199,9 +200,9 @@ fn sts_error(target: &WebIdentityTarget, failure: crate::sso::CallFailure) -> Br
         target.role_arn, target.profile, failure.detail
     );
     if transient {
-        BrokerError::Upstream(message)
+        BrokerError::upstream(message)
     } else {
-        BrokerError::Config(message)
+        BrokerError::config(message)
     }
 }
 

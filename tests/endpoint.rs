@@ -42,17 +42,15 @@ impl CredentialSource for FixedCredentials {
                 account_id: Some("111111111111".into()),
                 issued_at: None,
             }),
-            "signed-out" => Err(BrokerError::LoginRequired {
-                reason: "the session my-sso is not signed in".into(),
-                command: LOGIN_COMMAND.into(),
-            }),
-            "plain" => Err(BrokerError::NotBrokered(
-                "profile plain names no role".into(),
+            "signed-out" => Err(BrokerError::login_required(
+                "the session my-sso is not signed in",
+                LOGIN_COMMAND,
             )),
-            "broken-config" => Err(BrokerError::Config("~/.aws/config:3: bad line".into())),
-            "throttled" => Err(BrokerError::Upstream("TooManyRequests".into())),
-            "locked" => Err(BrokerError::Keychain("the keychain is locked".into())),
-            other => Err(BrokerError::UnknownProfile(other.into())),
+            "plain" => Err(BrokerError::not_brokered("profile plain names no role")),
+            "broken-config" => Err(BrokerError::config("~/.aws/config:3: bad line")),
+            "throttled" => Err(BrokerError::upstream("TooManyRequests")),
+            "locked" => Err(BrokerError::keychain("the keychain is locked")),
+            other => Err(BrokerError::unknown_profile(other)),
         }
     }
 }

@@ -50,20 +50,21 @@ pub(crate) async fn assume_role(
         .config_override(aws_sdk_sts::Config::builder().credentials_provider(signing))
         .send()
         .await
-        .map_err(|e| refusal(hop, config_path, crate::sso::classify(&e).at(client.url())))?;
+        .map_err(|e| {
+            refusal(hop, config_path, crate::sso::classify(&e).at(client.url())).with_source(e)
+        })?;
     let creds = out
         .credentials()
-        .ok_or_else(|| BrokerError::Upstream("AssumeRole returned no credentials".into()))?;
+        .ok_or_else(|| BrokerError::upstream("AssumeRole returned no credentials"))?;
     crate::model::refuse_empty_keys(
         "AssumeRole",
         creds.access_key_id(),
         creds.secret_access_key(),
         creds.session_token(),
     )
-    .map_err(BrokerError::Upstream)?;
-    let expiration = DateTime::from_timestamp(creds.expiration().secs(), 0).ok_or_else(|| {
-        BrokerError::Upstream("AssumeRole returned an impossible expiration".into())
-    })?;
+    .map_err(BrokerError::upstream)?;
+    let expiration = DateTime::from_timestamp(creds.expiration().secs(), 0)
+        .ok_or_else(|| BrokerError::upstream("AssumeRole returned an impossible expiration"))?;
     tracing::info!(profile = %hop.profile, role = %hop.role_arn, expires = %expiration, "assumed role");
     Ok(RoleCredentials {
         access_key_id: creds.access_key_id().to_string(),
@@ -118,7 +119,7 @@ fn refusal(
         failure.detail
     );
     if transient {
-        return BrokerError::Upstream(message);
+        return BrokerError::upstream(message);
     }
     match failure.code.as_deref() {
         Some("validationerror")
@@ -139,12 +140,13 @@ fn refusal(
         }
         _ => {}
     }
-    BrokerError::Config(message)
+    BrokerError::config(message)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::ErrorKind;
 
     #[test]
     fn arns_split_into_account_and_role() {
@@ -172,14 +174,14 @@ mod tests {
         };
         let path = Path::new("/cfg");
         let e = refusal(&hop, path, failure("accessdenied", 403));
-        assert!(matches!(e, BrokerError::Config(_)), "{e}");
+        assert!(e.is(ErrorKind::Config), "{e}");
         assert!(e.to_string().contains("external_id"), "{e}");
         assert!(e.to_string().contains("/cfg"), "{e}");
         let e = refusal(&hop, path, failure("validationerror", 400));
         assert!(e.to_string().contains("3600 seconds"), "{e}");
         for (code, status) in [("throttling", 400), ("internalfailure", 500), ("x", 503)] {
             let e = refusal(&hop, path, failure(code, status));
-            assert!(matches!(e, BrokerError::Upstream(_)), "{code}: {e}");
+            assert!(e.is(ErrorKind::Upstream), "{code}: {e}");
         }
     }
 
@@ -231,7 +233,7 @@ mod tests {
         let e = assume_role(&clients, &hop, &source, Path::new("/cfg"), now)
             .await
             .unwrap_err();
-        assert!(matches!(e, BrokerError::Upstream(_)), "{e}");
+        assert!(e.is(ErrorKind::Upstream), "{e}");
         assert!(
             e.to_string()
                 .starts_with("AssumeRole answered with an empty"),

@@ -51,7 +51,7 @@ fn a_profile_is_resolved_once_per_parse() {
     ));
     assert!(matches!(
         broker.resolve("nope"),
-        Err(BrokerError::UnknownProfile(_))
+        Err(e) if e.is(ErrorKind::UnknownProfile)
     ));
 }
 

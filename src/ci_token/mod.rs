@@ -208,15 +208,16 @@ pub async fn fetch(
     now: DateTime<Utc>,
 ) -> Result<Secret, BrokerError> {
     match source {
-        TokenSource::GithubActions { .. } => Err(BrokerError::Config(
-            "github-actions tokens are fetched by the Actions token request".into(),
+        TokenSource::GithubActions { .. } => Err(BrokerError::config(
+            "github-actions tokens are fetched by the Actions token request",
         )),
         TokenSource::File(path) => {
             let text = tokio::fs::read_to_string(path).await.map_err(|e| {
-                BrokerError::Config(format!(
+                BrokerError::config(format!(
                     "cannot read the web identity token file {}: {e}",
                     path.display()
                 ))
+                .with_source(e)
             })?;
             Ok(Secret::new(text.trim()))
         }
@@ -231,11 +232,10 @@ pub async fn fetch(
         }
         TokenSource::Buildkite { audience, lifetime } => {
             let Some(agent) = env.which("buildkite-agent") else {
-                return Err(BrokerError::Config(
+                return Err(BrokerError::config(
                     "buildkite-agent is not on PATH: the buildkite source mints tokens with \
                      `buildkite-agent oidc request-token`, so run credbroker in a Buildkite job \
-                     step (agent 3.x), or pick another --source"
-                        .into(),
+                     step (agent 3.x), or pick another --source",
                 ));
             };
             let lifetime = lifetime.to_string();
@@ -265,7 +265,7 @@ pub async fn fetch(
                         .get(crate::config::CIRCLECI_VARIABLE)
                         .and_then(audience_of)
                         .ok_or_else(|| {
-                            BrokerError::Config(format!(
+                            BrokerError::config(format!(
                                 "{} is not set, so the audience for `circleci run oidc get` is \
                                  unknown: give --audience (credbroker_web_identity_audience), or \
                                  add a context to the job so CircleCI sets the variable",
@@ -308,10 +308,10 @@ fn variable_token(
 ) -> Result<Secret, BrokerError> {
     let variable = source.variable().unwrap_or_default();
     let Some(token) = env.get(variable) else {
-        return Err(BrokerError::Config(missing_variable(source, variable)));
+        return Err(BrokerError::config(missing_variable(source, variable)));
     };
     if let Some(exp) = expiry_of(token).filter(|exp| *exp <= now) {
-        return Err(BrokerError::Config(format!(
+        return Err(BrokerError::config(format!(
             "the token in {variable} expired at {} and this source cannot mint another: {}",
             exp.format("%Y-%m-%d %H:%M:%S UTC"),
             longer_job_hint(source)
@@ -353,12 +353,12 @@ async fn run_for_token(
     let out = tokio::time::timeout(COMMAND_TIMEOUT, cmd.output())
         .await
         .map_err(|_| {
-            BrokerError::Upstream(format!(
+            BrokerError::upstream(format!(
                 "{what} printed no token within {}s",
                 COMMAND_TIMEOUT.as_secs()
             ))
         })?
-        .map_err(|e| BrokerError::Config(format!("cannot run {what}: {e}")))?;
+        .map_err(|e| BrokerError::config(format!("cannot run {what}: {e}")).with_source(e))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let first: String = stderr
@@ -369,14 +369,14 @@ async fn run_for_token(
             .filter(|c| !c.is_control())
             .take(300)
             .collect();
-        return Err(BrokerError::Upstream(format!(
+        return Err(BrokerError::upstream(format!(
             "{what} failed ({}): {first}",
             out.status
         )));
     }
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if token.split('.').count() != 3 || token.contains(char::is_whitespace) {
-        return Err(BrokerError::Config(format!(
+        return Err(BrokerError::config(format!(
             "{what} printed something that is not a JWT (three base64url parts joined by dots)"
         )));
     }

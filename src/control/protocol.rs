@@ -22,7 +22,7 @@
 //! needed, so the client can rebuild the same [`BrokerError`] the in-process
 //! path would have returned (and so the same exit code).
 
-use crate::broker::{BrokerError, BrokerSnapshot};
+use crate::broker::{BrokerError, BrokerSnapshot, ErrorKind};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -141,10 +141,14 @@ pub struct ErrorReply {
     /// For `LoginRequired`: the exact command that signs in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_command: Option<String>,
-    /// For `LoginRequired`: why, without the command, so the client
+    /// For an error with a hint: the message without it, so the client
     /// rebuilds the error from its parts rather than by cutting the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What to do next ([`BrokerError::hint`]); for `LoginRequired` the same
+    /// as `login_command`, which older clients read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -160,14 +164,21 @@ impl ErrorReply {
             status,
             login_command: None,
             reason: None,
+            hint: None,
         }
     }
 
+    /// The wire form of `err`: its kind's code and status, the message as
+    /// shown, and the hint and the message without it as fields of their own.
+    /// The cause stays on this side; its text is already in the message.
     pub fn from_broker(err: &BrokerError) -> Self {
         let mut reply = ErrorReply::new(err.code(), err.to_string(), err.status());
-        if let BrokerError::LoginRequired { command, reason } = err {
-            reply.login_command = Some(command.clone());
-            reply.reason = Some(reason.clone());
+        if let Some(hint) = err.hint() {
+            reply.reason = Some(err.message().to_string());
+            reply.hint = Some(hint.to_string());
+            if err.is(ErrorKind::LoginRequired) {
+                reply.login_command = Some(hint.to_string());
+            }
         }
         reply
     }
@@ -193,26 +204,21 @@ impl ErrorReply {
     /// The broker error the in-process path would have returned, so
     /// callers (and exit codes) cannot tell the paths apart.
     pub fn into_broker_error(self) -> BrokerError {
-        match (self.code.as_str(), self.login_command) {
-            ("LoginRequired", Some(command)) => {
-                // A daemon from before `reason` existed sent the message only.
-                let reason = self.reason.unwrap_or_else(|| {
-                    let suffix = format!("; run `{command}`");
-                    self.message
-                        .strip_suffix(&suffix)
-                        .unwrap_or(&self.message)
-                        .to_string()
-                });
-                BrokerError::LoginRequired { reason, command }
-            }
-            ("UnknownProfile", _) => BrokerError::UnknownProfile(self.message),
-            ("ProfileNotBrokered" | "InvalidProfileName", _) => {
-                BrokerError::NotBrokered(self.message)
-            }
-            ("InvalidConfiguration" | "BadRequest", _) => BrokerError::Config(self.message),
-            ("KeychainUnavailable", _) => BrokerError::Keychain(self.message),
-            _ => BrokerError::Upstream(self.message),
-        }
+        let kind = ErrorKind::from_code(&self.code);
+        // A daemon from before `hint` sent `login_command` only, and one from
+        // before `reason` the whole message: cut the hint off it then.
+        let hint = self.hint.or(self.login_command);
+        let Some(hint) = hint else {
+            return BrokerError::new(kind, self.message);
+        };
+        let reason = self.reason.unwrap_or_else(|| {
+            let suffix = format!("; run `{hint}`");
+            self.message
+                .strip_suffix(&suffix)
+                .unwrap_or(&self.message)
+                .to_string()
+        });
+        BrokerError::new(kind, reason).with_hint(hint)
     }
 }
 
@@ -466,36 +472,75 @@ mod tests {
 
     #[test]
     fn login_required_survives_the_round_trip() {
-        let original = BrokerError::LoginRequired {
-            reason: "not signed in to SSO session 'corp'".into(),
-            command: "credbroker login --sso-session corp".into(),
-        };
+        let original = BrokerError::login_required(
+            "not signed in to SSO session 'corp'",
+            "credbroker login --sso-session corp",
+        );
         let line = ErrorReply::from_broker(&original).to_line();
         let CredentialsReply::Error(reply) = parse_credentials_reply(&line).unwrap() else {
             panic!("expected an error reply: {line}");
         };
         assert_eq!(reply.status, 403);
+        assert_eq!(reply.login_command, reply.hint);
         let rebuilt = reply.into_broker_error();
         assert_eq!(rebuilt.to_string(), original.to_string());
-        assert!(
-            matches!(rebuilt, BrokerError::LoginRequired { ref command, .. } if command == "credbroker login --sso-session corp")
-        );
+        assert!(rebuilt.is(ErrorKind::LoginRequired));
+        assert_eq!(rebuilt.hint(), Some("credbroker login --sso-session corp"));
+        assert_eq!(rebuilt.message(), "not signed in to SSO session 'corp'");
     }
 
     #[test]
-    fn other_errors_keep_their_code_and_status() {
-        for original in [
-            BrokerError::UnknownProfile("no profile named 'dev' in /home/u/.aws/config".into()),
-            BrokerError::NotBrokered("no role".into()),
-            BrokerError::Config("bad file".into()),
-            BrokerError::Upstream("throttled".into()),
-            BrokerError::Keychain("locked".into()),
+    fn every_kind_survives_the_round_trip_with_and_without_a_hint() {
+        for kind in ErrorKind::ALL {
+            for hint in [None, Some("credbroker login --sso-session corp")] {
+                let mut original = BrokerError::new(kind, "no profile named 'dev' (in /u/config)");
+                if let Some(hint) = hint {
+                    original = original.with_hint(hint);
+                }
+                let line = ErrorReply::from_broker(&original).to_line();
+                let CredentialsReply::Error(reply) = parse_credentials_reply(&line).unwrap() else {
+                    panic!("expected an error reply: {line}");
+                };
+                assert_eq!(reply.code, kind.code());
+                assert_eq!(reply.status, kind.status());
+                let rebuilt = reply.into_broker_error();
+                assert_eq!(rebuilt.kind(), kind, "{line}");
+                assert_eq!(rebuilt.message(), original.message(), "{line}");
+                assert_eq!(rebuilt.hint(), hint, "{line}");
+                assert_eq!(rebuilt.to_string(), original.to_string(), "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reply_from_an_older_daemon_still_decodes() {
+        // Before `reason`: the command only, and the message with it.
+        let line = r#"{"error":{"code":"LoginRequired","message":"expired; run `credbroker login --sso-session corp`","status":403,"login_command":"credbroker login --sso-session corp"}}"#;
+        let CredentialsReply::Error(reply) = parse_credentials_reply(line).unwrap() else {
+            panic!("expected an error reply");
+        };
+        let rebuilt = reply.into_broker_error();
+        assert!(rebuilt.is(ErrorKind::LoginRequired));
+        assert_eq!(rebuilt.message(), "expired");
+        assert_eq!(rebuilt.hint(), Some("credbroker login --sso-session corp"));
+        // Before `hint`: `reason` and `login_command`.
+        let line = r#"{"error":{"code":"LoginRequired","message":"expired; run `x`","status":403,"login_command":"x","reason":"expired"}}"#;
+        let CredentialsReply::Error(reply) = parse_credentials_reply(line).unwrap() else {
+            panic!("expected an error reply");
+        };
+        let rebuilt = reply.into_broker_error();
+        assert_eq!((rebuilt.message(), rebuilt.hint()), ("expired", Some("x")));
+        // The socket's own request errors, and codes it does not know.
+        for (code, kind) in [
+            ("InvalidProfileName", ErrorKind::NotBrokered),
+            ("BadRequest", ErrorKind::Config),
+            ("SomethingNew", ErrorKind::Upstream),
         ] {
-            let reply = ErrorReply::from_broker(&original);
-            let rebuilt = reply.clone().into_broker_error();
-            assert_eq!(rebuilt.code(), original.code());
-            assert_eq!(rebuilt.status(), reply.status);
-            assert_eq!(rebuilt.to_string(), original.to_string());
+            let rebuilt = ErrorReply::new(code, "nope", 400).into_broker_error();
+            assert_eq!(
+                (rebuilt.kind(), rebuilt.to_string().as_str()),
+                (kind, "nope")
+            );
         }
     }
 

@@ -23,11 +23,11 @@ impl CredentialSource for Table {
                 account_id: Some("111111111111".into()),
                 issued_at: None,
             }),
-            "locked" => Err(BrokerError::LoginRequired {
-                reason: "not signed in to SSO session 'corp'".into(),
-                command: "credbroker login --sso-session corp".into(),
-            }),
-            other => Err(BrokerError::UnknownProfile(other.into())),
+            "locked" => Err(BrokerError::login_required(
+                "not signed in to SSO session 'corp'",
+                "credbroker login --sso-session corp",
+            )),
+            other => Err(BrokerError::unknown_profile(other)),
         }
     }
 
@@ -126,10 +126,9 @@ async fn answers_credentials_errors_and_status() {
     let CredentialsReply::Error(error) = reply else {
         panic!("{reply:?}")
     };
-    assert!(matches!(
-        error.into_broker_error(),
-        BrokerError::LoginRequired { .. }
-    ));
+    assert!(error
+        .into_broker_error()
+        .is(crate::broker::ErrorKind::LoginRequired));
 
     let reply = client::credentials(&running.path, "nope", Path::new("/tmp/config"))
         .await
