@@ -113,6 +113,22 @@ fn timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// A client of one SDK crate with the settings every credbroker client
+/// shares: the latest behaviour version, standard retries, the timeouts,
+/// and the endpoint the context names (none: the SDK's own). The three
+/// crates' config builders are distinct types, hence a macro.
+macro_rules! unsigned_client {
+    ($sdk:ident, $region:expr, $url:expr) => {{
+        let mut conf = $sdk::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region($region)
+            .retry_config(RetryConfig::standard())
+            .timeout_config(timeouts());
+        conf.set_endpoint_url($url);
+        $sdk::Client::from_conf(conf.build())
+    }};
+}
+
 impl SdkClients {
     pub fn new(env: Env) -> SdkClients {
         SdkClients {
@@ -164,26 +180,14 @@ impl SdkClients {
     /// The SSO portal client for `region`.
     pub fn portal(&self, region: &str) -> PortalClient {
         self.cached(&self.portal, Service::Portal, region, |region, url| {
-            let mut conf = aws_sdk_sso::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(region)
-                .retry_config(RetryConfig::standard())
-                .timeout_config(timeouts());
-            conf.set_endpoint_url(url);
-            aws_sdk_sso::Client::from_conf(conf.build())
+            unsigned_client!(aws_sdk_sso, region, url)
         })
     }
 
     /// The IAM Identity Center OIDC client for `region`.
     pub fn oidc(&self, region: &str) -> OidcClient {
         self.cached(&self.oidc, Service::Oidc, region, |region, url| {
-            let mut conf = aws_sdk_ssooidc::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(region)
-                .retry_config(RetryConfig::standard())
-                .timeout_config(timeouts());
-            conf.set_endpoint_url(url);
-            aws_sdk_ssooidc::Client::from_conf(conf.build())
+            unsigned_client!(aws_sdk_ssooidc, region, url)
         })
     }
 
@@ -192,13 +196,7 @@ impl SdkClients {
     /// signing credentials per request.
     pub fn sts(&self, region: &str) -> StsClient {
         self.cached(&self.sts, Service::Sts, region, |region, url| {
-            let mut conf = aws_sdk_sts::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(region)
-                .retry_config(RetryConfig::standard())
-                .timeout_config(timeouts());
-            conf.set_endpoint_url(url);
-            aws_sdk_sts::Client::from_conf(conf.build())
+            unsigned_client!(aws_sdk_sts, region, url)
         })
     }
 }

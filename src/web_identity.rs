@@ -73,16 +73,6 @@ pub fn token_request_url(base: &str, audience: &str) -> String {
 /// A fresh web identity token from the source.
 pub async fn fetch_token(source: &TokenSource, env: &ActionsEnv) -> Result<Secret, BrokerError> {
     match source {
-        TokenSource::File(path) => {
-            let text = tokio::fs::read_to_string(path).await.map_err(|e| {
-                BrokerError::config(format!(
-                    "cannot read the web identity token file {}: {e}",
-                    path.display()
-                ))
-                .with_source(e)
-            })?;
-            Ok(Secret::new(text.trim()))
-        }
         TokenSource::GithubActions { audience } => {
             let url = env
                 .request_url
@@ -124,6 +114,7 @@ pub async fn fetch_token(source: &TokenSource, env: &ActionsEnv) -> Result<Secre
                 .map(Secret::new)
                 .ok_or_else(|| BrokerError::upstream("the GitHub token service sent no `value`"))
         }
+        // A file, a variable, a command or another CI's way.
         other => crate::ci_token::fetch(other, &env.vars, Utc::now()).await,
     }
 }
