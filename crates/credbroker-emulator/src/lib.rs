@@ -37,7 +37,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use credbroker::emulator::{self, EmulatorOptions};
+//! use credbroker_emulator::{self as emulator, EmulatorOptions};
 //! let running = emulator::start("127.0.0.1:0".parse().unwrap(), EmulatorOptions {
 //!     auto_approve: true,
 //!     ..Default::default()
