@@ -547,7 +547,8 @@ fn assume_role(emulator: &Emulator, req: &Call, request_id: &str) -> Result<Stri
 mod tests {
     use super::*;
 
-    fn request(method: Method, path: &str, body: &str) -> Call {
+    /// A call as the router sees it; the page tests build theirs with it too.
+    pub(super) fn request(method: Method, path: &str, body: &str) -> Call {
         Call {
             method,
             path: path.to_owned(),

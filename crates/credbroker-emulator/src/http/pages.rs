@@ -143,19 +143,9 @@ pub(super) fn authorize_decision(emulator: &Emulator, req: &Call, approve: bool)
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::request;
     use super::*;
-    use bytes::Bytes;
     use hyper::Method;
-
-    fn request(method: Method, path: &str, body: &str) -> Call {
-        Call {
-            method,
-            path: path.to_owned(),
-            query: String::new(),
-            headers: vec![],
-            body: Bytes::from(body.to_owned()),
-        }
-    }
 
     #[test]
     fn cross_origin_posts_are_refused() {
