@@ -82,6 +82,23 @@ if [ $# -eq 0 ]; then
     cargo check --quiet --locked --no-default-features --all-targets
 fi
 
+# The whole suite: the crates as crates.io would take them (each member
+# first, so the broker's dependencies on them resolve), and the README's
+# `cargo install --locked --path .`, here into a scratch root from the
+# suite's own debug build so it costs a link, not a second build.
+if [ $# -eq 0 ]; then
+    echo "==> cargo publish --dry-run --workspace; cargo install --locked --path ."
+    # (Its per-test warnings say what `include` already says: tests stay home.)
+    if ! cargo publish --quiet --locked --dry-run --workspace --no-verify --allow-dirty \
+        >"$keyring_home/publish.log" 2>&1; then
+        cat "$keyring_home/publish.log" >&2
+        exit 1
+    fi
+    install_root="$keyring_home/install"
+    cargo install --quiet --locked --path . --debug --root "$install_root" --target-dir target
+    "$install_root/bin/credbroker" --version
+fi
+
 # With no arguments, every target; else what the caller asked for (e.g. --test daemon).
 [ $# -gt 0 ] || set -- --all-targets --no-fail-fast
 echo "==> cargo test (under a private D-Bus session with gnome-keyring)"
