@@ -108,14 +108,14 @@ pub async fn run(mut args: Args, ctx: &crate::context::Context) -> anyhow::Resul
     Ok(())
 }
 
-/// Whether `profile` assumes its role from another profile's credentials.
+/// Whether `profile` assumes its role with another role's credentials
+/// (one AssumeRole hop or more), as the config's chain resolution reads it.
+/// A profile whose chain does not resolve is left to the fetch, which
+/// reports why.
 fn is_chained(config: &AwsConfig, profile: &str) -> bool {
-    config.profiles.get(profile).is_some_and(|p| {
-        let has = |key: &str| {
-            p.settings.contains_key(key) || p.settings.contains_key(&format!("credbroker_{key}"))
-        };
-        has("role_arn") && has("source_profile")
-    })
+    config
+        .chain(profile)
+        .is_ok_and(|chain| !chain.hops.is_empty())
 }
 
 /// A `credential_process` document as role credentials.
@@ -198,12 +198,26 @@ mod tests {
     #[test]
     fn chained_profiles_are_told_apart() {
         let config = AwsConfig::parse(
-            "[profile hub]\nregion = us-east-1\n\n[profile deploy]\nrole_arn = arn:aws:iam::222222222222:role/Deploy\nsource_profile = hub\n",
+            "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\n\
+             [profile hub]\nsso_session = corp\nsso_account_id = 111111111111\nsso_role_name = Admin\n\n\
+             [profile deploy]\nrole_arn = arn:aws:iam::222222222222:role/Deploy\nsource_profile = hub\n\n\
+             [profile ci]\nrole_arn = arn:aws:iam::333333333333:role/Ci\nweb_identity_token_file = /t\n\n\
+             [profile ci-deploy]\ncredbroker_role_arn = arn:aws:iam::222222222222:role/Deploy\ncredbroker_source_profile = ci\n\n\
+             [profile orphan]\nrole_arn = arn:aws:iam::222222222222:role/Deploy\nsource_profile = nowhere\n",
             std::path::Path::new("/x/config"),
         )
         .unwrap();
         assert!(is_chained(&config, "deploy"));
+        assert!(
+            is_chained(&config, "ci-deploy"),
+            "web identity, then AssumeRole"
+        );
         assert!(!is_chained(&config, "hub"));
+        assert!(
+            !is_chained(&config, "ci"),
+            "AssumeRoleWithWebIdentity alone is no chain"
+        );
+        assert!(!is_chained(&config, "orphan"), "left to the fetch's error");
         assert!(!is_chained(&config, "missing"));
     }
 
