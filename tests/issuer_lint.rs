@@ -9,24 +9,8 @@ use base64::Engine;
 use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_credbroker");
-
-fn fixture(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(path)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+mod lint_support;
+use lint_support::{fixture, run, BIN};
 
 /// (file name, rule, severity, line) of a JSON report.
 fn located(stdout: &str) -> Vec<(String, String, String, u64)> {

@@ -8,25 +8,13 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_credbroker");
+mod lint_support;
+use lint_support::run;
 
+/// The path of `path` under tests/fixtures/lint.
 fn fixture(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/lint")
-        .join(path)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    lint_support::fixture(&format!("lint/{path}"))
 }
 
 #[derive(Debug)]

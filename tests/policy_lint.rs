@@ -5,23 +5,13 @@
 use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_credbroker");
-
-fn fixture(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(path)
-        .to_string_lossy()
-        .into_owned()
-}
+mod lint_support;
+use lint_support::{fixture, BIN};
 
 /// Run the binary; (exit code, stdout as JSON findings or text).
 fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-    )
+    let (code, stdout, _) = lint_support::run(args);
+    (code, stdout)
 }
 
 /// (rule, severity, line) of every finding of a JSON report.
