@@ -7,7 +7,8 @@
 //! `aws sts assume-role-with-web-identity`, or its variables set
 //! `AWS_ROLE_ARN` (the SDKs' web-identity variables). Its keys are read as
 //! GitLab reads them: the job's own, then those of the jobs it `extends`,
-//! then `default:`; variables from the top level too. A fork's merge
+//! then `default:`; variables from the top level too. Merge keys (`<<:
+//! *anchor`) are applied first, as GitLab applies them. A fork's merge
 //! request runs in this project when a member runs its pipeline here
 //! (protocols.md §15): the fork's code then gets this project's ID token,
 //! whose sub names this project and the fork's branch name, so a rule that
@@ -49,7 +50,7 @@ pub fn looks_like(name: &str, text: &str) -> bool {
     if base.ends_with(".gitlab-ci.yml") || base.ends_with(".gitlab-ci.yaml") {
         return true;
     }
-    let Ok(doc) = yaml::parse(text) else {
+    let Ok(doc) = yaml::parse(text).map(yaml::merge_keys) else {
         return false;
     };
     doc.get("jobs").is_none()
@@ -69,7 +70,9 @@ pub fn lint(
     text: &str,
     policy: Option<&TrustPolicy>,
 ) -> Result<Vec<Finding>, (String, usize)> {
-    let doc = yaml::parse(text).map_err(|e| (format!("invalid YAML: {}", e.message), e.line))?;
+    let doc = yaml::parse(text)
+        .map(yaml::merge_keys)
+        .map_err(|e| (format!("invalid YAML: {}", e.message), e.line))?;
     let mut findings = Vec::new();
     let mut report = |rule: &'static str, severity, line, job: &str, reason: String| {
         let fix = RULES.iter().find(|r| r.id == rule).map_or("", |r| r.help);

@@ -39,6 +39,25 @@ fn a_role_job_needs_id_tokens_from_itself_extends_or_default() {
 }
 
 #[test]
+fn merge_keys_bring_their_keys_into_the_job_as_gitlab_merges_them() {
+    let merged =
+        format!(".aws: &aws\n{TOKENS}deploy:\n  <<: *aws\n  script: credbroker ci --once\n");
+    assert_eq!(rules(&merged), vec![], "{merged}");
+    let overridden = "deploy:\n  <<: {script: echo}\n  script: credbroker ci --once\n";
+    assert_eq!(rules(overridden), vec![("gitlab-missing-id-tokens", 3)]);
+    let keys = ".keys: &keys\n  variables:\n    AWS_ACCESS_KEY_ID: AKIAIOSFODNN7EXAMPLE\njob:\n  <<: *keys\n  script: aws s3 ls\n";
+    assert!(
+        rules(keys).contains(&("literal-aws-keys", 5)),
+        "{:?}",
+        rules(keys)
+    );
+    assert!(looks_like(
+        "ci.yml",
+        ".t: &t\n  script: make\nbuild:\n  <<: *t\n"
+    ));
+}
+
+#[test]
 fn static_and_literal_keys_in_variables() {
     let text = "variables:\n  AWS_ACCESS_KEY_ID: $PROD_KEY_ID\n  AWS_SECRET_ACCESS_KEY:\n    value: $PROD_SECRET\n    description: the key\njob:\n  variables:\n    AWS_ACCESS_KEY_ID: AKIAIOSFODNN7EXAMPLE\n    AWS_SECRET_ACCESS_KEY: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n  script: aws s3 ls\n";
     assert_eq!(

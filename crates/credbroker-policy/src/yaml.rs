@@ -5,7 +5,9 @@
 //! Anchors and aliases resolve as `yaml-rust2`'s own loader resolves them:
 //! an alias is a copy of the node its anchor named, so a step reused
 //! through `*alias` is linted like one written out (at the alias's line).
-//! Merge keys (`<<`) are kept as ordinary keys: GitHub does not merge them.
+//! Merge keys (`<<`) are kept as ordinary keys, as GitHub reads them (it
+//! takes anchors but not merge keys); GitLab merges them, so its linter
+//! applies [`merge_keys`] to the tree.
 //! Tags are dropped, except where [`parse_tagged`] is asked to keep them as
 //! one-entry maps (CloudFormation's `!Sub x` becomes `{Fn::Sub: x}`).
 
@@ -184,6 +186,44 @@ fn at_line(node: &Node, line: usize) -> Node {
     }
 }
 
+/// The tree with YAML 1.1 merge keys applied, as GitLab reads a
+/// `.gitlab-ci.yml`: a map's `<<: *anchor` (or `<<: [*a, *b]`) adds the
+/// named maps' entries that the map does not write itself; among a list of
+/// maps the earlier wins. Merged entries carry the `<<` line, like an
+/// alias's copy, so a finding points into the map that merged them.
+pub fn merge_keys(node: Node) -> Node {
+    match node {
+        Node::Scalar(..) => node,
+        Node::List(items, line) => Node::List(items.into_iter().map(merge_keys).collect(), line),
+        Node::Map(entries, line) => {
+            let mut own = Vec::new();
+            let mut merged = Vec::new();
+            for (key, key_line, value) in entries {
+                let value = merge_keys(value);
+                if key != "<<" {
+                    own.push((key, key_line, value));
+                    continue;
+                }
+                let sources = match value {
+                    Node::List(items, _) => items,
+                    map => vec![map],
+                };
+                for source in sources {
+                    for (k, _, v) in source.entries() {
+                        merged.push((k.clone(), key_line, at_line(v, key_line)));
+                    }
+                }
+            }
+            for entry in merged {
+                if !own.iter().any(|(k, _, _)| *k == entry.0) {
+                    own.push(entry);
+                }
+            }
+            Node::Map(own, line)
+        }
+    }
+}
+
 /// A YAML error: the parser's message and its 1-based line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct YamlError {
@@ -249,6 +289,40 @@ mod tests {
             Some("x")
         );
         assert_eq!(doc.get("d").unwrap().as_str(), Some("plain"));
+    }
+
+    #[test]
+    fn merge_keys_add_what_the_map_does_not_write() {
+        let text = ".a: &a\n  image: x\n  tags: [one]\n.b: &b\n  image: y\n  stage: deploy\n\
+                    job:\n  <<: [*a, *b]\n  tags: [two]\nplain:\n  <<: *b\n";
+        let raw = parse(text).unwrap();
+        assert!(
+            raw.get("job").unwrap().get("<<").is_some(),
+            "parse alone keeps the key"
+        );
+        let doc = merge_keys(raw);
+        let job = doc.get("job").unwrap();
+        assert!(job.get("<<").is_none());
+        assert_eq!(
+            job.get("image").unwrap().as_str(),
+            Some("x"),
+            "the earlier map wins"
+        );
+        assert_eq!(job.get("stage").unwrap().as_str(), Some("deploy"));
+        assert_eq!(
+            job.get("tags").unwrap().items()[0].as_str(),
+            Some("two"),
+            "own keys win"
+        );
+        assert_eq!(
+            job.entry("stage").unwrap().0,
+            8,
+            "merged entries sit at the << line"
+        );
+        assert_eq!(
+            doc.get("plain").unwrap().get("image").unwrap().as_str(),
+            Some("y")
+        );
     }
 
     #[test]
