@@ -131,6 +131,27 @@ def main():
         roles.append(f'resource "aws_iam_role" "{name}" {{\n  name               = "{name}"\n'
                      f"  assume_role_policy = data.aws_iam_policy_document.{name}.json\n}}\n")
         datas.append(data_source(name, st))
+    # Terraform's JSON syntax, as CDK for Terraform writes it: even cases
+    # through a JSON data source, odd ones as a JSON string whose provider
+    # ARN interpolates the account id.
+    tf_json = {"//": {"metadata": {"stackName": "trust"}}, "data": {"aws_iam_policy_document": {}},
+               "resource": {"aws_iam_role": {}}}
+    for i, (name, st, _) in enumerate(CASES):
+        if i % 2:
+            text = json.dumps(doc(st)).replace("arn:aws:iam::111111111111:oidc", f"arn:aws:iam::{account}:oidc")
+            tf_json["resource"]["aws_iam_role"][name] = {"name": name, "assume_role_policy": text}
+            continue
+        statement = {"actions": [st["Action"]], "principals": [], "condition": []}
+        for kind, ids in st["Principal"].items():
+            statement["principals"].append({"type": kind, "identifiers": ids if isinstance(ids, list) else [ids]})
+        for op, keys in st["Condition"].items():
+            for key, values in keys.items():
+                statement["condition"].append({"test": op, "variable": key,
+                                               "values": values if isinstance(values, list) else [values]})
+        tf_json["data"]["aws_iam_policy_document"][name] = {"statement": [statement]}
+        tf_json["resource"]["aws_iam_role"][name] = {
+            "name": name, "assume_role_policy": f"${{data.aws_iam_policy_document.{name}.json}}"}
+    write("terraform/json/cdk.tf.json", json.dumps(tf_json, indent=2) + "\n")
     write("terraform/jsonencode/main.tf", "\n".join(tf))
     write("terraform/heredoc/main.tf", "\n".join(heredoc))
     write("terraform/data-source/main.tf", "\n".join(roles))

@@ -1,7 +1,7 @@
 //! `credbroker trust lint` and `trust check` on trust policies where they
 //! live: the same bad and correct policies (tests/fixtures/lint/policies,
 //! written by scripts/gen-lint-fixtures.py, listed in CASES.json) in IAM
-//! JSON, `aws iam get-role` output, Terraform in each style and
+//! JSON, `aws iam get-role` output, Terraform in each style (HCL and JSON) and
 //! CloudFormation YAML and JSON must draw the same findings, each naming its
 //! file, line and role; a directory with broken files still reports the
 //! others; reports for CI carry the file and line and cannot be forged.
@@ -91,6 +91,7 @@ const FORMS: &[&str] = &[
     "policies/terraform/jsonencode",
     "policies/terraform/heredoc",
     "policies/terraform/data-source",
+    "policies/terraform/json",
     "policies/terraform/plan/plan.json",
     "policies/cloudformation/template.yaml",
     "policies/cloudformation/template.json",
@@ -141,6 +142,7 @@ fn sub_findings_land_on_the_line_that_wrote_the_pattern() {
         "policies/terraform/jsonencode",
         "policies/terraform/heredoc",
         "policies/terraform/data-source",
+        "policies/terraform/json",
         "policies/cloudformation/template.yaml",
         "policies/cloudformation/template.json",
     ] {

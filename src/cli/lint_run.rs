@@ -115,7 +115,7 @@ fn walk(dir: &Path, keep: &dyn Fn(&Path) -> bool, run: &mut Run, out: &mut Vec<P
 pub fn trust_lint(paths: &[PathBuf], options: LintOptions) -> Run {
     let mut run = Run::default();
     let supported = |p: &Path| input::supported(&p.to_string_lossy());
-    // Terraform is read a module (a directory's .tf files) at a time.
+    // Terraform is read a module (a directory's .tf and .tf.json files) at a time.
     let mut modules: BTreeMap<PathBuf, Vec<(String, String, bool)>> = BTreeMap::new();
     for path in paths {
         let (files, named) = if path.is_dir() {
@@ -130,7 +130,7 @@ pub fn trust_lint(paths: &[PathBuf], options: LintOptions) -> Run {
                 continue;
             };
             let name = file.display().to_string();
-            if name.to_ascii_lowercase().ends_with(".tf") {
+            if input::terraform::is_module_file(&name) {
                 let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
                 modules.entry(dir).or_default().push((name, text, named));
                 continue;

@@ -2,7 +2,7 @@
 //! policy right?
 //!
 //! Both read a policy in any form [`crate::policy::input`] knows: IAM JSON,
-//! `aws iam get-role` output, Terraform (`.tf`, or `terraform show -json`)
+//! `aws iam get-role` output, Terraform (`.tf`, `.tf.json`, or `terraform show -json`)
 //! and CloudFormation (YAML or JSON).
 //!
 //! `check` answers "would STS admit this token to this role?" with the
@@ -73,7 +73,7 @@ pub enum CheckFormat {
 #[derive(clap::Args, Debug)]
 pub struct LintArgs {
     /// Trust policy files or directories (searched recursively): IAM JSON
-    /// (`*.json`), `aws iam get-role` output, Terraform (`*.tf`, a plan or
+    /// (`*.json`), `aws iam get-role` output, Terraform (`*.tf`, `*.tf.json`, a plan or
     /// state from `terraform show -json`), CloudFormation (`*.yaml`,
     /// `*.yml`, `*.json`, `*.template`).
     #[arg(required = true, value_name = "PATH")]
@@ -107,7 +107,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
             Ok(run.finish(
                 policy::lint::RULES,
                 &args.report,
-                "trust policy file (*.json, *.tf, *.yaml, *.yml, *.template)",
+                "trust policy file (*.json, *.tf, *.tf.json, *.yaml, *.yml, *.template)",
             ))
         }
     }
@@ -116,8 +116,8 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
 /// The one policy `trust check` decides on.
 pub(super) fn load_policy(path: &Path, role: Option<&str>) -> anyhow::Result<TrustPolicy> {
     let name = path.display().to_string();
-    let found: Vec<Extracted> = if path.is_dir() || name.to_ascii_lowercase().ends_with(".tf") {
-        // A module: the directory's .tf files, so data sources resolve.
+    let found: Vec<Extracted> = if path.is_dir() || input::terraform::is_module_file(&name) {
+        // A module: the directory's .tf and .tf.json files, so data sources resolve.
         let dir = if path.is_dir() {
             path
         } else {
@@ -128,7 +128,7 @@ pub(super) fn load_policy(path: &Path, role: Option<&str>) -> anyhow::Result<Tru
             std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?
         {
             let p = entry?.path();
-            if p.extension().is_some_and(|x| x == "tf") {
+            if input::terraform::is_module_file(&p.to_string_lossy()) {
                 let text = std::fs::read_to_string(&p)
                     .with_context(|| format!("cannot read {}", p.display()))?;
                 files.push((p.display().to_string(), text));

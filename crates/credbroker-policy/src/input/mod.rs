@@ -1,5 +1,5 @@
 //! Trust policies read where they live: IAM JSON, the output of
-//! `aws iam get-role`, Terraform (HCL, and plans or state from
+//! `aws iam get-role`, Terraform (HCL, its JSON syntax, and plans or state from
 //! `terraform show -json`) and CloudFormation (YAML and JSON).
 //!
 //! Each form is turned into the IAM JSON document the linter and
@@ -17,6 +17,7 @@
 pub mod cloudformation;
 pub mod getrole;
 pub mod terraform;
+pub mod tf_json;
 pub mod tfplan;
 
 use serde_json::Value;

@@ -9,9 +9,11 @@
 //! objects, lists, templates and `jsonencode` are evaluated; a variable,
 //! local, resource attribute or any other function stays as written
 //! (`${var.org}`) and is listed in [`Extracted::unresolved`].
-//! Plans and state are read in [`super::tfplan`].
+//! Plans and state are read in [`super::tfplan`]; a module's `.tf.json`
+//! files are read as the HCL they stand for ([`super::tf_json`]).
 
-use super::{excerpt, in_arn_account, line_at, Extracted, InputError, Unresolved};
+use super::tf_json;
+use super::{excerpt, find_line, in_arn_account, line_at, Extracted, InputError, Unresolved};
 use hcl_edit::expr::{Expression, ObjectKey, TraversalOperator};
 use hcl_edit::structure::{Block, Body};
 use hcl_edit::template::{Element, Template};
@@ -25,12 +27,30 @@ struct Module<'a> {
     body: Body,
 }
 
-/// Read every `aws_iam_role` of a module (its `.tf` files, as `(name, text)`).
-/// A file that does not parse is returned as an error; the others are read.
+/// Is `name` a file of a Terraform module (`.tf`, or `.tf.json`)?
+pub fn is_module_file(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".tf") || tf_json::is_tf_json(name)
+}
+
+/// Read every `aws_iam_role` of a module (its `.tf` and `.tf.json` files,
+/// as `(name, text)`). A file that does not parse is returned as an error;
+/// the others are read.
 pub fn extract_module(files: &[(&str, &str)]) -> (Vec<Extracted>, Vec<(String, InputError)>) {
-    let mut modules = Vec::new();
     let mut errors = Vec::new();
+    // A .tf.json file is read as HCL text made from it.
+    let mut sources: Vec<(&str, std::borrow::Cow<'_, str>)> = Vec::new();
     for (file, text) in files {
+        if tf_json::is_tf_json(file) {
+            match tf_json::to_hcl(text) {
+                Ok(hcl) => sources.push((file, hcl.into())),
+                Err(e) => errors.push((file.to_string(), e)),
+            }
+        } else {
+            sources.push((file, (*text).into()));
+        }
+    }
+    let mut modules = Vec::new();
+    for (file, text) in &sources {
         match hcl_edit::parser::parse_body(text) {
             Ok(body) => modules.push(Module { file, text, body }),
             Err(e) => errors.push((
@@ -55,7 +75,31 @@ pub fn extract_module(files: &[(&str, &str)]) -> (Vec<Extracted>, Vec<(String, I
             ));
         }
     }
+    for policy in &mut found {
+        if let Some((_, text)) = files.iter().find(|(f, _)| *f == policy.file) {
+            if tf_json::is_tf_json(&policy.file) {
+                json_lines(policy, text);
+            }
+        }
+    }
     (found, errors)
+}
+
+/// Point a policy read from a `.tf.json` file at that file's own lines: the
+/// HCL made from it has lines of its own.
+fn json_lines(policy: &mut Extracted, text: &str) {
+    let resource = policy.resource.as_deref().unwrap_or_default();
+    let (ty, name) = match resource.split_once(" (data.aws_iam_policy_document.") {
+        Some((_, data)) => ("aws_iam_policy_document", data.trim_end_matches(')')),
+        None => ("aws_iam_role", resource.trim_start_matches("aws_iam_role.")),
+    };
+    let (start, end) = tf_json::locate(text, ty, name);
+    policy.start = start;
+    policy.excerpt = excerpt(text, start, end);
+    for u in &mut policy.unresolved {
+        let written = u.expression.split_whitespace().next().unwrap_or_default();
+        u.line = find_line(text, start, written);
+    }
 }
 
 fn blocks<'b>(
@@ -268,20 +312,55 @@ impl<'t> Eval<'t> {
         out
     }
 
-    /// A string or heredoc of JSON; interpolations stay as written.
+    /// A string or heredoc of JSON; interpolations stay as written. Where
+    /// each one sits is known once the JSON is parsed: an account id in a
+    /// principal's ARN is then left out, as in `jsonencode`.
     fn json_template(&mut self, t: &Template, whole: &Expression) -> Option<Value> {
-        // The JSON path of an interpolation is unknown until parsed: call it a condition.
-        let rendered = self.template(t, "Condition");
-        let parsed = serde_json::from_str(&rendered).ok();
-        if parsed.is_none() {
+        let first = self.unresolved.len();
+        let rendered = self.template(t, "");
+        let Ok(parsed) = serde_json::from_str::<Value>(&rendered) else {
             self.unresolved.push(Unresolved {
                 expression: format!("{} (does not render to JSON)", expr_text(whole)),
                 line: span_line(self.text, whole),
                 path: String::new(),
                 placeholder: String::new(),
             });
+            return None;
+        };
+        let found: Vec<Unresolved> = self.unresolved.drain(first..).collect();
+        for mut u in found {
+            match placed(&parsed, &u.placeholder, "") {
+                Some((path, before)) => {
+                    if path.contains("Condition") || !in_arn_account(&before) {
+                        u.path = path;
+                        self.unresolved.push(u);
+                    }
+                }
+                None => self.unresolved.push(u),
+            }
         }
-        parsed
+        Some(parsed)
+    }
+}
+
+/// The JSON path of the first string in `value` holding `placeholder`, and
+/// that string's text before it.
+fn placed(value: &Value, placeholder: &str, path: &str) -> Option<(String, String)> {
+    if placeholder.is_empty() {
+        return None;
+    }
+    match value {
+        Value::String(s) => s.find(placeholder).map(|at| {
+            (
+                path.trim_start_matches('.').to_string(),
+                s[..at].to_string(),
+            )
+        }),
+        Value::Array(items) => items.iter().find_map(|v| placed(v, placeholder, path)),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, v)| placed(v, placeholder, &format!("{path}.{k}"))),
+        _ => None,
     }
 }
 

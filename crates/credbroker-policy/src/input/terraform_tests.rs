@@ -115,3 +115,66 @@ fn show_json_plans_and_state() {
         "Allow"
     );
 }
+
+#[test]
+fn a_json_text_policy_names_where_each_interpolation_sits() {
+    let text = r#"resource "aws_iam_role" "r" {
+  assume_role_policy = <<-EOT
+    {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+      "Principal": {"Federated": "arn:aws:iam::${var.account}:oidc-provider/token.actions.githubusercontent.com"},
+      "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:${var.org}/app:*"}}}]}
+  EOT
+}
+"#;
+    let (found, errors) = extract_module(&[("main.tf", text)]);
+    assert!(errors.is_empty(), "{errors:?}");
+    // As in jsonencode: the account id of the provider ARN is left out,
+    // the org in the condition is named with its place.
+    let unresolved = &found[0].unresolved;
+    assert_eq!(unresolved.len(), 1, "{unresolved:?}");
+    assert_eq!(unresolved[0].expression, "var.org");
+    assert_eq!(
+        unresolved[0].path,
+        "Statement.Condition.StringLike.token.actions.githubusercontent.com:sub"
+    );
+}
+
+#[test]
+fn a_tf_json_module_reads_like_its_hcl_with_its_own_lines() {
+    let json = r#"{
+  "resource": {
+    "aws_iam_role": {
+      "doc": {
+        "assume_role_policy": "${data.aws_iam_policy_document.trust.json}"
+      },
+      "text": {
+        "assume_role_policy": "{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"sts:AssumeRoleWithWebIdentity\", \"Principal\": \"*\", \"Condition\": {\"StringLike\": {\"x:sub\": \"repo:${var.org}/*\"}}}}"
+      }
+    }
+  }
+}
+"#;
+    // The data source is in a .tf file of the same module.
+    let (found, errors) = extract_module(&[("main.tf.json", json), ("data.tf", DATA)]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(found.len(), 2);
+    let doc_role = found.iter().find(|f| f.file == "data.tf").unwrap();
+    assert_eq!(
+        doc_role.resource.as_deref(),
+        Some("aws_iam_role.doc (data.aws_iam_policy_document.trust)")
+    );
+    let text_role = found.iter().find(|f| f.file == "main.tf.json").unwrap();
+    assert_eq!(
+        text_role.start, 7,
+        "the line of the role's name in the JSON file"
+    );
+    assert_eq!(
+        text_role.document.as_ref().unwrap()["Statement"]["Principal"],
+        "*"
+    );
+    assert_eq!(text_role.unresolved[0].expression, "var.org");
+    assert_eq!(text_role.unresolved[0].line, 8);
+    let (_, errors) = extract_module(&[("bad.tf.json", "{\n  \"resource\": ,\n}")]);
+    assert_eq!((errors[0].0.as_str(), errors[0].1.line), ("bad.tf.json", 2));
+    assert!(is_module_file("a/B.TF.JSON") && is_module_file("x.tf") && !is_module_file("x.json"));
+}
