@@ -1,0 +1,209 @@
+//! The SDKs' standard client settings reach credbroker's own calls, read
+//! from the served profile and the context's environment as the AWS CLI
+//! reads them: a profile's `[services ...]` section alone points the
+//! sign-in, the portal and STS at the emulator (no `AWS_ENDPOINT_URL`
+//! anywhere), each hop of a chain calls with its own profile's settings,
+//! and `AWS_MAX_ATTEMPTS` / `max_attempts` bound the retries of a 500.
+//! In-process (emulator, broker) with a memory vault.
+
+use credbroker::broker::Broker;
+use credbroker::config::AwsConfig;
+use credbroker::context::Context;
+use credbroker::emulator::{self, EmulatorOptions, Fault, RunningEmulator};
+use credbroker::env::Env;
+use credbroker::source::{CredentialSource, ErrorKind};
+use credbroker::sso::login::{device_login, LoginOptions};
+use credbroker::store::Vault;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const DEPLOY: &str = "arn:aws:iam::222222222222:role/Deploy";
+
+const SESSION: &str = "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n\
+    sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n";
+
+async fn emulator() -> RunningEmulator {
+    emulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        EmulatorOptions {
+            auto_approve: true,
+            ..EmulatorOptions::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn write(dir: &Path, text: &str) -> (PathBuf, AwsConfig) {
+    let path = dir.join("config");
+    std::fs::write(&path, text).unwrap();
+    let config = AwsConfig::parse(text, &path).unwrap();
+    (path, config)
+}
+
+fn stat(emu: &RunningEmulator, operation: &str) -> u64 {
+    emu.stats().get(operation).copied().unwrap_or_default()
+}
+
+fn arm(emu: &RunningEmulator, operation: &str, status: u16) {
+    emu.emulator().set_faults(HashMap::from([(
+        operation.to_string(),
+        Fault {
+            status: Some(status),
+            count: Some(1),
+            ..Fault::default()
+        },
+    )]));
+}
+
+/// Sign in to session `corp` with `ctx`'s clients.
+async fn signed_in(ctx: &Context, config: &AwsConfig) -> Vault {
+    let vault = Vault::in_memory();
+    let session = config.session("corp").unwrap();
+    device_login(&session, &vault, &LoginOptions::no_browser(ctx.clone()))
+        .await
+        .unwrap();
+    vault
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_services_section_points_the_sign_in_the_portal_and_sts_at_the_emulator() {
+    let emu = emulator().await;
+    let url = emu.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, config) = write(
+        dir.path(),
+        &format!(
+            "{SESSION}\
+             [profile admin]\ncredbroker_sso_session = corp\ncredbroker_account_id = 111111111111\n\
+             credbroker_role_name = Admin\nregion = us-east-1\nservices = emulator\n\
+             [profile deploy]\nrole_arn = {DEPLOY}\nsource_profile = admin\n\
+             external_id = credbroker-demo\nservices = emulator\n\
+             # The same role from the same source, but this hop's own profile\n\
+             # sends STS elsewhere (a closed port), once.\n\
+             [profile deploy-elsewhere]\nrole_arn = {DEPLOY}\nsource_profile = admin\n\
+             external_id = credbroker-demo\nendpoint_url = http://127.0.0.1:1\nmax_attempts = 1\n\
+             [services emulator]\n\
+             sso =\n  endpoint_url = {url}\n\
+             sso_oidc =\n  endpoint_url = {url}/\n\
+             sts =\n  endpoint_url = {url}\n"
+        ),
+    );
+    // No AWS_ENDPOINT_URL: only the file names the emulator.
+    let ctx = Context::new(Env::empty());
+    assert_eq!(ctx.clients.endpoint(credbroker::sdk::Service::Sts), None);
+
+    // `credbroker login --profile admin` signs in with the profile's settings.
+    let vault = signed_in(&ctx.for_profile(&config, "admin").unwrap(), &config).await;
+    assert_eq!(
+        stat(&emu, "StartDeviceAuthorization"),
+        1,
+        "{:?}",
+        emu.stats()
+    );
+
+    let broker = Broker::new(vault, path, &ctx);
+    let creds = broker.credentials("deploy").await.unwrap();
+    assert_eq!(creds.account_id.as_deref(), Some("222222222222"));
+    assert_eq!(stat(&emu, "GetRoleCredentials"), 1, "{:?}", emu.stats());
+    assert_eq!(stat(&emu, "AssumeRole"), 1, "{:?}", emu.stats());
+
+    // Each hop with its own profile's settings: the source (admin) still
+    // comes from the emulator's portal, the hop's STS call goes where
+    // deploy-elsewhere says, and fails there.
+    let e = broker.credentials("deploy-elsewhere").await.unwrap_err();
+    assert!(e.is(ErrorKind::Upstream), "{e:?}");
+    assert!(
+        e.message().contains("http://127.0.0.1:1"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(stat(&emu, "AssumeRole"), 1, "{:?}", emu.stats());
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_attempts_one_fails_a_500_at_once_and_the_default_retries_it() {
+    let emu = emulator().await;
+    let url = emu.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, config) = write(
+        dir.path(),
+        &format!(
+            "{SESSION}\
+             [profile admin]\ncredbroker_sso_session = corp\ncredbroker_account_id = 111111111111\n\
+             credbroker_role_name = Admin\nregion = us-east-1\n\
+             [profile deploy]\nrole_arn = {DEPLOY}\nsource_profile = admin\nexternal_id = credbroker-demo\n\
+             [profile readonly]\ncredbroker_sso_session = corp\ncredbroker_account_id = 111111111111\n\
+             credbroker_role_name = ReadOnly\n\
+             [profile prod-once]\ncredbroker_sso_session = corp\ncredbroker_account_id = 222222222222\n\
+             credbroker_role_name = ReadOnly\nmax_attempts = 1\n"
+        ),
+    );
+    let standard = Context::new(Env::from_pairs([("AWS_ENDPOINT_URL", url.as_str())]));
+    let once = Context::new(Env::from_pairs([
+        ("AWS_ENDPOINT_URL", url.as_str()),
+        ("AWS_MAX_ATTEMPTS", "1"),
+    ]));
+    let vault = signed_in(&standard, &config).await;
+    let standard_broker = Broker::new(vault, path.clone(), &standard);
+    let once_broker = Broker::new(signed_in(&standard, &config).await, path, &once);
+
+    // STS, AWS_MAX_ATTEMPTS=1: one attempt, and the 500 is the answer.
+    let before = stat(&emu, "AssumeRole");
+    arm(&emu, "AssumeRole", 500);
+    let e = once_broker.credentials("deploy").await.unwrap_err();
+    assert!(e.is(ErrorKind::Upstream), "{e:?}");
+    assert!(e.message().contains("InternalFailure"), "{}", e.message());
+    assert_eq!(stat(&emu, "AssumeRole") - before, 1, "{:?}", emu.stats());
+
+    // The default (standard, three attempts) retries the same 500.
+    let before = stat(&emu, "AssumeRole");
+    arm(&emu, "AssumeRole", 500);
+    let creds = standard_broker.credentials("deploy").await.unwrap();
+    assert_eq!(creds.account_id.as_deref(), Some("222222222222"));
+    assert_eq!(stat(&emu, "AssumeRole") - before, 2, "{:?}", emu.stats());
+
+    // The portal, with the profile's own `max_attempts = 1`.
+    let before = stat(&emu, "GetRoleCredentials");
+    arm(&emu, "GetRoleCredentials", 500);
+    let e = standard_broker.credentials("prod-once").await.unwrap_err();
+    assert!(e.is(ErrorKind::Upstream), "{e:?}");
+    assert_eq!(
+        stat(&emu, "GetRoleCredentials") - before,
+        1,
+        "{:?}",
+        emu.stats()
+    );
+    let before = stat(&emu, "GetRoleCredentials");
+    arm(&emu, "GetRoleCredentials", 500);
+    standard_broker.credentials("readonly").await.unwrap();
+    assert_eq!(
+        stat(&emu, "GetRoleCredentials") - before,
+        2,
+        "{:?}",
+        emu.stats()
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bad_setting_in_the_served_profile_is_a_config_error_naming_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = write(
+        dir.path(),
+        &format!(
+            "{SESSION}[profile fast]\ncredbroker_sso_session = corp\ncredbroker_account_id = 111111111111\n\
+             credbroker_role_name = Admin\nretry_mode = fast\n"
+        ),
+    );
+    let ctx = Context::new(Env::empty());
+    let broker = Broker::new(Vault::in_memory(), path.clone(), &ctx);
+    let e = broker.credentials("fast").await.unwrap_err();
+    assert!(e.is(ErrorKind::Config), "{e:?}");
+    let expected = format!(
+        "`retry_mode` in profile 'fast' ({}) is `fast`",
+        path.display()
+    );
+    assert!(e.message().starts_with(&expected), "{}", e.message());
+}
