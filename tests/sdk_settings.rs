@@ -207,3 +207,187 @@ async fn a_bad_setting_in_the_served_profile_is_a_config_error_naming_key_and_fi
     );
     assert!(e.message().starts_with(&expected), "{}", e.message());
 }
+
+/// The URL the Rust SDK's own endpoint rules give a client of `$sdk` with
+/// these settings, in us-east-1.
+macro_rules! sdk_url {
+    ($sdk:ident, $settings:expr) => {{
+        use $sdk::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+        let s: &credbroker::sdk::ServiceSettings = $settings;
+        let params = Params::builder()
+            .region("us-east-1")
+            .use_fips(s.use_fips)
+            .use_dual_stack(s.use_dual_stack)
+            .set_endpoint(s.endpoint.clone())
+            .build()
+            .unwrap();
+        DefaultResolver::new()
+            .resolve_endpoint(&params)
+            .await
+            .map(|e| e.url().trim_end_matches('/').to_string())
+            .map_err(|e| e.to_string())
+    }};
+}
+
+/// botocore, a client nobody here wrote, reads the same file and
+/// environment: for each case it resolves the three services' endpoints,
+/// the retry mode and attempts, and the FIPS and dual-stack flags (or
+/// refuses), and credbroker's resolution must agree, down to the URL the
+/// Rust SDK's endpoint rules then pick.
+#[tokio::test]
+async fn botocore_resolves_the_same_endpoints_and_retries() {
+    let python = std::env::var("CREDBROKER_TEST_PYTHON")
+        .expect("CREDBROKER_TEST_PYTHON is unset: run the suite with scripts/test.sh");
+    let dir = tempfile::tempdir().unwrap();
+    let (path, config) = write(
+        dir.path(),
+        "[profile all]\nendpoint_url = http://profile-global\nservices = local\n\
+         max_attempts = 7\nretry_mode = adaptive\n\
+         [profile global-only]\nendpoint_url = http://profile-global/\n\
+         [profile services-only]\nservices = local\n\
+         [profile ignoring]\nendpoint_url = http://profile-global\nservices = local\n\
+         ignore_configured_endpoint_urls = true\n\
+         [profile not-ignoring]\nendpoint_url = http://profile-global\n\
+         ignore_configured_endpoint_urls = false\n\
+         [profile fips]\nuse_fips_endpoint = true\nuse_dualstack_endpoint = true\n\
+         [profile fips-and-url]\nuse_fips_endpoint = true\nendpoint_url = http://profile-global\n\
+         [profile plain]\nregion = us-east-1\n\
+         [profile missing-services]\nservices = nowhere\n\
+         [profile bad-mode]\nretry_mode = fast\n\
+         [profile bad-attempts]\nmax_attempts = 0\n\
+         [services local]\nsts =\n  endpoint_url = http://services-sts\n\
+         sso =\n  endpoint_url = http://services-sso/\n",
+    );
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("all", vec![]),
+        (
+            "all",
+            vec![
+                ("AWS_ENDPOINT_URL", "http://env-global"),
+                ("AWS_ENDPOINT_URL_STS", "http://env-sts"),
+            ],
+        ),
+        (
+            "all",
+            vec![("AWS_ENDPOINT_URL_SSO_OIDC", "http://env-oidc")],
+        ),
+        ("all", vec![("AWS_ENDPOINT_URL", "")]),
+        ("all", vec![("AWS_MAX_ATTEMPTS", "1")]),
+        ("all", vec![("AWS_RETRY_MODE", "standard")]),
+        ("all", vec![("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")]),
+        ("services-only", vec![]),
+        ("global-only", vec![]),
+        ("ignoring", vec![("AWS_ENDPOINT_URL", "http://env-global")]),
+        (
+            "ignoring",
+            vec![("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "false")],
+        ),
+        (
+            "not-ignoring",
+            vec![("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")],
+        ),
+        ("fips", vec![]),
+        ("fips", vec![("AWS_USE_FIPS_ENDPOINT", "false")]),
+        ("fips-and-url", vec![]),
+        ("plain", vec![("AWS_USE_DUALSTACK_ENDPOINT", "true")]),
+        ("plain", vec![("AWS_MAX_ATTEMPTS", "x")]),
+        ("plain", vec![("AWS_MAX_ATTEMPTS", "0")]),
+        ("plain", vec![("AWS_RETRY_MODE", "fast")]),
+        ("missing-services", vec![]),
+        ("bad-mode", vec![]),
+        ("bad-attempts", vec![]),
+    ];
+    let input: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(profile, env)| {
+            let env: serde_json::Map<String, serde_json::Value> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+                .collect();
+            serde_json::json!({"profile": profile, "env": env})
+        })
+        .collect();
+    let script = r#"
+import json, os, sys
+import botocore.session
+for case in json.load(sys.stdin):
+    for k in [k for k in os.environ if k.startswith("AWS_") and k != "AWS_CONFIG_FILE"]:
+        del os.environ[k]
+    os.environ.update(case["env"])
+    out = {}
+    try:
+        s = botocore.session.Session(profile=case["profile"])
+        for svc in ["sso", "sso-oidc", "sts"]:
+            c = s.create_client(svc, region_name="us-east-1",
+                                aws_access_key_id="x", aws_secret_access_key="y")
+            out[svc] = c.meta.endpoint_url
+        out["retries"] = c.meta.config.retries
+        out["fips"] = bool(c.meta.config.use_fips_endpoint)
+        out["dualstack"] = bool(c.meta.config.use_dualstack_endpoint)
+    except Exception as e:
+        out = {"error": f"{type(e).__name__}: {e}"}
+    print(json.dumps(out))
+"#;
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .env("AWS_CONFIG_FILE", &path)
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.path().join("credentials"),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    serde_json::to_writer(child.stdin.take().unwrap(), &input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "botocore failed");
+    let answers: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), cases.len());
+    use credbroker::sdk::settings::{resolve, ProfileSource, RetryMode};
+    use credbroker::sdk::Service;
+    for ((profile, env), boto) in cases.iter().zip(&answers) {
+        let ours = resolve(
+            |name| {
+                env.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            },
+            Some(ProfileSource {
+                config: &config,
+                profile: config.profile(profile).unwrap(),
+            }),
+        );
+        let case = format!("{profile} {env:?}: botocore {boto}");
+        let Ok(ours) = ours else {
+            assert!(boto.get("error").is_some(), "{case}; ours {ours:?}");
+            continue;
+        };
+        assert!(boto.get("error").is_none(), "{case}; ours {ours:?}");
+        let urls = [
+            ("sso", sdk_url!(aws_sdk_sso, &ours.service(Service::Portal))),
+            (
+                "sso-oidc",
+                sdk_url!(aws_sdk_ssooidc, &ours.service(Service::Oidc)),
+            ),
+            ("sts", sdk_url!(aws_sdk_sts, &ours.service(Service::Sts))),
+        ];
+        for (name, url) in urls {
+            let theirs = boto[name].as_str().unwrap().trim_end_matches('/');
+            assert_eq!(url.as_deref(), Ok(theirs), "{name} in {case}");
+        }
+        let mode = match ours.retry.mode {
+            RetryMode::Standard => "standard",
+            RetryMode::Adaptive => "adaptive",
+        };
+        assert_eq!(boto["retries"]["mode"], mode, "{case}");
+        let attempts = boto["retries"]["total_max_attempts"].as_u64().unwrap_or(3);
+        assert_eq!(u64::from(ours.retry.max_attempts), attempts, "{case}");
+        assert_eq!(boto["fips"], ours.use_fips, "{case}");
+        assert_eq!(boto["dualstack"], ours.use_dual_stack, "{case}");
+    }
+}

@@ -11,7 +11,8 @@
 //!   not, is read as `standard`). Each field on its own.
 //! - `AWS_USE_FIPS_ENDPOINT` / `use_fips_endpoint` and
 //!   `AWS_USE_DUALSTACK_ENDPOINT` / `use_dualstack_endpoint`: `true` or
-//!   `false`, handed to the SDK's endpoint resolver.
+//!   `false`, handed to the SDK's endpoint resolver for a service with no
+//!   configured endpoint (one configured overrides them).
 //! - Endpoints, per service, highest first: `AWS_ENDPOINT_URL_<SERVICE>`,
 //!   `AWS_ENDPOINT_URL`, the `endpoint_url` under the service's key in the
 //!   `[services NAME]` section the profile's `services` names, then the
@@ -74,12 +75,19 @@ pub struct ClientSettings {
 
 impl ClientSettings {
     /// The settings a client of `service` is built with.
+    ///
+    /// A configured endpoint replaces the public one the FIPS and
+    /// dual-stack flags choose between, so with one the flags are off: the
+    /// SDKs' guide says the endpoint overrides them (and botocore calls the
+    /// endpoint), where the Rust SDK's endpoint rules would refuse the pair.
     pub fn service(&self, service: Service) -> ServiceSettings {
+        let endpoint = self.endpoint(service).map(str::to_owned);
+        let public = endpoint.is_none();
         ServiceSettings {
-            endpoint: self.endpoint(service).map(str::to_owned),
+            endpoint,
             retry: self.retry,
-            use_fips: self.use_fips,
-            use_dual_stack: self.use_dual_stack,
+            use_fips: self.use_fips && public,
+            use_dual_stack: self.use_dual_stack && public,
         }
     }
 
@@ -296,34 +304,12 @@ pub fn resolve(
             endpoints[service.index()] = reader.endpoint(service)?;
         }
     }
-    let settings = ClientSettings {
+    Ok(ClientSettings {
         retry,
         use_fips,
         use_dual_stack,
         endpoints,
-    };
-    refuse_custom_endpoint_with_variants(&settings)?;
-    Ok(settings)
-}
-
-/// The SDKs' endpoint rules refuse FIPS or dual-stack together with a
-/// custom endpoint ("Invalid Configuration: FIPS and custom endpoint are
-/// not supported"); say so before the first call, and how to fix it.
-fn refuse_custom_endpoint_with_variants(s: &ClientSettings) -> Result<(), SettingsError> {
-    let variant = match (s.use_fips, s.use_dual_stack) {
-        (true, _) => "FIPS (use_fips_endpoint / AWS_USE_FIPS_ENDPOINT)",
-        (false, true) => "dual-stack (use_dualstack_endpoint / AWS_USE_DUALSTACK_ENDPOINT)",
-        (false, false) => return Ok(()),
-    };
-    match Service::ALL.into_iter().find_map(|svc| Some((svc, s.endpoint(svc)?))) {
-        Some((svc, url)) => Err(SettingsError {
-            message: format!(
-                "{variant} is on, and an endpoint URL is configured for {} ({url}); the AWS SDKs refuse the two together: turn the setting off, or remove the endpoint URL (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true ignores every configured one)",
-                svc.profile_key()
-            ),
-        }),
-        None => Ok(()),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -316,27 +316,30 @@ fn bad_values_name_the_variable_or_the_key_profile_and_file() {
 }
 
 #[test]
-fn fips_or_dual_stack_with_a_custom_endpoint_is_refused_as_the_sdks_refuse_it() {
-    let e = error(&[], Some("fips-and-url"));
-    assert!(
-        e.contains("FIPS") && e.contains("http://profile-global"),
-        "{e}"
-    );
-    let e = error(
+fn a_configured_endpoint_overrides_fips_and_dual_stack_for_its_service() {
+    let s = resolved(&[], Some("fips-and-url")).unwrap();
+    assert!(s.use_fips);
+    let sts = s.service(Service::Sts);
+    assert_eq!(sts.endpoint.as_deref(), Some("http://profile-global"));
+    assert!(!sts.use_fips && !sts.use_dual_stack);
+    let s = resolved(
         &[
             ("AWS_USE_DUALSTACK_ENDPOINT", "true"),
             ("AWS_ENDPOINT_URL_STS", "http://x"),
         ],
         None,
-    );
-    assert!(e.contains("dual-stack") && e.contains("for sts"), "{e}");
+    )
+    .unwrap();
+    assert!(!s.service(Service::Sts).use_dual_stack);
+    assert!(s.service(Service::Portal).use_dual_stack);
     // With the endpoints ignored, FIPS stands.
     let s = resolved(
         &[("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")],
         Some("fips-and-url"),
     )
     .unwrap();
-    assert!(s.use_fips && s.endpoint(Service::Sts).is_none());
+    let sts = s.service(Service::Sts);
+    assert!(sts.use_fips && sts.endpoint.is_none());
 }
 
 #[test]
