@@ -388,7 +388,8 @@ impl Broker {
 
     /// The SDK clients as `profile` configures them (its retries, FIPS and
     /// dual-stack choice, endpoints), over the environment's: each hop of a
-    /// chain calls with its own profile's settings, as the AWS CLI does.
+    /// chain calls with its own profile's settings, since its slot is shared
+    /// by every profile chained on it (protocols.md §10).
     fn clients_for(&self, profile: &str) -> Result<crate::sdk::SdkClients, BrokerError> {
         let config = self
             .config()
