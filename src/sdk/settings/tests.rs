@@ -88,12 +88,19 @@ fn some(url: &str) -> Option<String> {
     Some(url.to_owned())
 }
 
+/// Variables, the served profile, and the portal, OIDC and STS endpoints.
+type Case<'a> = (
+    &'a [(&'a str, &'a str)],
+    Option<&'a str>,
+    [Option<String>; 3],
+);
+
 #[test]
 fn endpoint_precedence_per_service() {
     let service_env = ("AWS_ENDPOINT_URL_STS", "http://env-sts/");
     let global_env = ("AWS_ENDPOINT_URL", "http://env-global");
     // Columns: portal (sso), OIDC (sso_oidc), STS.
-    let table: &[(&[(&str, &str)], Option<&str>, [Option<String>; 3])] = &[
+    let table: &[Case] = &[
         // 1. AWS_ENDPOINT_URL_<SERVICE> beats everything for its service.
         (
             &[service_env, global_env],
