@@ -391,3 +391,29 @@ for case in json.load(sys.stdin):
         assert_eq!(boto["dualstack"], ours.use_dual_stack, "{case}");
     }
 }
+
+/// A bad variable stops a command before it does anything, named.
+#[test]
+fn a_bad_variable_stops_the_command_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("AWS_MAX_ATTEMPTS", "0"),
+        ("AWS_MAX_ATTEMPTS", "x"),
+        ("AWS_RETRY_MODE", "fast"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_credbroker"))
+            .args(["credential-process", "--profile", "dev"])
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("AWS_CONFIG_FILE", dir.path().join("config"))
+            .env(name, value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{name} is `{value}`")),
+            "{name}={value}: {stderr}"
+        );
+    }
+}
