@@ -386,6 +386,20 @@ impl Broker {
         Ok(role)
     }
 
+    /// The SDK clients as `profile` configures them (its retries, FIPS and
+    /// dual-stack choice, endpoints), over the environment's: each hop of a
+    /// chain calls with its own profile's settings, since its slot is shared
+    /// by every profile chained on it (protocols.md §10).
+    fn clients_for(&self, profile: &str) -> Result<crate::sdk::SdkClients, BrokerError> {
+        let config = self
+            .config()
+            .map_err(|e| BrokerError::config(e.to_string()).with_source(e))?;
+        self.ctx
+            .clients
+            .for_profile(&config, profile)
+            .map_err(|e| BrokerError::config(e.to_string()).with_source(e))
+    }
+
     /// The slot for `key`, told how to fetch as last resolved.
     fn slot(&self, key: SlotKey, how: Fetch) -> Arc<RoleSlot> {
         let slot = self
@@ -438,21 +452,27 @@ impl Broker {
         };
         let fetched = match &how {
             Fetch::Sso(target) => self.fetch(target, keychain_first).await,
-            Fetch::WebIdentity(target) => {
-                let env = crate::web_identity::ActionsEnv::from_env(&self.ctx.env);
-                crate::web_identity::assume(&self.ctx.clients, target, &env, self.clock.now()).await
-            }
-            Fetch::Assumed { source, hop } => match self.vended(source).await {
-                Ok(source) => {
-                    assume::assume_role(
-                        &self.ctx.clients,
-                        hop,
-                        &source.credentials,
-                        self.config.path(),
-                        self.clock.now(),
-                    )
-                    .await
+            Fetch::WebIdentity(target) => match self.clients_for(&target.profile) {
+                Ok(clients) => {
+                    let env = crate::web_identity::ActionsEnv::from_env(&self.ctx.env);
+                    crate::web_identity::assume(&clients, target, &env, self.clock.now()).await
                 }
+                Err(e) => Err(e),
+            },
+            Fetch::Assumed { source, hop } => match self.clients_for(&hop.profile) {
+                Ok(clients) => match self.vended(source).await {
+                    Ok(source) => {
+                        assume::assume_role(
+                            &clients,
+                            hop,
+                            &source.credentials,
+                            self.config.path(),
+                            self.clock.now(),
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             },
         };
@@ -503,15 +523,14 @@ impl Broker {
                 Err(e) => return Err(keychain_error(e)),
             }
         }
+        let clients = self.clients_for(&target.profile)?;
         let token = self.sessions.token(session).await?;
         let _upstream = self.upstream.acquire().await.expect("never closed");
-        let mut result =
-            portal::get_role_credentials(&self.ctx.clients, &token, account, role).await;
+        let mut result = portal::get_role_credentials(&clients, &token, account, role).await;
         if matches!(result, Err(PortalError::Unauthorized)) && token.refresh_token.is_some() {
             // Revoked or expired early: one refresh, then one more try.
             if let Ok(fresh) = self.sessions.refresh(session, true).await {
-                result =
-                    portal::get_role_credentials(&self.ctx.clients, &fresh, account, role).await;
+                result = portal::get_role_credentials(&clients, &fresh, account, role).await;
             }
         }
         let mut creds = result.map_err(|e| match e {

@@ -57,7 +57,8 @@ pub struct Context {
     pub paths: Paths,
     pub clock: SharedClock,
     pub notifier: Notifier,
-    /// The SDK clients, built once per region and endpoint.
+    /// The SDK clients with the environment's settings, built once per
+    /// region and settings ([`SdkClients::for_profile`] for a profile's).
     pub clients: Arc<SdkClients>,
 }
 
@@ -88,6 +89,20 @@ impl Context {
     pub fn with_notifier(mut self, notifier: Notifier) -> Context {
         self.notifier = notifier;
         self
+    }
+
+    /// This context with its SDK clients seen with `profile`'s settings in
+    /// `config` (a sign-in for a profile calls as that profile would).
+    pub fn for_profile(
+        &self,
+        config: &crate::config::AwsConfig,
+        profile: &str,
+    ) -> Result<Context, crate::sdk::SettingsError> {
+        let clients = self.clients.for_profile(config, profile)?;
+        Ok(Context {
+            clients: Arc::new(clients),
+            ..self.clone()
+        })
     }
 
     /// The keychain service name `CREDBROKER_KEYCHAIN_SERVICE` asks for.

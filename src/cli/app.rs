@@ -113,6 +113,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     // The one context of this command: built from the process here, and
     // nowhere below.
     let ctx = &crate::context::Context::from_process();
+    // A bad AWS_MAX_ATTEMPTS (or another SDK setting) stops here, named.
+    ctx.clients.check()?;
     match cli.command {
         Command::Login(args) => super::login::run(args, ctx).await.map(|()| 0),
         Command::Logout(args) => super::logout::run(args, ctx).await.map(|()| 0),

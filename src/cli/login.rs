@@ -87,7 +87,11 @@ pub async fn run(args: Args, ctx: &crate::context::Context) -> anyhow::Result<()
     let options = LoginOptions {
         open_browser: !args.no_browser,
         cancel_on_ctrl_c: true,
-        ..LoginOptions::new(ctx.clone())
+        // A profile's own SDK settings (endpoints, retries) apply to its sign-in.
+        ..LoginOptions::new(match &args.profile {
+            Some(profile) => ctx.for_profile(&config, profile)?,
+            None => ctx.clone(),
+        })
     };
     let method = choose_method(args.device_code_asked(), &session, |name| {
         ctx.env.var_os(name)

@@ -13,7 +13,9 @@
 //! sees `sso_*` keys on a profile uses its own SSO provider before
 //! `credential_process` (protocols.md §2).
 //!
-//! Unknown keys and sections are kept but ignored, as the CLI ignores them;
+//! `[services NAME]` sections are kept for the SDK clients' endpoints
+//! ([`AwsConfig::services`]). Unknown keys and sections are kept but
+//! ignored, as the CLI ignores them;
 //! what the SDKs skip (invalid names, see [`ini`]) is skipped and noted in
 //! [`AwsConfig::ignored`].
 
@@ -41,6 +43,11 @@ pub struct AwsConfig {
     pub path: PathBuf,
     pub sessions: BTreeMap<String, SsoSession>,
     pub profiles: BTreeMap<String, Profile>,
+    /// `[services NAME]` sections by name, their settings as written: each
+    /// service's key (`sts =`) holds its indented sub-settings, read back
+    /// with [`sub_settings`]. A profile's `services = NAME` selects one
+    /// (the SDKs' per-service endpoints, protocols.md §10).
+    pub services: BTreeMap<String, BTreeMap<String, String>>,
     /// Sections and settings skipped as the SDKs skip them, with the reason.
     pub ignored: Vec<Ignored>,
 }
@@ -141,6 +148,13 @@ impl AwsConfig {
                         registration_scopes,
                     },
                 );
+            } else if let Some(name) = section.name.strip_prefix("services ") {
+                // A header given twice merges, later keys winning, as for profiles.
+                config
+                    .services
+                    .entry(name.trim().to_string())
+                    .or_default()
+                    .extend(section.settings);
             } else if let Some(name) = profile_name(&section.name) {
                 let entry = config
                     .profiles
