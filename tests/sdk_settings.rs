@@ -417,3 +417,27 @@ fn a_bad_variable_stops_the_command_with_its_name() {
         );
     }
 }
+
+/// The offline commands (the linters, completions) make no AWS call, so a
+/// bad SDK setting does not stop them.
+#[test]
+fn a_bad_variable_does_not_stop_an_offline_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("trust.json");
+    std::fs::write(&policy, r#"{"Version": "2012-10-17", "Statement": []}"#).unwrap();
+    for args in [
+        vec!["trust", "lint", policy.to_str().unwrap()],
+        vec!["completions", "bash"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_credbroker"))
+            .args(&args)
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("AWS_MAX_ATTEMPTS", "x")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("AWS_MAX_ATTEMPTS"), "{args:?}: {stderr}");
+        assert!(out.status.success(), "{args:?}: {stderr}");
+    }
+}

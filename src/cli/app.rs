@@ -108,13 +108,35 @@ impl Cli {
     }
 }
 
+impl Command {
+    /// Whether the command may call AWS (or the daemon that does), so the
+    /// SDK settings it would use must be valid.
+    fn calls_aws(&self) -> bool {
+        match self {
+            Command::Audit(_)
+            | Command::Service(_)
+            | Command::Jwt(_)
+            | Command::Trust(_)
+            | Command::Workflow(_)
+            | Command::Completions(_)
+            | Command::Man(_) => false,
+            #[cfg(feature = "emulator")]
+            Command::Emulator(_) => false,
+            _ => true,
+        }
+    }
+}
+
 /// Run a parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     // The one context of this command: built from the process here, and
     // nowhere below.
     let ctx = &crate::context::Context::from_process();
-    // A bad AWS_MAX_ATTEMPTS (or another SDK setting) stops here, named.
-    ctx.clients.check()?;
+    // A bad AWS_MAX_ATTEMPTS (or another SDK setting) stops a command that
+    // calls AWS here, named; the offline ones (linters, completions) run.
+    if cli.command.calls_aws() {
+        ctx.clients.check()?;
+    }
     match cli.command {
         Command::Login(args) => super::login::run(args, ctx).await.map(|()| 0),
         Command::Logout(args) => super::logout::run(args, ctx).await.map(|()| 0),
