@@ -171,6 +171,7 @@ mod tests {
             code: Some(code.into()),
             status: Some(status),
             detail: format!("{code}: because"),
+            source: None,
         };
         let path = Path::new("/cfg");
         let e = refusal(&hop, path, failure("accessdenied", 403));
