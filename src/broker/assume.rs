@@ -51,7 +51,8 @@ pub(crate) async fn assume_role(
         .send()
         .await
         .map_err(|e| {
-            refusal(hop, config_path, crate::sso::classify(&e).at(client.url())).with_source(e)
+            refusal(hop, config_path, crate::sso::classify(&e).at(client.url()))
+                .with_cause(crate::sso::sdk_cause(e))
         })?;
     let creds = out
         .credentials()

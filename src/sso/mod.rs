@@ -158,13 +158,23 @@ pub(crate) fn normalize_code(code: &str) -> String {
     trimmed.to_owned()
 }
 
-/// [`classify`], keeping the SDK error's source (see [`Failure`]).
+/// What of a failed SDK call is kept as a cause: its source (the service's
+/// modelled error, the connector's or the parser's error), never the
+/// `SdkError`, which holds the raw response (see [`Failure`]).
+pub(crate) fn sdk_cause<E>(err: SdkError<E>) -> Option<Cause>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    err.into_source().ok().map(Cause::from)
+}
+
+/// [`classify`], keeping the SDK error's source (see [`sdk_cause`]).
 pub(crate) fn classify_keeping<E>(err: SdkError<E>) -> CallFailure
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let mut failure = classify(&err);
-    failure.source = err.into_source().ok().map(Cause::from);
+    failure.source = sdk_cause(err);
     failure
 }
 
