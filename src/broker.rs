@@ -484,8 +484,8 @@ impl Broker {
                 Ok(vended)
             }
             Err(e) if e.is(ErrorKind::Upstream) => {
-                let message = e.message();
-                self.record_upstream_error(message);
+                let message = e.summary();
+                self.record_upstream_error(&message);
                 // During an outage, still-valid credentials are better than none.
                 let stale = slot.current.read().unwrap().clone();
                 match stale.filter(|v| lifecycle::is_unexpired(&v.credentials, self.clock.now())) {
@@ -527,22 +527,35 @@ impl Broker {
         let token = self.sessions.token(session).await?;
         let _upstream = self.upstream.acquire().await.expect("never closed");
         let mut result = portal::get_role_credentials(&clients, &token, account, role).await;
-        if matches!(result, Err(PortalError::Unauthorized)) && token.refresh_token.is_some() {
+        if matches!(result, Err(PortalError::Unauthorized(_))) && token.refresh_token.is_some() {
             // Revoked or expired early: one refresh, then one more try.
             if let Ok(fresh) = self.sessions.refresh(session, true).await {
                 result = portal::get_role_credentials(&clients, &fresh, account, role).await;
             }
         }
-        let mut creds = result.map_err(|e| match e {
-            PortalError::Unauthorized => BrokerError::login_required(format!(
-                    "IAM Identity Center rejected the sign-in for session '{}' (expired or revoked)",
-                    session.key
-                ), session.login_command.clone()),
-            PortalError::NotFound(_) => BrokerError::not_brokered(format!(
-                "role {role} in account {account} is not assigned to you (profile '{}')",
-                target.profile
-            )),
-            PortalError::Transient(m) | PortalError::Other(m) => BrokerError::upstream(m),
+        // The message says what failed; the portal's error, and the SDK's
+        // under it, are its cause.
+        let mut creds = result.map_err(|e| {
+            match e {
+                PortalError::Unauthorized(_) => BrokerError::login_required(
+                    format!(
+                        "IAM Identity Center rejected the sign-in of SSO session '{}'",
+                        session.key
+                    ),
+                    session.login_command.clone(),
+                ),
+                PortalError::NotFound(_) => BrokerError::not_brokered(format!(
+                    "role {role} in account {account} is not assigned to you (profile '{}')",
+                    target.profile
+                )),
+                PortalError::Transient(_) | PortalError::Other(_) => {
+                    BrokerError::upstream(format!(
+                    "cannot get credentials for profile '{}' (role {role} in account {account})",
+                    target.profile
+                ))
+                }
+            }
+            .with_source(e)
         })?;
         creds.issued_at.get_or_insert(self.clock.now());
         creds.account_id.get_or_insert_with(|| account.clone());
@@ -620,7 +633,7 @@ fn chain_of(key: &SlotKey) -> Option<String> {
 }
 
 fn keychain_error(e: StoreError) -> BrokerError {
-    BrokerError::keychain(e.to_string()).with_source(e)
+    BrokerError::keychain("cannot read cached role credentials from the keychain").with_source(e)
 }
 
 impl SsoRole {

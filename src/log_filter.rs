@@ -4,11 +4,14 @@
 //! codes, access and refresh tokens, role credentials) and SigV4 logs the
 //! canonical request, session token included, at debug. So `RUST_LOG=trace`
 //! would print secrets. [`from_env`] reads `RUST_LOG` (or the command's
-//! default level), and [`caps`] keeps those targets below the levels where
+//! default level) from the environment the CLI took at start (the same
+//! [`Env`] its context is built from, so logging reads no variable behind
+//! it), and [`caps`] keeps those targets below the levels where
 //! they carry secrets. A line is written only when both agree, so a cap
 //! only ever lowers what is logged: it wins over a `RUST_LOG` that names
 //! the same target, and never turns a quiet target on.
 
+use crate::env::Env;
 use std::io::IsTerminal;
 use tracing::Level;
 use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
@@ -39,11 +42,13 @@ pub const SECRET_BEARING: &[(&str, Level)] = &[
 /// Heard at the debug level (`-vv`) and above, or when `RUST_LOG` asks.
 pub const QUIET_BY_DEFAULT: &[&str] = &["aws_runtime::env_config"];
 
-/// `RUST_LOG`, else `default_level` for everything (with the
-/// [`QUIET_BY_DEFAULT`] targets at error unless that level is debug or trace).
-pub fn from_env(default_level: &str) -> EnvFilter {
-    EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(default_directives(default_level)))
+/// `RUST_LOG` of `env` (when set, UTF-8 and valid), else `default_level`
+/// for everything (with the [`QUIET_BY_DEFAULT`] targets at error unless
+/// that level is debug or trace).
+pub fn from_env(default_level: &str, env: &Env) -> EnvFilter {
+    env.var("RUST_LOG")
+        .and_then(|directives| EnvFilter::builder().parse(directives).ok())
+        .unwrap_or_else(|| EnvFilter::new(default_directives(default_level)))
 }
 
 /// The filter directives used when `RUST_LOG` is unset.
@@ -75,17 +80,18 @@ pub fn colour(stderr_is_terminal: bool, no_color: Option<std::ffi::OsString>) ->
     stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
-/// Log to stderr at `default_level` (or `RUST_LOG`), with the caps applied.
-pub fn init(default_level: &str) {
+/// Log to stderr at `default_level` (or `RUST_LOG`), with the caps applied;
+/// `RUST_LOG` and `NO_COLOR` come from `env`.
+pub fn init(default_level: &str, env: &Env) {
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_ansi(colour(
                     std::io::stderr().is_terminal(),
-                    std::env::var_os("NO_COLOR"),
+                    env.var_os("NO_COLOR"),
                 ))
-                .with_filter(from_env(default_level).and(caps())),
+                .with_filter(from_env(default_level, env).and(caps())),
         )
         .init();
 }
@@ -115,6 +121,22 @@ mod tests {
         );
         assert_eq!(default_directives("debug"), "debug");
         assert_eq!(default_directives("trace"), "trace");
+    }
+
+    #[test]
+    fn rust_log_comes_from_the_env_given() {
+        let quiet = from_env("warn", &Env::from_pairs([("RUST_LOG", "credbroker=trace")]));
+        assert_eq!(quiet.to_string(), "credbroker=trace");
+        let unset = from_env("warn", &Env::empty());
+        assert_eq!(
+            unset.to_string(),
+            EnvFilter::new(default_directives("warn")).to_string()
+        );
+        let invalid = from_env("info", &Env::from_pairs([("RUST_LOG", "credbroker=loud")]));
+        assert_eq!(
+            invalid.to_string(),
+            EnvFilter::new(default_directives("info")).to_string()
+        );
     }
 
     #[test]

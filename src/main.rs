@@ -10,8 +10,11 @@ fn main() {
     // A shell asking for completions (CREDBROKER_COMPLETE set) is answered here.
     cli::completions::complete_from_env();
     let cli = Cli::parse();
+    // The process's environment, taken once: logging and the command's
+    // context both read this copy.
+    let env = credbroker::env::Env::process();
     // RUST_LOG, with the SDK targets that would log secrets capped.
-    credbroker::log_filter::init(cli.default_log_level());
+    credbroker::log_filter::init(cli.default_log_level(), &env);
 
     // credential-process runs once per AWS call: a single-threaded runtime
     // starts faster, and its one request needs no parallelism.
@@ -29,9 +32,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = match runtime.block_on(cli::run(cli)) {
+    let code = match runtime.block_on(cli::run(cli, env)) {
         Ok(code) => code,
         Err(error) => {
+            // The message, a `caused by:` line per cause, then the hint.
             let (shown, code) = cli_failure(&error);
             eprintln!("credbroker: {shown}");
             code

@@ -46,8 +46,9 @@ struct SessionSlot {
 struct SlotState {
     last_failure: Option<DateTime<Utc>>,
     /// Set when the refresh token died; holds the token it died with, so a
-    /// new sign-in (a different token) clears it.
-    needs_login: Option<(NeedsLogin, SsoToken)>,
+    /// new sign-in (a different token) clears it, and the error (with the
+    /// refusal as its cause) every request gets until then.
+    needs_login: Option<(NeedsLogin, SsoToken, BrokerError)>,
 }
 
 /// The access tokens of every session, refreshed ahead of expiry.
@@ -95,7 +96,7 @@ impl SessionKeeper {
                     .unwrap()
                     .needs_login
                     .as_ref()
-                    .map(|(n, _)| n.clone())
+                    .map(|(n, _, _)| n.clone())
             })
             .collect();
         out.sort_by(|a, b| a.session.cmp(&b.session));
@@ -120,7 +121,7 @@ impl SessionKeeper {
             .collect();
         for (key, slot) in slots {
             let dead = match &slot.state.lock().unwrap().needs_login {
-                Some((_, dead)) => dead.access_token.clone(),
+                Some((_, dead, _)) => dead.access_token.clone(),
                 None => continue,
             };
             let Ok(stored) = self.vault.sso_token(&key).await else {
@@ -136,10 +137,13 @@ impl SessionKeeper {
     }
 
     async fn stored(&self, session: &SessionInfo) -> Result<Option<SsoToken>, BrokerError> {
-        self.vault
-            .sso_token(&session.key)
-            .await
-            .map_err(|e| BrokerError::keychain(e.to_string()).with_source(e))
+        self.vault.sso_token(&session.key).await.map_err(|e| {
+            BrokerError::keychain(format!(
+                "cannot read the sign-in of SSO session '{}' from the keychain",
+                session.key
+            ))
+            .with_source(e)
+        })
     }
 
     /// A usable access token for `session`, refreshed first when due.
@@ -173,19 +177,20 @@ impl SessionKeeper {
         if let Some(e) = transient {
             return Err(e);
         }
-        let reason = self
+        let dead = self
             .slot(&session.key)
             .state
             .lock()
             .unwrap()
             .needs_login
             .as_ref()
-            .map(|(n, _)| n.reason.clone())
-            .unwrap_or_else(|| format!("the SSO session '{}' has expired", session.key));
-        Err(BrokerError::login_required(
-            reason,
-            session.login_command.clone(),
-        ))
+            .map(|(_, _, e)| e.clone());
+        Err(dead.unwrap_or_else(|| {
+            BrokerError::login_required(
+                format!("the SSO session '{}' has expired", session.key),
+                session.login_command.clone(),
+            )
+        }))
     }
 
     /// Refresh `session`'s access token now (`force`: even when not yet due,
@@ -205,9 +210,9 @@ impl SessionKeeper {
         let now = self.ctx.clock.now();
         {
             let mut state = slot.state.lock().unwrap();
-            if let Some((needs, dead)) = &state.needs_login {
+            if let Some((_, dead, error)) = &state.needs_login {
                 if dead.access_token == token.access_token {
-                    return Err(login_required(needs.reason.clone()));
+                    return Err(error.clone());
                 }
                 tracing::info!(session = %session.key, "new sign-in found; renewing again");
                 state.needs_login = None;
@@ -237,7 +242,13 @@ impl SessionKeeper {
             .vault
             .registration(&registration_key)
             .await
-            .map_err(|e| BrokerError::keychain(e.to_string()).with_source(e))?;
+            .map_err(|e| {
+                BrokerError::keychain(format!(
+                    "cannot read the client registration of SSO session '{}' from the keychain",
+                    session.key
+                ))
+                .with_source(e)
+            })?;
         let outcome = match &registration {
             Some(reg) if reg.expires_at > now => {
                 let refresh_session = SessionInfo {
@@ -255,10 +266,10 @@ impl SessionKeeper {
                 .await
             }
             Some(_) => Err(RefreshError::NeedsLogin(
-                "the client registration has expired".into(),
+                "credbroker's client registration has expired".into(),
             )),
             None => Err(RefreshError::NeedsLogin(
-                "the client registration is gone".into(),
+                "credbroker's client registration is gone from the keychain".into(),
             )),
         };
         match outcome {
@@ -267,7 +278,13 @@ impl SessionKeeper {
                 self.vault
                     .put_sso_token(&session.key, &fresh)
                     .await
-                    .map_err(|e| BrokerError::keychain(e.to_string()).with_source(e))?;
+                    .map_err(|e| {
+                        BrokerError::keychain(format!(
+                            "cannot save the renewed sign-in of SSO session '{}' in the keychain",
+                            session.key
+                        ))
+                        .with_source(e)
+                    })?;
                 slot.state.lock().unwrap().last_failure = None;
                 let export_home = self.export_home.lock().unwrap().clone();
                 if let Some(home) = export_home {
@@ -303,14 +320,22 @@ impl SessionKeeper {
                     "AWS sign-in needed",
                     &format!("Session '{}' expired. Run: {}", session.key, needs.command),
                 );
-                let reason = needs.reason.clone();
-                slot.state.lock().unwrap().needs_login = Some((needs, token));
-                Err(login_required(reason))
+                let error = login_required(format!(
+                    "the SSO session '{}' can no longer be renewed",
+                    session.key
+                ))
+                .with_source(why);
+                slot.state.lock().unwrap().needs_login = Some((needs, token, error.clone()));
+                Err(error)
             }
-            Err(RefreshError::Transient(m)) | Err(RefreshError::Other(m)) => {
-                tracing::warn!(session = %session.key, error = %m, "token refresh failed; will retry");
+            Err(failed) => {
+                tracing::warn!(session = %session.key, error = %failed, "token refresh failed; will retry");
                 slot.state.lock().unwrap().last_failure = Some(now);
-                Err(BrokerError::upstream(m))
+                Err(BrokerError::upstream(format!(
+                    "cannot renew the sign-in of SSO session '{}'",
+                    session.key
+                ))
+                .with_source(failed))
             }
         }
     }

@@ -6,18 +6,31 @@
 //! [`ErrorKind`] decides everything a caller shows for it, in one place:
 //! the HTTP status and error code the endpoint answers with
 //! ([`ErrorKind::status`], [`ErrorKind::code`]), the socket's wire form
-//! (the same code and status, with the message and the hint apart, so the
-//! client rebuilds the error without cutting text) and, through
-//! [`cli_failure`], the exit code. The error it was made from (I/O, SDK,
-//! keychain) is kept as its [`std::error::Error::source`], so the chain
-//! reaches logs. The SSO session keeper, the web identity and the broker
-//! all fail with it, and so depend on this module rather than on one
-//! another.
+//! (the same code and status, with the message, the causes and the hint
+//! apart, so the client rebuilds the error without cutting text) and,
+//! through [`cli_failure`], the exit code. A request that outlives its
+//! deadline is one more kind ([`ErrorKind::Timeout`],
+//! [`BrokerError::timed_out`]), so the endpoint and the socket answer it
+//! alike.
+//!
+//! The message says what failed in credbroker's terms; the error it was
+//! made from (SDK, I/O, keychain) is kept as its
+//! [`std::error::Error::source`] and never copied into the message. How the
+//! chain is shown is decided in one place too, the `render` module:
+//! [`BrokerError::causes`] (one line per distinct cause),
+//! [`BrokerError::summary`] (one line, for the endpoint's JSON `message`,
+//! which is all an SDK shows) and [`cli_failure`] (the message, a `caused
+//! by:` line per cause, then the hint). The SSO session keeper, the web
+//! identity and the broker all fail with it, and so depend on this module
+//! rather than on one another.
 
 use crate::audit::Subject;
 use crate::model::{RoleCredentials, Vended};
 use std::future::Future;
 use std::sync::Arc;
+
+mod render;
+pub use render::cli_failure;
 
 /// What kind of failure a [`BrokerError`] is. The kind alone decides the
 /// HTTP status, the error code (endpoint and socket alike) and the exit
@@ -37,17 +50,21 @@ pub enum ErrorKind {
     Upstream,
     /// The keychain did not answer (503).
     Keychain,
+    /// The credentials took longer than the request's deadline (503): the
+    /// endpoint and the socket give up on the wait, not on the fetch.
+    Timeout,
 }
 
 impl ErrorKind {
     /// Every kind, for tests that must cover them all.
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::UnknownProfile,
         ErrorKind::NotBrokered,
         ErrorKind::LoginRequired,
         ErrorKind::Config,
         ErrorKind::Upstream,
         ErrorKind::Keychain,
+        ErrorKind::Timeout,
     ];
 
     /// The HTTP status the endpoint answers with, and the socket carries.
@@ -56,7 +73,7 @@ impl ErrorKind {
             ErrorKind::UnknownProfile | ErrorKind::NotBrokered => 404,
             ErrorKind::LoginRequired => 403,
             ErrorKind::Config => 400,
-            ErrorKind::Upstream | ErrorKind::Keychain => 503,
+            ErrorKind::Upstream | ErrorKind::Keychain | ErrorKind::Timeout => 503,
         }
     }
 
@@ -70,6 +87,7 @@ impl ErrorKind {
             ErrorKind::Config => "InvalidConfiguration",
             ErrorKind::Upstream => "UpstreamUnavailable",
             ErrorKind::Keychain => "KeychainUnavailable",
+            ErrorKind::Timeout => "UpstreamTimeout",
         }
     }
 
@@ -92,57 +110,25 @@ impl ErrorKind {
             "LoginRequired" => ErrorKind::LoginRequired,
             "InvalidConfiguration" | "BadRequest" => ErrorKind::Config,
             "KeychainUnavailable" => ErrorKind::Keychain,
+            "UpstreamTimeout" => ErrorKind::Timeout,
             _ => ErrorKind::Upstream,
         }
     }
-}
-
-/// The text of `error` and of every error under it, joined by ": " as
-/// anyhow's `{:#}` does.
-pub fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut next = error.source();
-    while let Some(cause) = next {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    text
-}
-
-/// What the CLI prints for a failed command, and its exit code. The chain
-/// is shown down to the first [`BrokerError`], whose message already holds
-/// its cause's text as shown today; the cause's own chain goes to the debug
-/// log (`-v`) rather than repeating that text on the person's screen.
-pub fn cli_failure(error: &anyhow::Error) -> (String, i32) {
-    let mut shown = String::new();
-    let mut code = 1;
-    for link in error.chain() {
-        if !shown.is_empty() {
-            shown.push_str(": ");
-        }
-        shown.push_str(&link.to_string());
-        if let Some(broker) = link.downcast_ref::<BrokerError>() {
-            code = broker.kind.exit_code();
-            if let Some(cause) = std::error::Error::source(broker) {
-                tracing::debug!(cause = %chain_text(cause), "caused by");
-            }
-            break;
-        }
-    }
-    (shown, code)
 }
 
 /// The underlying error a [`BrokerError`] was made from.
 pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why credentials could not be served: a kind, the message shown to the
-/// person, a hint (for `LoginRequired`, the command to run) and the
-/// underlying error where there is one, returned by
-/// [`std::error::Error::source`] so `{:#}` and logs show the chain.
+/// person (what failed, in credbroker's terms), a hint (for
+/// `LoginRequired`, the command to run) and the underlying error where
+/// there is one, returned by [`std::error::Error::source`] so `{:#}`, logs
+/// and [`cli_failure`] show the chain. `Display` is the message and the
+/// hint; the causes are shown apart ([`BrokerError::causes`]).
 ///
-/// The message is what is shown today and must hold no secret; a cause is
-/// only ever an error whose text is already shown (SDK, I/O, keychain).
+/// Neither the message nor a cause's `Display` may hold a secret: a cause
+/// is only ever an error whose text is safe to show (an SDK error shows the
+/// service's code and message, never the raw response).
 #[derive(Clone)]
 pub struct BrokerError {
     kind: ErrorKind,
@@ -185,6 +171,15 @@ impl BrokerError {
     /// See [`ErrorKind::Keychain`].
     pub fn keychain(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Keychain, message)
+    }
+
+    /// The request's deadline passed before the credentials came
+    /// ([`ErrorKind::Timeout`]); the endpoint and the socket both answer it.
+    pub fn timed_out() -> Self {
+        Self::new(
+            ErrorKind::Timeout,
+            "fetching credentials took too long; try again",
+        )
     }
 
     /// The person must sign in: `reason` says why, `command` what to run.
@@ -244,15 +239,15 @@ impl BrokerError {
     }
 }
 
-/// Shows the cause by its `Display` only: an SDK error's `Debug` holds the
-/// raw HTTP response, which is never logged.
+/// Shows the causes by their `Display` only: an SDK error's `Debug` holds
+/// the raw HTTP response, which is never logged.
 impl std::fmt::Debug for BrokerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BrokerError")
             .field("kind", &self.kind)
             .field("message", &self.message)
             .field("hint", &self.hint)
-            .field("source", &self.source.as_ref().map(|e| e.to_string()))
+            .field("causes", &self.causes())
             .finish()
     }
 }
@@ -327,8 +322,8 @@ mod tests {
     #[test]
     fn an_error_made_from_an_io_error_keeps_it_as_its_source() {
         let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
-        let err = BrokerError::config(format!("cannot read /t: {io}")).with_source(io);
-        assert_eq!(err.to_string(), "cannot read /t: denied");
+        let err = BrokerError::config("cannot read /t").with_source(io);
+        assert_eq!(err.to_string(), "cannot read /t");
         let cause = err.source().expect("the cause is kept");
         let io = cause
             .downcast_ref::<std::io::Error>()
@@ -336,22 +331,23 @@ mod tests {
         assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
         // A clone (the single flight hands one to every waiter) keeps it too.
         assert!(err.clone().source().is_some());
-        // anyhow's alternate form walks the chain.
+        // anyhow's alternate form walks the chain, each text once.
         let shown = format!("{:#}", anyhow::Error::new(err));
-        assert_eq!(shown, "cannot read /t: denied: denied");
+        assert_eq!(shown, "cannot read /t: denied");
     }
+
+    type StsError = aws_sdk_sts::error::SdkError<
+        aws_sdk_sts::operation::assume_role::AssumeRoleError,
+        aws_sdk_sts::config::http::HttpResponse,
+    >;
 
     #[test]
     fn an_sdk_error_is_kept_and_its_chain_walked() {
-        type Sdk = aws_sdk_sts::error::SdkError<
-            aws_sdk_sts::operation::assume_role::AssumeRoleError,
-            aws_sdk_sts::config::http::HttpResponse,
-        >;
         let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out");
-        let sdk = Sdk::timeout_error(io);
+        let sdk = StsError::timeout_error(io);
         let err = BrokerError::upstream("STS did not answer").with_source(sdk);
         let cause = err.source().expect("the cause is kept");
-        assert!(cause.downcast_ref::<Sdk>().is_some(), "{cause}");
+        assert!(cause.downcast_ref::<StsError>().is_some(), "{cause}");
         let deepest = std::iter::successors(Some(cause), |e| (*e).source())
             .last()
             .unwrap();
@@ -360,6 +356,7 @@ mod tests {
             "{deepest}"
         );
         assert!(format!("{err:?}").contains("STS did not answer"));
+        assert_eq!(err.causes(), ["request has timed out", "connect timed out"]);
     }
 
     #[test]
@@ -375,24 +372,11 @@ mod tests {
     }
 
     #[test]
-    fn the_cli_shows_the_message_once_and_keeps_the_context_above_it() {
-        let io = std::io::Error::other("denied");
-        let err =
-            BrokerError::keychain(format!("the OS keychain did not answer: {io}")).with_source(io);
-        let wrapped = anyhow::Error::new(err).context("cannot serve profile 'dev'");
-        let (shown, code) = cli_failure(&wrapped);
-        assert_eq!(
-            shown,
-            "cannot serve profile 'dev': the OS keychain did not answer: denied"
-        );
-        assert_eq!(code, 1);
-        let login = anyhow::Error::new(BrokerError::login_required("expired", "credbroker login"));
-        assert_eq!(
-            cli_failure(&login),
-            ("expired; run `credbroker login`".to_string(), 3)
-        );
-        let other = anyhow::anyhow!("plain");
-        assert_eq!(cli_failure(&other), ("plain".to_string(), 1));
+    fn a_timeout_is_a_kind_of_its_own() {
+        let err = BrokerError::timed_out();
+        assert_eq!((err.status(), err.code()), (503, "UpstreamTimeout"));
+        assert!(err.is(ErrorKind::Timeout));
+        assert_eq!(err.kind().exit_code(), 1);
     }
 
     #[test]

@@ -137,7 +137,10 @@ pub async fn assume(
         .set_duration_seconds(target.duration_seconds)
         .send()
         .await
-        .map_err(|e| sts_error(target, crate::sso::classify(&e).at(client.url())).with_source(e))?;
+        .map_err(|e| {
+            sts_error(target, crate::sso::classify(&e).at(client.url()))
+                .with_cause(crate::sso::sdk_cause(e))
+        })?;
     let creds = out.credentials().ok_or_else(|| {
         BrokerError::upstream("AssumeRoleWithWebIdentity returned no credentials")
     })?;

@@ -50,6 +50,10 @@ impl CredentialSource for FixedCredentials {
             "broken-config" => Err(BrokerError::config("~/.aws/config:3: bad line")),
             "throttled" => Err(BrokerError::upstream("TooManyRequests")),
             "locked" => Err(BrokerError::keychain("the keychain is locked")),
+            "unreachable" => Err(BrokerError::upstream(
+                "cannot get credentials for profile 'unreachable'",
+            )
+            .with_source(std::io::Error::other("connection refused"))),
             other => Err(BrokerError::unknown_profile(other)),
         }
     }
@@ -336,6 +340,32 @@ async fn broker_errors_keep_their_status_code_and_message() {
         body["message"].as_str().unwrap().contains(LOGIN_COMMAND),
         "{body}"
     );
+    // An SDK shows only the message: it holds the first cause too.
+    let (status, body) = get(&running, "/v1/credentials/unreachable").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body["message"],
+        "cannot get credentials for profile 'unreachable': connection refused"
+    );
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_the_timeout_kind() {
+    let running = start_with(ServerLimits {
+        request_timeout: Duration::from_millis(50),
+        ..ServerLimits::default()
+    })
+    .await;
+    // `slow` takes 300 ms.
+    let (status, body) = get(&running, "/v1/credentials/slow").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "UpstreamTimeout", "{body}");
+    let timeout = BrokerError::timed_out();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (timeout.status(), Some(timeout.code()))
+    );
+    assert_eq!(body["message"], timeout.summary());
 }
 
 #[tokio::test]

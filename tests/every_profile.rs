@@ -131,28 +131,87 @@ fn env_exec_and_status_take_web_identity_profiles() {
     assert!(role["renew_at"].as_str().is_some(), "{status}");
 }
 
+/// A portal that does not answer is said in credbroker's terms, then its
+/// causes down to the OS's, each once, then nothing of the SDK's dump; the
+/// daemon's socket carries the causes, so `credential-process` prints the
+/// same lines with the daemon and without it; and the endpoint's JSON
+/// `message`, all an SDK shows, holds the first cause.
 #[test]
-fn an_unreachable_upstream_is_one_sentence_with_its_cause() {
-    let env = Env::new("unreachable", &["--auto-approve"]);
+fn an_unreachable_portal_shows_its_chain_with_and_without_the_daemon() {
+    let mut env = Env::new("unreachable", &["--auto-approve"]);
     env.write_standard_config();
     env.login();
-    // Nothing listens on port 9 of the loopback address.
+    // From here on every command, the daemon included, calls a port nothing
+    // listens on (9, discard, on the loopback address).
+    let closed = "http://127.0.0.1:9";
+    env.extra_env
+        .push(("AWS_ENDPOINT_URL".into(), closed.into()));
+
+    let out = env.run(&["credential-process", "--profile", "dev"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let in_process = String::from_utf8_lossy(&out.stderr).into_owned();
+    let lines: Vec<&str> = in_process.lines().collect();
+    assert_eq!(
+        lines[0],
+        "credbroker: cannot get credentials for profile 'dev' (role ReadOnly in account 111111111111)",
+        "what failed, in credbroker's terms, and no cause in it: {in_process}"
+    );
+    let first_cause = lines[1]
+        .strip_prefix("  caused by: ")
+        .unwrap_or_else(|| panic!("a cause follows: {in_process}"));
+    assert!(
+        first_cause.starts_with(&format!(
+            "IAM Identity Center is unavailable: no answer from {closed} (connection refused)"
+        )),
+        "the portal's error, naming the URL tried: {in_process}"
+    );
+    assert!(first_cause.contains("AWS_ENDPOINT_URL"), "{in_process}");
+    // Every further line is a cause, said once, down to the OS's error.
+    for (i, line) in lines.iter().enumerate().skip(1) {
+        assert!(line.starts_with("  caused by: "), "{in_process}");
+        assert!(!lines[..i].contains(line), "said twice: {in_process}");
+    }
+    assert!(lines.len() > 2, "the SDK's causes are kept: {in_process}");
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("Connection refused (os error"),
+        "the deepest cause is the OS's: {in_process}"
+    );
+    assert_eq!(in_process.matches("os error").count(), 1, "{in_process}");
+    // The SDK's Debug dump names its types: never shown.
+    for dump in [
+        "DispatchFailure",
+        "ConnectorError",
+        "ConnectError(",
+        "kind:",
+    ] {
+        assert!(!in_process.contains(dump), "{dump} in {in_process}");
+    }
+
+    // Through the daemon (the client has no keychain, so the answer is the
+    // daemon's): the same lines, the same exit code.
+    let endpoint = env.start_daemon();
     let out = env
         .command()
         .args(["credential-process", "--profile", "dev"])
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("connection refused"), "{stderr}");
-    assert!(
-        stderr.contains("no answer from http://127.0.0.1:9 ("),
-        "the URL tried: {stderr}"
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), in_process);
+
+    // The endpoint: the status and code of an upstream failure, and the
+    // message with its first cause.
+    let (status, body) = get_credentials(&endpoint, "dev", &env.token());
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "UpstreamUnavailable", "{body}");
+    let message = lines[0].strip_prefix("credbroker: ").unwrap();
+    assert_eq!(
+        body["message"].as_str().unwrap(),
+        format!("{message}: {first_cause}"),
+        "{body}"
     );
-    assert!(stderr.contains("AWS_ENDPOINT_URL"), "{stderr}");
-    // The SDK's dump names its error types and the OS error.
-    for dump in ["DispatchFailure", "ConnectorError", "os error"] {
-        assert!(!stderr.contains(dump), "{dump} in {stderr}");
-    }
 }

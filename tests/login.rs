@@ -109,7 +109,7 @@ async fn full_round(vault: &Vault) {
     portal::logout(&clients, &refreshed).await.expect("logout");
     assert!(matches!(
         portal::get_role_credentials(&clients, &refreshed, "111111111111", "Admin").await,
-        Err(PortalError::Unauthorized)
+        Err(PortalError::Unauthorized(_))
     ));
     vault.delete_session("work").await.unwrap();
     assert!(vault.sessions().await.unwrap().is_empty());
@@ -301,7 +301,7 @@ async fn portal_errors_are_sorted() {
     running.emulator().revoke_all_tokens();
     assert!(matches!(
         portal::get_role_credentials(&clients, &token, "111111111111", "Admin").await,
-        Err(PortalError::Unauthorized)
+        Err(PortalError::Unauthorized(_))
     ));
     running.shutdown().await;
 }

@@ -127,6 +127,45 @@ fn status_drops_the_sign_in_line_as_soon_as_a_new_sign_in_is_made() {
     let (status, body) = get_credentials(&endpoint, "dev", &token);
     assert_eq!(status, 403, "{body}");
 
+    // What failed, the portal's refusal under it, then the command; the
+    // same lines from the daemon and from a client with no daemon to ask.
+    let via_daemon = env.run(&["credential-process", "--profile", "dev"]);
+    let no_daemon = env.home.path().join("no-daemon");
+    let in_process = env
+        .command()
+        .args(["credential-process", "--profile", "dev"])
+        .env("CREDBROKER_RUNTIME_DIR", &no_daemon)
+        .output()
+        .unwrap();
+    // The error's lines, from the one that starts it (the in-process path
+    // also logs the refresh's refusal as a warning before it).
+    let error_lines = |stderr: &[u8]| {
+        let text = String::from_utf8_lossy(stderr).into_owned();
+        let start = text
+            .find("credbroker: ")
+            .unwrap_or_else(|| panic!("{text}"));
+        text[start..].to_string()
+    };
+    let shown = error_lines(&via_daemon.stderr);
+    assert_eq!(via_daemon.status.code(), Some(3), "{shown}");
+    assert_eq!(error_lines(&in_process.stderr), shown);
+    assert_eq!(in_process.status.code(), Some(3));
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(
+        lines[0], "credbroker: IAM Identity Center rejected the sign-in of SSO session 'corp'",
+        "{shown}"
+    );
+    assert!(
+        lines[1].starts_with("  caused by: IAM Identity Center rejected the SSO access token")
+            && lines[1].contains("Unauthorized"),
+        "{shown}"
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        &"  hint: run `credbroker login --sso-session corp`",
+        "{shown}"
+    );
+
     let status = env.status_json();
     assert_eq!(
         status["needs_login"][0]["session"], "corp",

@@ -51,7 +51,8 @@ pub(crate) async fn assume_role(
         .send()
         .await
         .map_err(|e| {
-            refusal(hop, config_path, crate::sso::classify(&e).at(client.url())).with_source(e)
+            refusal(hop, config_path, crate::sso::classify(&e).at(client.url()))
+                .with_cause(crate::sso::sdk_cause(e))
         })?;
     let creds = out
         .credentials()
@@ -171,6 +172,7 @@ mod tests {
             code: Some(code.into()),
             status: Some(status),
             detail: format!("{code}: because"),
+            source: None,
         };
         let path = Path::new("/cfg");
         let e = refusal(&hop, path, failure("accessdenied", 403));

@@ -123,7 +123,7 @@ impl Broker {
                 let failures = backoff_state.0 + 1;
                 let retry = self.clock.now() + backoff(failures, rand::rng().random());
                 if let Err(e) = &result {
-                    tracing::warn!(key = ?slot.key, error = %e, failures, "renewal failed; retrying later");
+                    tracing::warn!(key = ?slot.key, error = %e.summary(), failures, "renewal failed; retrying later");
                 }
                 *backoff_state = (failures, Some(retry));
                 next = earliest(next, retry);

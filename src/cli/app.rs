@@ -127,11 +127,12 @@ impl Command {
     }
 }
 
-/// Run a parsed command; returns the process exit code.
-pub async fn run(cli: Cli) -> anyhow::Result<i32> {
-    // The one context of this command: built from the process here, and
-    // nowhere below.
-    let ctx = &crate::context::Context::from_process();
+/// Run a parsed command in `env` (the process's environment, taken once by
+/// the binary); returns the process exit code.
+pub async fn run(cli: Cli, env: crate::env::Env) -> anyhow::Result<i32> {
+    // The one context of this command: built from the process's
+    // environment here (as `Context::from_process` does), and nowhere below.
+    let ctx = &crate::context::Context::new(env).with_notifier(crate::context::Notifier::desktop());
     // A bad AWS_MAX_ATTEMPTS (or another SDK setting) stops a command that
     // calls AWS here, named; the offline ones (linters, completions) run.
     if cli.command.calls_aws() {

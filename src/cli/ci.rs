@@ -324,8 +324,8 @@ async fn renew_forever(broker: Arc<Broker>, profile: String) {
                     .max(std::time::Duration::from_secs(1))
             }
             Err(e) => {
-                tracing::warn!(error = %e, "renewing web identity credentials failed; retrying");
-                eprintln!("credbroker: renewal failed: {e}");
+                tracing::warn!(error = %e.summary(), "renewing web identity credentials failed; retrying");
+                eprintln!("credbroker: renewal failed: {}", e.summary());
                 std::time::Duration::from_secs(5)
             }
         };

@@ -170,7 +170,7 @@ fn signed_out(key: &str, remote: Option<Result<(), portal::PortalError>>) -> Str
     match remote {
         None => format!("'{key}' was not signed in; removed any cached credentials."),
         Some(Ok(())) => format!("Signed out of '{key}'."),
-        Some(Err(portal::PortalError::Unauthorized)) => {
+        Some(Err(portal::PortalError::Unauthorized(_))) => {
             format!("Signed out of '{key}' (its token had already expired or been revoked).")
         }
         Some(Err(e)) => format!(

@@ -6,6 +6,7 @@
 //! -> {"op":"credentials","profile":"dev"}
 //! <- {"Version":1,"AccessKeyId":"ASIA...","SecretAccessKey":"...","SessionToken":"...","Expiration":"2026-11-21T23:10:00Z"}
 //! <- {"error":{"code":"LoginRequired","message":"...; run `credbroker login --sso-session corp`","status":403,"login_command":"credbroker login --sso-session corp"}}
+//! <- {"error":{"code":"UpstreamUnavailable","message":"cannot get credentials ...: IAM Identity Center is unavailable: ...","status":503,"reason":"cannot get credentials ...","causes":["IAM Identity Center is unavailable: ...","Connection refused (os error 111)"]}}
 //! -> {"op":"status"}
 //! <- {"pid":4242,"endpoint":"http://127.0.0.1:9911","config_path":"...","config_error":null,"last_upstream_error":null,"roles":[...]}
 //! -> {"op":"logout","sessions":["corp"],"all":false}
@@ -18,9 +19,10 @@
 //!
 //! A credentials answer is the `credential_process` document itself
 //! (protocols.md §2), so the client can print it unchanged. Errors carry the
-//! broker's code and HTTP-like status, and the login command when one is
-//! needed, so the client can rebuild the same [`BrokerError`] the in-process
-//! path would have returned (and so the same exit code).
+//! broker's code and HTTP-like status, the message, the rendered causes and
+//! the login command when one is needed, so the client can rebuild the same
+//! [`BrokerError`] the in-process path would have returned: the same exit
+//! code, and the same lines on the person's screen.
 
 use crate::broker::{BrokerError, BrokerSnapshot, ErrorKind};
 use serde::{Deserialize, Serialize};
@@ -149,6 +151,11 @@ pub struct ErrorReply {
     /// as `login_command`, which older clients read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The causes under the error as the daemon renders them
+    /// ([`BrokerError::causes`]), outermost first; absent from an older
+    /// daemon's reply, and when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -165,16 +172,21 @@ impl ErrorReply {
             login_command: None,
             reason: None,
             hint: None,
+            causes: Vec::new(),
         }
     }
 
-    /// The wire form of `err`: its kind's code and status, the message as
-    /// shown, and the hint and the message without it as fields of their own.
-    /// The cause stays on this side; its text is already in the message.
+    /// The wire form of `err`: its kind's code and status, `message` on one
+    /// line as the endpoint shows it ([`BrokerError::summary`], for older
+    /// clients), and the message alone, the hint and the rendered causes as
+    /// fields of their own. The cause itself stays on this side.
     pub fn from_broker(err: &BrokerError) -> Self {
-        let mut reply = ErrorReply::new(err.code(), err.to_string(), err.status());
-        if let Some(hint) = err.hint() {
+        let mut reply = ErrorReply::new(err.code(), err.summary(), err.status());
+        reply.causes = err.causes();
+        if err.hint().is_some() || !reply.causes.is_empty() {
             reply.reason = Some(err.message().to_string());
+        }
+        if let Some(hint) = err.hint() {
             reply.hint = Some(hint.to_string());
             if err.is(ErrorKind::LoginRequired) {
                 reply.login_command = Some(hint.to_string());
@@ -207,9 +219,11 @@ impl ErrorReply {
         let kind = ErrorKind::from_code(&self.code);
         // A daemon from before `hint` sent `login_command` only, and one from
         // before `reason` the whole message: cut the hint off it then.
+        // One from before `causes` sent none: the error has no source then.
         let hint = self.hint.or(self.login_command);
         let Some(hint) = hint else {
-            return BrokerError::new(kind, self.message);
+            let message = self.reason.unwrap_or(self.message);
+            return BrokerError::new(kind, message).with_cause_texts(self.causes);
         };
         let reason = self.reason.unwrap_or_else(|| {
             let suffix = format!("; run `{hint}`");
@@ -218,7 +232,9 @@ impl ErrorReply {
                 .unwrap_or(&self.message)
                 .to_string()
         });
-        BrokerError::new(kind, reason).with_hint(hint)
+        BrokerError::new(kind, reason)
+            .with_hint(hint)
+            .with_cause_texts(self.causes)
     }
 }
 
@@ -490,12 +506,24 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_survives_the_round_trip_with_and_without_a_hint() {
+    fn every_kind_survives_the_round_trip_with_and_without_a_hint_or_causes() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("IAM Identity Center is unavailable: connection refused")]
+        struct Portal(#[source] std::io::Error);
         for kind in ErrorKind::ALL {
-            for hint in [None, Some("credbroker login --sso-session corp")] {
+            for (hint, cause) in [
+                (None, false),
+                (Some("credbroker login --sso-session corp"), false),
+                (None, true),
+                (Some("credbroker login --sso-session corp"), true),
+            ] {
                 let mut original = BrokerError::new(kind, "no profile named 'dev' (in /u/config)");
                 if let Some(hint) = hint {
                     original = original.with_hint(hint);
+                }
+                if cause {
+                    let io = std::io::Error::other("tcp connect error");
+                    original = original.with_source(Portal(io));
                 }
                 let line = ErrorReply::from_broker(&original).to_line();
                 let CredentialsReply::Error(reply) = parse_credentials_reply(&line).unwrap() else {
@@ -508,8 +536,23 @@ mod tests {
                 assert_eq!(rebuilt.message(), original.message(), "{line}");
                 assert_eq!(rebuilt.hint(), hint, "{line}");
                 assert_eq!(rebuilt.to_string(), original.to_string(), "{line}");
+                // The causes come across as shown, and so does the one line
+                // an older client (and the endpoint) shows.
+                assert_eq!(rebuilt.causes(), original.causes(), "{line}");
+                assert_eq!(rebuilt.causes().len(), usize::from(cause) * 2, "{line}");
+                assert_eq!(rebuilt.summary(), original.summary(), "{line}");
+                assert_eq!(reply_message(&line), original.summary(), "{line}");
+                assert_eq!(
+                    crate::source::cli_failure(&anyhow::Error::new(rebuilt)),
+                    crate::source::cli_failure(&anyhow::Error::new(original)),
+                );
             }
         }
+    }
+
+    fn reply_message(line: &str) -> String {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        v["error"]["message"].as_str().unwrap().to_string()
     }
 
     #[test]
@@ -530,6 +573,19 @@ mod tests {
         };
         let rebuilt = reply.into_broker_error();
         assert_eq!((rebuilt.message(), rebuilt.hint()), ("expired", Some("x")));
+        // Before `causes`: the cause's text in the message, no source.
+        let line = r#"{"error":{"code":"UpstreamUnavailable","message":"IAM Identity Center is unavailable: timed out","status":503}}"#;
+        let CredentialsReply::Error(reply) = parse_credentials_reply(line).unwrap() else {
+            panic!("expected an error reply");
+        };
+        let rebuilt = reply.into_broker_error();
+        assert!(rebuilt.is(ErrorKind::Upstream));
+        assert_eq!(
+            rebuilt.message(),
+            "IAM Identity Center is unavailable: timed out"
+        );
+        assert!(std::error::Error::source(&rebuilt).is_none());
+        assert!(rebuilt.causes().is_empty());
         // The socket's own request errors, and codes it does not know.
         for (code, kind) in [
             ("InvalidProfileName", ErrorKind::NotBrokered),

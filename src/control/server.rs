@@ -20,7 +20,7 @@
 use super::protocol::{self, DaemonStatus, ErrorReply, LogoutReply, Request, MAX_REQUEST_BYTES};
 use super::{admit_peer, own_uid};
 use crate::audit::{AuditTrail, Caller, Subject, Vend, Via};
-use crate::broker::{Broker, BrokerSnapshot, CredentialSource};
+use crate::broker::{Broker, BrokerError, BrokerSnapshot, CredentialSource};
 use crate::clock::Clock;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -330,23 +330,19 @@ async fn answer<S: DaemonState>(line: &[u8], shared: &Shared<S>) -> (String, Vec
         Request::Credentials { profile, .. } => {
             let answer =
                 tokio::time::timeout(REQUEST_TIMEOUT, shared.state.credentials(&profile)).await;
-            let (reply, result, status) = match answer {
-                Ok(Ok(creds)) => {
-                    let mut line = crate::model::credential_process_output(&creds);
-                    line.push('\n');
-                    (line, "ok", 200)
-                }
-                Ok(Err(err)) => (
-                    ErrorReply::from_broker(&err).to_line(),
-                    err.code(),
-                    err.status(),
-                ),
-                Err(_elapsed) => {
-                    let code = "UpstreamTimeout";
-                    let message = "fetching credentials took too long; try again";
-                    (ErrorReply::new(code, message, 503).to_line(), code, 503)
-                }
-            };
+            let (reply, result, status) =
+                match answer.unwrap_or_else(|_| Err(BrokerError::timed_out())) {
+                    Ok(creds) => {
+                        let mut line = crate::model::credential_process_output(&creds);
+                        line.push('\n');
+                        (line, "ok", 200)
+                    }
+                    Err(err) => (
+                        ErrorReply::from_broker(&err).to_line(),
+                        err.code(),
+                        err.status(),
+                    ),
+                };
             tracing::debug!(%profile, result, "daemon socket: credentials request");
             let (account, role) = match &shared.audit {
                 Some(_) => shared.state.role_of(&profile).unzip(),

@@ -118,8 +118,8 @@ impl Listing {
         }
         let mut out = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            let (account, roles) =
-                joined.map_err(|e| PortalError::Other(format!("listing task failed: {e}")))??;
+            let (account, roles) = joined
+                .map_err(|e| PortalError::Other(format!("listing task failed: {e}").into()))??;
             let account_name = account.account_name.unwrap_or_default();
             out.extend(roles.into_iter().map(|role_name| Assignment {
                 account_id: account.account_id.clone(),
@@ -193,10 +193,10 @@ mod tests {
         let result: Result<(), _> = quick(5)
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(PortalError::Unauthorized)
+                Err(PortalError::Unauthorized("401".into()))
             })
             .await;
-        assert!(matches!(result, Err(PortalError::Unauthorized)));
+        assert!(matches!(result, Err(PortalError::Unauthorized(_))));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }

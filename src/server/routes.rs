@@ -151,18 +151,10 @@ async fn answer<S: CredentialSource>(
             tokio::time::timeout(endpoint.limits.request_timeout, serving).await
         }
     };
-    let (response, result, subject) = match answer {
-        Ok(Ok(served)) => (json(StatusCode::OK, served.body), "ok", served.subject),
-        Ok(Err(err)) => (broker_error(&err), err.code(), None),
-        Err(_elapsed) => (
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "UpstreamTimeout",
-                "fetching credentials took too long; try again",
-            ),
-            "UpstreamTimeout",
-            None,
-        ),
+    let (response, result, subject) = match answer.unwrap_or_else(|_| Err(BrokerError::timed_out()))
+    {
+        Ok(served) => (json(StatusCode::OK, served.body), "ok", served.subject),
+        Err(err) => (broker_error(&err), err.code(), None),
     };
     tracing::debug!(%profile, status = response.status().as_u16(), "credentials request");
     (response, result, Some(grant), subject)
@@ -172,9 +164,10 @@ fn refused(refusal: &auth::Refusal) -> Response<Full<Bytes>> {
     error(refusal.status, refusal.code, refusal.message)
 }
 
+/// The SDKs show only the body's `message`: it holds the first cause too.
 fn broker_error(err: &BrokerError) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    error(status, err.code(), &err.to_string())
+    error(status, err.code(), &err.summary())
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {

@@ -28,9 +28,71 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use crate::sdk::configured_endpoint;
+use crate::source::Cause;
+
+/// What a failed call said, for the person: one line without secrets (the
+/// service's code and message, or why no answer came), with the SDK's own
+/// error kept as its [`std::error::Error::source`] so the chain reaches
+/// the person ([`crate::source::cli_failure`]) and the logs.
+///
+/// The kept error is the SDK error's source (the service's modelled error,
+/// the connector's or the parser's error), never the `SdkError` itself:
+/// that one holds the raw HTTP response. `Debug` shows the text only.
+#[derive(Clone)]
+pub struct Failure {
+    detail: String,
+    source: Option<Cause>,
+}
+
+impl Failure {
+    /// A failure found by credbroker itself (no SDK error under it).
+    pub fn new(detail: impl Into<String>) -> Self {
+        Failure {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// The one-line description.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(detail: &str) -> Self {
+        Failure::new(detail)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(detail: String) -> Self {
+        Failure::new(detail)
+    }
+}
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Failure").field(&self.detail).finish()
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// How an SDK call failed, in the terms the callers decide on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) struct CallFailure {
     pub kind: FailureKind,
     /// The error code normalized by [`normalize_code`] (service errors only).
@@ -39,9 +101,32 @@ pub(crate) struct CallFailure {
     pub status: Option<u16>,
     /// A one-line description without secrets (codes and server messages).
     pub detail: String,
+    /// The SDK error's source ([`Failure`] says which, and why not the
+    /// `SdkError`).
+    pub source: Option<Cause>,
+}
+
+/// The kind, code, status and text: never the kept error's `Debug`.
+impl std::fmt::Debug for CallFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallFailure")
+            .field("kind", &self.kind)
+            .field("code", &self.code)
+            .field("status", &self.status)
+            .field("detail", &self.detail)
+            .finish()
+    }
 }
 
 impl CallFailure {
+    /// The text and the kept error, for the caller's own error.
+    pub(crate) fn failure(&self) -> Failure {
+        Failure {
+            detail: self.detail.clone(),
+            source: self.source.clone(),
+        }
+    }
+
     /// Name the URL that was tried in a failure that got no answer: the
     /// SDK's error does not carry it, and "connection refused" alone does
     /// not say from where.
@@ -73,6 +158,27 @@ pub(crate) fn normalize_code(code: &str) -> String {
     trimmed.to_owned()
 }
 
+/// What of a failed SDK call is kept as a cause: its source (the service's
+/// modelled error, the connector's or the parser's error), never the
+/// `SdkError`, which holds the raw response (see [`Failure`]).
+pub(crate) fn sdk_cause<E>(err: SdkError<E>) -> Option<Cause>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    err.into_source().ok().map(Cause::from)
+}
+
+/// [`classify`], keeping the SDK error's source (see [`sdk_cause`]).
+pub(crate) fn classify_keeping<E>(err: SdkError<E>) -> CallFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut failure = classify(&err);
+    failure.source = sdk_cause(err);
+    failure
+}
+
+/// Sort a failed SDK call by what the caller should do (no source kept).
 pub(crate) fn classify<E>(err: &SdkError<E>) -> CallFailure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -93,6 +199,7 @@ where
                 code,
                 status,
                 detail,
+                source: None,
             }
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
@@ -103,8 +210,11 @@ where
                 code: None,
                 status,
                 detail: unreachable_sentence(err),
+                source: None,
             }
         }
+        // Never `DisplayErrorContext` here: it appends the error's `Debug`,
+        // which holds the raw response. The parser's error is the source.
         SdkError::ResponseError(_) => CallFailure {
             kind: match status {
                 Some(s) if s < 500 && s != 429 => FailureKind::Other,
@@ -112,13 +222,18 @@ where
             },
             code: None,
             status,
-            detail: DisplayErrorContext(err).to_string(),
+            detail: match status {
+                Some(s) => format!("an answer that could not be read (HTTP {s})"),
+                None => "an answer that could not be read".to_string(),
+            },
+            source: None,
         },
         _ => CallFailure {
             kind: FailureKind::Other,
             code: None,
             status,
-            detail: DisplayErrorContext(err).to_string(),
+            detail: "the request could not be made".to_string(),
+            source: None,
         },
     }
 }
@@ -186,6 +301,7 @@ mod tests {
             code: None,
             status: None,
             detail: "no answer (connection refused); check the network".into(),
+            source: None,
         };
         assert_eq!(
             failure.clone().at("https://portal.sso.eu-west-1.amazonaws.com").detail,

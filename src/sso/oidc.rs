@@ -4,13 +4,15 @@
 //! refresh-token grants.
 //!
 //! Every error the service defines becomes a [`LoginError`] or
-//! [`RefreshError`] variant whose message says what to do next. Errors are
+//! [`RefreshError`] variant whose message says what to do next; a
+//! [`RefreshError`] keeps what the call said as a [`Failure`], with the
+//! SDK's error under it as its source. Errors are
 //! matched on the normalized error code, so `authorization_pending`,
 //! `AuthorizationPendingException` and the `x-amzn-errortype` spelling all
 //! mean the same thing.
 
 use super::device::PollOutcome;
-use super::{classify, CallFailure, FailureKind};
+use super::{classify_keeping, CallFailure, Failure, FailureKind};
 use crate::config::SessionInfo;
 use crate::model::{ClientRegistration, Secret, SsoToken};
 use crate::sdk::{OidcClient as Client, SdkClients};
@@ -85,17 +87,18 @@ impl LoginError {
     }
 }
 
-/// Why a token refresh failed.
+/// Why a token refresh failed. The caller says which session, and what to
+/// run; each variant keeps what the call said.
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
     /// The refresh token or its registration is dead: the person must sign in.
-    #[error("the sign-in can no longer be renewed ({0}); run `credbroker login` again")]
-    NeedsLogin(String),
+    #[error("{0}")]
+    NeedsLogin(#[source] Failure),
     /// Try again later.
     #[error("IAM Identity Center is unavailable: {0}")]
-    Transient(String),
-    #[error("token refresh failed: {0}")]
-    Other(String),
+    Transient(#[source] Failure),
+    #[error("IAM Identity Center refused the refresh: {0}")]
+    Other(#[source] Failure),
 }
 
 /// What StartDeviceAuthorization returned. The device code is a secret (it
@@ -168,7 +171,7 @@ pub async fn register(
     let out = request
         .send()
         .await
-        .map_err(|e| login_error(classify(&e).at(client.url())))?;
+        .map_err(|e| login_error(classify_keeping(e).at(client.url())))?;
     registration_from(&out, session, Vec::new(), now)
 }
 
@@ -231,7 +234,7 @@ pub async fn start_device_authorization(
         .start_url(start_url)
         .send()
         .await
-        .map_err(|e| login_error(classify(&e).at(client.url())))?;
+        .map_err(|e| login_error(classify_keeping(e).at(client.url())))?;
     let (Some(device_code), Some(user_code), Some(uri)) =
         (out.device_code(), out.user_code(), out.verification_uri())
     else {
@@ -271,7 +274,7 @@ pub async fn poll_device_token(
             )),
         },
         Err(e) => {
-            let failure = classify(&e).at(client.url());
+            let failure = classify_keeping(e).at(client.url());
             match failure.code.as_deref() {
                 Some("authorizationpending") => PollOutcome::Pending,
                 Some("slowdown") => PollOutcome::SlowDown,
@@ -319,7 +322,7 @@ pub async fn refresh(
             }
             Ok(grant.into_token(session, now))
         }
-        Err(e) => Err(refresh_error(classify(&e).at(client.url()))),
+        Err(e) => Err(refresh_error(classify_keeping(e).at(client.url()))),
     }
 }
 
@@ -369,7 +372,7 @@ pub(crate) fn login_error(f: CallFailure) -> LoginError {
 
 /// Map a failed refresh to "sign in again", "try later" or neither.
 pub(crate) fn refresh_error(f: CallFailure) -> RefreshError {
-    let detail = f.detail;
+    let detail = f.failure();
     match f.kind {
         FailureKind::Transient => return RefreshError::Transient(detail),
         FailureKind::Other => return RefreshError::Other(detail),
@@ -401,6 +404,7 @@ mod tests {
             code: Some(super::super::normalize_code(code)),
             status: Some(status),
             detail: code.to_owned(),
+            source: None,
         }
     }
 
@@ -474,6 +478,7 @@ mod tests {
             code: None,
             status: None,
             detail: "connection refused".into(),
+            source: None,
         };
         assert!(matches!(
             refresh_error(transport),

@@ -4,9 +4,10 @@
 //! The region comes from the token (it is where the person signed in), and
 //! errors are sorted by what the caller should do: sign in again
 //! ([`PortalError::Unauthorized`]), fix the profile ([`PortalError::NotFound`]),
-//! or retry later ([`PortalError::Transient`]).
+//! or retry later ([`PortalError::Transient`]). Each keeps what the call
+//! said as a [`Failure`], with the SDK's error under it as its source.
 
-use super::{classify, CallFailure, FailureKind};
+use super::{classify_keeping, CallFailure, Failure, FailureKind};
 use crate::model::{RoleCredentials, Secret, SsoToken};
 use crate::sdk::{PortalClient as Client, SdkClients};
 use chrono::DateTime;
@@ -14,16 +15,16 @@ use chrono::DateTime;
 #[derive(Debug, thiserror::Error)]
 pub enum PortalError {
     /// 401: the access token is expired or revoked; the person must sign in.
-    #[error("the SSO access token was rejected (expired or revoked)")]
-    Unauthorized,
+    #[error("IAM Identity Center rejected the SSO access token (expired or revoked): {0}")]
+    Unauthorized(#[source] Failure),
     /// 404 / ResourceNotFound: no such account or role for this user.
-    #[error("no such account or role: {0}")]
-    NotFound(String),
+    #[error("IAM Identity Center knows no such account or role: {0}")]
+    NotFound(#[source] Failure),
     /// 429 / 5xx / timeouts / dropped connections: try again later.
     #[error("IAM Identity Center is unavailable: {0}")]
-    Transient(String),
+    Transient(#[source] Failure),
     #[error("IAM Identity Center refused the request: {0}")]
-    Other(String),
+    Other(#[source] Failure),
 }
 
 /// An account the signed-in person can use.
@@ -54,7 +55,7 @@ pub async fn get_role_credentials(
         .role_name(role_name)
         .send()
         .await
-        .map_err(|e| portal_error(classify(&e).at(client.url())))?;
+        .map_err(|e| portal_error(classify_keeping(e).at(client.url())))?;
     // No credentials, or empty ones, is a cut-off or garbled answer: the
     // next call is likely whole, so it is transient, never served.
     let creds = out.role_credentials().ok_or_else(|| {
@@ -66,12 +67,15 @@ pub async fn get_role_credentials(
         creds.session_token().unwrap_or_default(),
     );
     crate::model::refuse_empty_keys("GetRoleCredentials", key_id, secret, session_token)
-        .map_err(PortalError::Transient)?;
+        .map_err(|e| PortalError::Transient(e.into()))?;
     let expiration = DateTime::from_timestamp_millis(creds.expiration()).ok_or_else(|| {
-        PortalError::Other(format!(
-            "GetRoleCredentials returned an impossible expiration ({})",
-            creds.expiration()
-        ))
+        PortalError::Other(
+            format!(
+                "GetRoleCredentials returned an impossible expiration ({})",
+                creds.expiration()
+            )
+            .into(),
+        )
     })?;
     Ok(RoleCredentials {
         access_key_id: key_id.to_owned(),
@@ -106,7 +110,7 @@ pub async fn list_accounts_with(
             .set_next_token(next.take())
             .send()
             .await
-            .map_err(|e| portal_error(classify(&e).at(client.url())))?;
+            .map_err(|e| portal_error(classify_keeping(e).at(client.url())))?;
         accounts.extend(out.account_list().iter().filter_map(|a| {
             Some(AccountSummary {
                 account_id: a.account_id()?.to_owned(),
@@ -146,7 +150,7 @@ pub async fn list_account_roles_with(
             .set_next_token(next.take())
             .send()
             .await
-            .map_err(|e| portal_error(classify(&e).at(client.url())))?;
+            .map_err(|e| portal_error(classify_keeping(e).at(client.url())))?;
         roles.extend(
             out.role_list()
                 .iter()
@@ -169,22 +173,23 @@ pub async fn logout(clients: &SdkClients, token: &SsoToken) -> Result<(), Portal
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| portal_error(classify(&e).at(client.url())))
+        .map_err(|e| portal_error(classify_keeping(e).at(client.url())))
 }
 
 /// Sort a failed portal call by what the caller should do.
 fn portal_error(f: CallFailure) -> PortalError {
+    let failure = f.failure();
     match f.kind {
-        FailureKind::Transient => return PortalError::Transient(f.detail),
-        FailureKind::Other => return PortalError::Other(f.detail),
+        FailureKind::Transient => return PortalError::Transient(failure),
+        FailureKind::Other => return PortalError::Other(failure),
         FailureKind::Service => {}
     }
     match (f.code.as_deref(), f.status) {
-        (Some("unauthorized"), _) | (_, Some(401)) => PortalError::Unauthorized,
-        (Some("resourcenotfound"), _) | (_, Some(404)) => PortalError::NotFound(f.detail),
-        (Some("toomanyrequests" | "throttling"), _) => PortalError::Transient(f.detail),
-        (_, Some(s)) if s == 429 || s >= 500 => PortalError::Transient(f.detail),
-        _ => PortalError::Other(f.detail),
+        (Some("unauthorized"), _) | (_, Some(401)) => PortalError::Unauthorized(failure),
+        (Some("resourcenotfound"), _) | (_, Some(404)) => PortalError::NotFound(failure),
+        (Some("toomanyrequests" | "throttling"), _) => PortalError::Transient(failure),
+        (_, Some(s)) if s == 429 || s >= 500 => PortalError::Transient(failure),
+        _ => PortalError::Other(failure),
     }
 }
 
@@ -198,6 +203,7 @@ mod tests {
             code: code.map(super::super::normalize_code),
             status,
             detail: "detail".into(),
+            source: None,
         }
     }
 
