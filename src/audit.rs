@@ -8,22 +8,25 @@
 //! secret: no key, no token, not even a token's prefix.
 //!
 //! The endpoint must not slow down for this, so [`AuditTrail::record`] only
-//! queues the record; one writer thread appends it to `audit.log` in the
+//! queues the record ([`queue`]: one shard per thread, no wake-up while the
+//! writer is busy); one writer thread appends it to `audit.log` in the
 //! state directory ([`log`]: JSON lines, append-only, 5 MiB x 4 files at
-//! most). The writer takes what has queued up as one batch and writes it
-//! with one `write`, then pauses for [`BATCH_PAUSE`]: under load it wakes a
-//! hundred times a second rather than once per request, and a lone record
-//! is still written at once. As the one thread that sees every request, it
+//! most). The writer takes what has queued up as one batch, in time order,
+//! and writes it with one `write`, then pauses for [`BATCH_PAUSE`]: under
+//! load it takes a batch a hundred times a second, and a lone record is
+//! still written at once. As the one thread that sees every request, it
 //! also notices when a burst ends (a second without one) and gives the
-//! memory the burst used back to the system. If the queue is full the
-//! record is dropped and counted in the daemon's log rather than making a
-//! client wait. A daemon that stops waits for the writer
+//! memory the burst used back to the system. If a thread's shard is full
+//! the record is dropped and counted in the daemon's log rather than
+//! making a client wait. A daemon that stops waits for the writer
 //! ([`AuditWriter::finish`]), so a clean stop loses no record.
 //!
 //! `credbroker audit` reads the file back ([`parse_since`], [`render_table`]).
 
 pub mod caller;
+mod lines;
 pub mod log;
+mod queue;
 
 pub use caller::Caller;
 
@@ -31,13 +34,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 
-/// Records waiting for the writer before new ones are dropped: room for
-/// 400,000 records a second at one batch per [`BATCH_PAUSE`], several
-/// times what the endpoint serves. (The queue's slots are allocated up
-/// front, about 1 MiB.)
+/// Records one thread's shard holds for the writer before new ones are
+/// dropped: room for 400,000 records a second from each thread at one
+/// batch per [`BATCH_PAUSE`], several times what the endpoint serves.
 const QUEUE: usize = 4096;
 /// The writer's pause after each batch.
 pub const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
@@ -58,7 +60,7 @@ fn release_freed_memory() {
 }
 
 /// Which door a credentials request came through.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Via {
     /// The HTTP endpoint (`/v1/credentials/<profile>`). Records written
@@ -196,10 +198,29 @@ pub fn audit_file(paths: &crate::paths::Paths) -> PathBuf {
 }
 
 /// The endpoint's handle on the audit log; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AuditTrail {
-    queue: SyncSender<Vend>,
-    dropped: Arc<AtomicU64>,
+    handle: Arc<Handle>,
+}
+
+/// What the handles share; the last one dropped closes the queue.
+struct Handle {
+    queue: Arc<queue::Queue<Vend>>,
+    dropped: AtomicU64,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}
+
+impl std::fmt::Debug for AuditTrail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditTrail")
+            .field("dropped", &self.handle.dropped.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
 }
 
 /// The writer thread, for the one who shuts down: [`AuditWriter::finish`]
@@ -228,28 +249,37 @@ impl AuditTrail {
     /// the last handle is dropped (after writing what is queued).
     pub fn open(path: &Path) -> std::io::Result<(AuditTrail, AuditWriter)> {
         let mut file = log::AuditLog::open(path)?;
-        let (queue, vends) = sync_channel::<Vend>(QUEUE);
+        let queue = Arc::new(queue::Queue::<Vend>::new(QUEUE));
         let (ended, done) = std::sync::mpsc::channel::<()>();
-        std::thread::Builder::new()
+        let writer_queue = queue.clone();
+        let writer = std::thread::Builder::new()
             .name("credbroker-audit".into())
             .spawn(move || {
+                let queue = writer_queue;
+                let mut spares = queue::spares();
                 let mut batch = Vec::new();
+                let mut lines = lines::Lines::default();
                 let mut busy = false;
                 loop {
-                    let first = match vends.recv_timeout(QUIET) {
-                        Ok(first) => first,
-                        Err(RecvTimeoutError::Timeout) => {
+                    match queue.take(&mut batch, &mut spares, QUIET) {
+                        queue::Taken::Closed => break,
+                        queue::Taken::Woken => continue,
+                        queue::Taken::Quiet => {
                             if std::mem::take(&mut busy) {
+                                lines.forget();
                                 release_freed_memory();
                             }
                             continue;
                         }
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    };
+                        queue::Taken::Some => {}
+                    }
                     busy = true;
-                    batch.push(first);
-                    batch.extend(vends.try_iter());
-                    if let Err(err) = file.append_all(&batch) {
+                    // Shards are taken one after the other: put the batch
+                    // back in the order the requests came.
+                    batch.sort_by_key(|vend| vend.time);
+                    if let Err(err) =
+                        file.append_all_with(&batch, |out, vend| lines.encode(out, vend))
+                    {
                         tracing::warn!(error = %err, "cannot write the audit log");
                     }
                     batch.clear();
@@ -257,24 +287,21 @@ impl AuditTrail {
                 }
                 let _ = ended.send(());
             })?;
+        queue.set_writer(writer.thread().clone());
         let trail = AuditTrail {
-            queue,
-            dropped: Arc::new(AtomicU64::new(0)),
+            handle: Arc::new(Handle {
+                queue,
+                dropped: AtomicU64::new(0),
+            }),
         };
         Ok((trail, AuditWriter { done }))
     }
 
     /// Queue a record; never blocks.
     pub fn record(&self, vend: Vend) {
-        match self.queue.try_send(vend) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                tracing::warn!(dropped, "audit queue full; record dropped");
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                tracing::warn!("audit writer stopped; record dropped");
-            }
+        if self.handle.queue.push(vend).is_err() {
+            let dropped = self.handle.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(dropped, "audit queue full; record dropped");
         }
     }
 }

@@ -35,9 +35,10 @@ use config_file::ConfigFile;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-pub use crate::source::{BrokerError, CredentialSource, ErrorKind, Served};
+pub use crate::source::{BrokerError, CredentialSource, ErrorKind, Freshness, Served};
 
 /// One role in one session: the key of an SSO role's slot.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -163,6 +164,12 @@ pub struct Broker {
     /// Wakes the renewal loop when a role is fetched, so its next pass
     /// plans for the new credentials' expiry.
     renewal_wakeup: tokio::sync::Notify,
+    /// Bumped after every change of what a profile is served (new
+    /// credentials, a logout, a new parse of the config): an answer kept
+    /// by an endpoint connection is good while this is unchanged. Written
+    /// a few times an hour, read on every request; a read of a line no one
+    /// writes costs no core a cache miss.
+    epoch: AtomicU64,
 }
 
 /// How many GetRoleCredentials calls may be in flight at once.
@@ -220,6 +227,7 @@ impl Broker {
             sessions: SessionKeeper::new(vault.clone(), ctx.clone()),
             upstream: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
             renewal_wakeup: tokio::sync::Notify::new(),
+            epoch: AtomicU64::new(0),
         }
     }
 
@@ -238,7 +246,15 @@ impl Broker {
 
     /// Re-read the config file now (the file watcher calls this on change).
     pub fn reload_config(&self) -> Result<(), ConfigError> {
-        self.config.reload()
+        let reloaded = self.config.reload();
+        self.changed();
+        reloaded
+    }
+
+    /// Say that what some profile is served may have changed: every kept
+    /// answer is looked up again.
+    fn changed(&self) {
+        self.epoch.fetch_add(1, Ordering::Release);
     }
 
     /// The last reload error, if the file on disk is currently invalid.
@@ -312,6 +328,7 @@ impl Broker {
             }
             *slot.how.lock().unwrap() = None;
         }
+        self.changed();
         held
     }
 
@@ -381,6 +398,7 @@ impl Broker {
                 config: Some(config.clone()),
                 roles: HashMap::new(),
             };
+            self.changed();
         }
         memo.roles.insert(profile.to_owned(), role.clone());
         Ok(role)
@@ -480,6 +498,7 @@ impl Broker {
             Ok(creds) => {
                 let vended = Arc::new(Vended::new(creds));
                 *slot.current.write().unwrap() = Some(vended.clone());
+                self.changed();
                 self.renewal_wakeup.notify_one();
                 Ok(vended)
             }
@@ -660,6 +679,27 @@ impl CredentialSource for Broker {
         let role = self.resolve(profile).ok()?;
         let vended = role.slot.servable(self.clock.now())?;
         Some(role.served(&vended))
+    }
+
+    fn cached_to_keep(&self, profile: &str) -> Option<(Served, Freshness)> {
+        let recheck = self.config.recheck_after()?;
+        // Read before the lookup: a change after it bumps the epoch after
+        // the lookup saw the old state, so the kept answer is dropped.
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let role = self.resolve(profile).ok()?;
+        let vended = role.slot.servable(self.clock.now())?;
+        let freshness = Freshness {
+            epoch,
+            servable_until: lifecycle::servable_until(&vended.credentials),
+            recheck_at: std::time::Instant::now() + recheck,
+        };
+        Some((role.served(&vended), freshness))
+    }
+
+    fn is_fresh(&self, freshness: &Freshness) -> bool {
+        self.epoch.load(Ordering::Acquire) == freshness.epoch
+            && self.clock.now() < freshness.servable_until
+            && std::time::Instant::now() < freshness.recheck_at
     }
 
     async fn serve(&self, profile: &str) -> Result<Served, BrokerError> {

@@ -29,7 +29,13 @@ pub fn renew_at(expiration: DateTime<Utc>, lifetime: Option<Duration>) -> DateTi
 
 /// Whether `creds` may be served at `now` without renewing first.
 pub fn is_servable(creds: &RoleCredentials, now: DateTime<Utc>) -> bool {
-    creds.expiration - now > renewal_margin(creds.lifetime())
+    now < servable_until(creds)
+}
+
+/// The first instant at which `creds` are no longer servable: before it,
+/// [`is_servable`] holds.
+pub fn servable_until(creds: &RoleCredentials) -> DateTime<Utc> {
+    creds.expiration - renewal_margin(creds.lifetime())
 }
 
 /// Whether `creds` have not expired yet (usable as a last resort during an
@@ -74,6 +80,10 @@ mod tests {
         let c = creds(t0, Duration::hours(1));
         assert!(is_servable(&c, t0 + Duration::minutes(44)));
         assert!(!is_servable(&c, t0 + Duration::minutes(45)));
+        let until = servable_until(&c);
+        assert_eq!(until, t0 + Duration::minutes(45));
+        assert!(is_servable(&c, until - Duration::milliseconds(1)));
+        assert!(!is_servable(&c, until));
     }
 
     #[test]

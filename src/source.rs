@@ -292,6 +292,23 @@ pub trait CredentialSource: Send + Sync + 'static {
         None
     }
 
+    /// [`CredentialSource::cached`] for a caller that keeps the answer
+    /// (each endpoint connection does) and asks [`CredentialSource::is_fresh`]
+    /// before using it again, instead of looking it up on every request:
+    /// a lookup touches locks and reference counts every worker shares, a
+    /// kept answer only what its connection owns. `None` (the default):
+    /// nothing may be kept, ask again every time.
+    fn cached_to_keep(&self, _profile: &str) -> Option<(Served, Freshness)> {
+        None
+    }
+
+    /// Whether an answer kept from [`CredentialSource::cached_to_keep`] may
+    /// still be served as it is. Must touch no lock and write no shared
+    /// memory: it runs on every request of every connection.
+    fn is_fresh(&self, _freshness: &Freshness) -> bool {
+        false
+    }
+
     /// What the endpoint sends for `profile`: the response body, and the
     /// role for the audit trail. Sources that keep no body make it here.
     fn serve(&self, profile: &str) -> impl Future<Output = Result<Served, BrokerError>> + Send {
@@ -303,6 +320,19 @@ pub trait CredentialSource: Send + Sync + 'static {
             })
         }
     }
+}
+
+/// How long a kept answer stays good: while the source's epoch (bumped on
+/// every change of what it serves: new credentials, a logout, a new parse
+/// of the config) is the one it was taken at, its credentials are
+/// servable, and the source needs no look at its config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    pub epoch: u64,
+    /// The credentials are servable before this time (the source's clock).
+    pub servable_until: chrono::DateTime<chrono::Utc>,
+    /// Look the profile up again from this instant on.
+    pub recheck_at: std::time::Instant,
 }
 
 /// The endpoint's answer to a credentials request that succeeded.

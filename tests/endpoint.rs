@@ -420,6 +420,74 @@ async fn slow_clients_are_cut_off() {
     );
 }
 
+/// Read one response (its head and its `Content-Length` body) from a
+/// keep-alive connection: its status.
+async fn read_response(stream: &mut TcpStream) -> u16 {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "closed mid-head");
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.unwrap();
+    head[9..12].parse().unwrap()
+}
+
+#[tokio::test]
+async fn the_header_deadline_runs_from_the_end_of_the_last_request() {
+    let limit = Duration::from_millis(200);
+    let running = start_with(ServerLimits {
+        header_read_timeout: limit,
+        ..ServerLimits::default()
+    })
+    .await;
+    let request = |profile: &str| {
+        format!(
+            "GET /v1/credentials/{profile} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: {}\r\n\r\n",
+            running.port, running.token
+        )
+    };
+    let mut stream = TcpStream::connect(("127.0.0.1", running.port))
+        .await
+        .unwrap();
+    // An answer that takes longer than the deadline (300 ms) is not cut off,
+    stream.write_all(request("slow").as_bytes()).await.unwrap();
+    assert_eq!(read_response(&mut stream).await, 200);
+    // and the next head has the whole deadline from then on, though the
+    // connection is older than that by now: twice over.
+    for _ in 0..2 {
+        tokio::time::sleep(limit / 2).await;
+        stream.write_all(request("dev").as_bytes()).await.unwrap();
+        assert_eq!(read_response(&mut stream).await, 200);
+    }
+    // A head begun and never finished is cut off once the deadline passes
+    // from the end of the last request, not later.
+    let sent = std::time::Instant::now();
+    stream
+        .write_all(b"GET /v1/credentials/dev HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "a slow head on a keep-alive connection was not cut off"
+    );
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn shutdown_does_not_wait_for_idle_connections() {
     let running = start_with(ServerLimits {

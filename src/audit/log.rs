@@ -63,10 +63,22 @@ impl AuditLog {
     /// are gathered first, and the file is rotated before a line that
     /// would take it past its size.
     pub fn append_all<R: serde::Serialize>(&mut self, records: &[R]) -> std::io::Result<()> {
+        self.append_all_with(records, |out, record| {
+            serde_json::to_writer(out, record).map_err(std::io::Error::other)
+        })
+    }
+
+    /// [`AuditLog::append_all`] with each record's JSON written by `encode`
+    /// (without its newline).
+    pub fn append_all_with<R>(
+        &mut self,
+        records: &[R],
+        mut encode: impl FnMut(&mut Vec<u8>, &R) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         let mut pending: Vec<u8> = Vec::new();
         for record in records {
             let start = pending.len();
-            serde_json::to_writer(&mut pending, record).map_err(std::io::Error::other)?;
+            encode(&mut pending, record)?;
             pending.push(b'\n');
             let line = (pending.len() - start) as u64;
             let size = self.size + start as u64;

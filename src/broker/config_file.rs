@@ -70,6 +70,14 @@ impl ConfigFile {
         self.watched.store(watched, Ordering::Relaxed);
     }
 
+    /// While watched, how long a parse may be used without a look at the
+    /// file; `None` when every use must look.
+    pub(super) fn recheck_after(&self) -> Option<Duration> {
+        self.watched
+            .load(Ordering::Relaxed)
+            .then_some(WATCHED_RECHECK)
+    }
+
     /// The config now: the last parse while the file is unchanged, else a
     /// new one (or the last good one and the error).
     pub(super) fn current(&self) -> Result<Arc<AwsConfig>, ConfigError> {

@@ -149,3 +149,47 @@ fn errors_name_the_file() {
         "{e}"
     );
 }
+
+/// Credentials for `dev`'s slot as a fetch leaves them (the epoch bumped).
+fn hold(broker: &Broker, lifetime: chrono::Duration) {
+    let now = broker.clock.now();
+    let credentials = RoleCredentials {
+        access_key_id: "ASIAKEPT".into(),
+        secret_access_key: crate::model::Secret::new("secret"),
+        session_token: crate::model::Secret::new("token"),
+        expiration: now + lifetime,
+        account_id: None,
+        issued_at: Some(now),
+    };
+    let role = sso_role(broker, "dev");
+    *role.slot.current.write().unwrap() = Some(Arc::new(Vended::new(credentials)));
+    broker.changed();
+}
+
+#[test]
+fn a_kept_answer_goes_stale_on_a_reload_a_logout_or_new_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker(&dir, "ReadOnly");
+    hold(&broker, chrono::Duration::hours(1));
+    assert!(
+        broker.cached_to_keep("dev").is_none(),
+        "without a watcher every request looks at the file: nothing is kept"
+    );
+    broker.set_config_watched(true);
+    let (served, freshness) = broker.cached_to_keep("dev").unwrap();
+    assert_eq!(served.body, broker.cached("dev").unwrap().body);
+    assert!(broker.is_fresh(&freshness));
+    // A servable time is the credentials' own.
+    assert!(freshness.servable_until > broker.clock.now() + chrono::Duration::minutes(44));
+
+    broker.reload_config().unwrap();
+    assert!(!broker.is_fresh(&freshness), "a reload");
+    let (_, freshness) = broker.cached_to_keep("dev").unwrap();
+    hold(&broker, chrono::Duration::hours(1));
+    assert!(!broker.is_fresh(&freshness), "new credentials");
+    let (_, freshness) = broker.cached_to_keep("dev").unwrap();
+    assert!(broker.is_fresh(&freshness));
+    broker.forget_sessions(&["corp".to_owned()], false);
+    assert!(!broker.is_fresh(&freshness), "a logout");
+    assert!(broker.cached_to_keep("dev").is_none());
+}

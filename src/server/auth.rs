@@ -17,14 +17,17 @@
 //!
 //! Each check is a pure function of the request head so it can be tested
 //! without a socket. The endpoint passes a [`GrantMemo`] per connection: a
-//! keep-alive client presents the same token on every request, and a
-//! scoped token's check costs an HMAC and two base64 decodings, so the
-//! connection remembers the last token it presented (compared in constant
-//! time, zeroized when the connection ends) and what it was granted.
+//! keep-alive client presents the same `Host` and token on every request,
+//! and a scoped token's check costs an HMAC and two base64 decodings, so
+//! the connection remembers the last pair that passed (the token compared
+//! in constant time and zeroized when the connection ends) and what it was
+//! granted. A request presenting exactly that pair, with no absolute-form
+//! target, is admitted on the memo; anything else is checked afresh. The
+//! browser check runs on every request.
 
 use super::scope::{self, Grant};
 use super::token::AuthToken;
-use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, HOST, ORIGIN};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, HOST, ORIGIN};
 use hyper::{StatusCode, Uri};
 use std::sync::Mutex;
 use subtle::ConstantTimeEq as _;
@@ -63,20 +66,39 @@ pub const OUT_OF_SCOPE: Refusal = Refusal {
     message: "this token reads another profile only; get one for this profile with `credbroker exec --profile NAME` or `credbroker env --profile NAME`",
 };
 
-/// The last `Authorization` value one connection presented, and its grant.
+/// The last `Host` and `Authorization` values that one connection
+/// presented and that passed, and their grant.
 #[derive(Debug, Default)]
-pub struct GrantMemo(Mutex<Option<(Zeroizing<Vec<u8>>, Grant)>>);
+pub struct GrantMemo(Mutex<Option<Passed>>);
+
+#[derive(Debug)]
+struct Passed {
+    host: Box<[u8]>,
+    token: Zeroizing<Vec<u8>>,
+    grant: Grant,
+}
 
 impl GrantMemo {
-    fn recall(&self, presented: &HeaderValue) -> Option<Grant> {
+    fn recall(&self, host: &HeaderValue, presented: &HeaderValue) -> Option<Grant> {
         let last = self.0.lock().unwrap();
-        let (value, grant) = last.as_ref()?;
-        bool::from(value.as_slice().ct_eq(presented.as_bytes())).then(|| grant.clone())
+        let passed = last.as_ref()?;
+        // Both compared in full: `&` rather than `&&` keeps the token's
+        // comparison constant time whatever the Host.
+        let same_host = u8::from(&*passed.host == host.as_bytes());
+        let same_token = passed
+            .token
+            .as_slice()
+            .ct_eq(presented.as_bytes())
+            .unwrap_u8();
+        (same_host & same_token == 1).then(|| passed.grant.clone())
     }
 
-    fn remember(&self, presented: &HeaderValue, grant: &Grant) {
-        let value = Zeroizing::new(presented.as_bytes().to_vec());
-        *self.0.lock().unwrap() = Some((value, grant.clone()));
+    fn remember(&self, host: &HeaderValue, presented: &HeaderValue, grant: &Grant) {
+        *self.0.lock().unwrap() = Some(Passed {
+            host: host.as_bytes().into(),
+            token: Zeroizing::new(presented.as_bytes().to_vec()),
+            grant: grant.clone(),
+        });
     }
 }
 
@@ -99,8 +121,27 @@ pub fn admit_on(
     memo: &GrantMemo,
 ) -> Result<Grant, Refusal> {
     refuse_browsers(headers)?;
-    check_host(headers, uri, port)?;
-    check_token(headers, token, memo)
+    let host = single(headers, HOST).ok_or(WRONG_HOST)?;
+    let presented = single(headers, AUTHORIZATION);
+    if let (Some(presented), None) = (presented, uri.authority()) {
+        if let Some(grant) = memo.recall(host, presented) {
+            return Ok(grant);
+        }
+    }
+    check_host(host, uri, port)?;
+    let presented = presented.ok_or(BAD_TOKEN)?;
+    let grant = scope::grant(token, presented.as_bytes()).ok_or(BAD_TOKEN)?;
+    memo.remember(host, presented, &grant);
+    Ok(grant)
+}
+
+/// The header's value, if it is there exactly once.
+fn single(headers: &HeaderMap, name: HeaderName) -> Option<&HeaderValue> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => Some(value),
+        _ => None,
+    }
 }
 
 fn refuse_browsers(headers: &HeaderMap) -> Result<(), Refusal> {
@@ -110,12 +151,8 @@ fn refuse_browsers(headers: &HeaderMap) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn check_host(headers: &HeaderMap, uri: &Uri, port: u16) -> Result<(), Refusal> {
-    let mut hosts = headers.get_all(HOST).iter();
-    let host = match (hosts.next(), hosts.next()) {
-        (Some(host), None) => host.to_str().map_err(|_| WRONG_HOST)?,
-        _ => return Err(WRONG_HOST),
-    };
+fn check_host(host: &HeaderValue, uri: &Uri, port: u16) -> Result<(), Refusal> {
+    let host = host.to_str().map_err(|_| WRONG_HOST)?;
     if !names_listener(host, port) {
         return Err(WRONG_HOST);
     }
@@ -139,20 +176,6 @@ pub fn names_listener(host: &str, port: u16) -> bool {
     // zero or sign (which `parse` would accept).
     let canonical = !host_port.starts_with(['0', '+']);
     loopback_name && canonical && host_port.parse::<u16>() == Ok(port)
-}
-
-fn check_token(headers: &HeaderMap, token: &AuthToken, memo: &GrantMemo) -> Result<Grant, Refusal> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = match (values.next(), values.next()) {
-        (Some(value), None) => value,
-        _ => return Err(BAD_TOKEN),
-    };
-    if let Some(grant) = memo.recall(value) {
-        return Ok(grant);
-    }
-    let grant = scope::grant(token, value.as_bytes()).ok_or(BAD_TOKEN)?;
-    memo.remember(value, &grant);
-    Ok(grant)
 }
 
 #[cfg(test)]
@@ -191,6 +214,38 @@ mod tests {
         assert_eq!(with(&format!("{}x", token.expose())), Err(BAD_TOKEN));
         assert_eq!(with(scoped.expose()), dev);
         assert_eq!(with(&format!("Bearer {}", scoped.expose())), Err(BAD_TOKEN));
+    }
+
+    #[test]
+    fn a_remembered_token_is_refused_with_another_host_or_from_a_browser() {
+        let token = AuthToken::generate();
+        let scoped = scope::scoped_token(&token, "dev");
+        let memo = GrantMemo::default();
+        let with = |uri: &str, pairs: &[(&'static str, &str)]| {
+            let uri: Uri = uri.parse().unwrap();
+            admit_on(&head(pairs), &uri, 1234, &token, &memo)
+        };
+        let path = "/v1/credentials/dev";
+        let good = [
+            ("host", "127.0.0.1:1234"),
+            ("authorization", scoped.expose()),
+        ];
+        assert_eq!(with(path, &good), Ok(Grant::Profile("dev".into())));
+        // The same token, now with a name that is not the listener's.
+        for host in ["evil.example:1234", "127.0.0.1:1235", "localhost:1234x"] {
+            let pairs = [("host", host), good[1]];
+            assert_eq!(with(path, &pairs), Err(WRONG_HOST), "{host}");
+        }
+        let absolute = "http://evil.example:1234/v1/credentials/dev";
+        assert_eq!(with(absolute, &good), Err(WRONG_HOST));
+        let browser = [good[0], good[1], ("sec-fetch-site", "cross-site")];
+        assert_eq!(with(path, &browser), Err(BROWSER));
+        let two_hosts = [good[0], good[0], good[1]];
+        assert_eq!(with(path, &two_hosts), Err(WRONG_HOST));
+        // Another good Host for the listener is checked, then remembered.
+        let other = [("host", "localhost:1234"), good[1]];
+        assert_eq!(with(path, &other), Ok(Grant::Profile("dev".into())));
+        assert_eq!(with(path, &good), Ok(Grant::Profile("dev".into())));
     }
 
     #[test]

@@ -33,7 +33,7 @@ use crate::clock::Clock as _;
 use connection::Connection;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -155,10 +155,10 @@ pub async fn serve_audited<S: CredentialSource>(
     }
     let max_connections = limits.max_connections.max(1);
     let grace = limits.shutdown_grace;
+    // No hyper timer: the header deadline is one timer per connection
+    // (`serve_connection`), where hyper's arms one for every request.
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_headers(limits.max_headers)
+    http.max_headers(limits.max_headers)
         .max_header_size(limits.max_header_bytes);
     let endpoint = Arc::new(Endpoint {
         source,
@@ -227,8 +227,9 @@ pub async fn serve_audited<S: CredentialSource>(
     Ok(())
 }
 
-/// Serve HTTP/1 on one connection; on shutdown, finish the request in flight
-/// and close.
+/// Serve HTTP/1 on one connection until it ends, the header deadline
+/// passes with no request under way, or shutdown (which finishes the
+/// request in flight, then closes).
 async fn serve_connection<S: CredentialSource>(
     stream: TcpStream,
     (peer, local): (SocketAddr, SocketAddr),
@@ -236,58 +237,80 @@ async fn serve_connection<S: CredentialSource>(
     endpoint: Arc<Endpoint<S>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let header_limit = endpoint.limits.header_read_timeout;
     let connection = Arc::new(Connection::new(endpoint, peer, local));
+    let watched = connection.clone();
     let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
         let connection = connection.clone();
         async move {
-            let endpoint = &connection.endpoint;
-            let time = crate::clock::SystemClock.now();
-            if endpoint.audit.is_some()
-                && request.uri().path().starts_with(routes::CREDENTIALS_PATH)
-            {
-                connection.find_caller();
-            }
-            let (response, outcome) = routes::respond(
-                request.method(),
-                request.uri(),
-                request.headers(),
-                endpoint,
-                &connection.grants,
-            )
-            .await;
-            if let (Some(outcome), Some(_)) = (outcome, &endpoint.audit) {
-                let subject = outcome.subject.unwrap_or_else(|| {
-                    let (account, role) = endpoint.source.role_of(&outcome.profile).unzip();
-                    Arc::new(Subject {
-                        profile: outcome.profile.into_owned(),
-                        account,
-                        role,
-                        chain: None,
-                    })
-                });
-                connection.record(Vend {
-                    time,
-                    subject,
-                    result: outcome.result,
-                    status: outcome.status,
-                    via: Via::Endpoint,
-                    scope: outcome.scope,
-                    caller: Arc::default(),
-                });
-            }
+            connection.request_started();
+            let response = answer(&connection, request).await;
+            connection.request_ended();
             Ok::<_, Infallible>(response)
         }
     });
-    let connection = http.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        _ = async { stop.wait_for(|stop| *stop).await.map(|_| ()) } => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
+    let serving = http.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(serving);
+    let deadline = tokio::time::sleep(header_limit);
+    tokio::pin!(deadline);
+    let mut stopping = false;
+    let result = loop {
+        tokio::select! {
+            result = serving.as_mut() => break result,
+            _ = &mut deadline => match watched.header_deadline(header_limit) {
+                Some(next) => deadline.as_mut().reset(next.into()),
+                None => {
+                    tracing::debug!(%peer, "no request head within the deadline; connection closed");
+                    return;
+                }
+            },
+            _ = async { stop.wait_for(|stop| *stop).await.map(|_| ()) }, if !stopping => {
+                stopping = true;
+                serving.as_mut().graceful_shutdown();
+            }
         }
     };
     if let Err(err) = result {
         tracing::debug!(error = %err, "connection ended with an error");
     }
+}
+
+/// Answer one request of `connection`, and queue its audit record.
+async fn answer<S: CredentialSource>(
+    connection: &Arc<Connection<S>>,
+    request: hyper::Request<hyper::body::Incoming>,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    let endpoint = &connection.endpoint;
+    let time = crate::clock::SystemClock.now();
+    if endpoint.audit.is_some() && request.uri().path().starts_with(routes::CREDENTIALS_PATH) {
+        connection.find_caller();
+    }
+    let (response, outcome) = routes::respond(
+        request.method(),
+        request.uri(),
+        request.headers(),
+        connection,
+    )
+    .await;
+    if let (Some(outcome), Some(_)) = (outcome, &endpoint.audit) {
+        let subject = outcome.subject.unwrap_or_else(|| {
+            let (account, role) = endpoint.source.role_of(&outcome.profile).unzip();
+            Arc::new(Subject {
+                profile: outcome.profile.into_owned(),
+                account,
+                role,
+                chain: None,
+            })
+        });
+        connection.record(Vend {
+            time,
+            subject,
+            result: outcome.result,
+            status: outcome.status,
+            via: Via::Endpoint,
+            scope: outcome.scope,
+            caller: Arc::default(),
+        });
+    }
+    response
 }

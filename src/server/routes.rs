@@ -13,8 +13,8 @@
 //! costs the server nothing but the header limits already in force.
 
 use super::auth;
+use super::connection::Connection;
 use super::scope::Grant;
-use super::Endpoint;
 use crate::audit::Subject;
 use crate::broker::{BrokerError, CredentialSource};
 use crate::model;
@@ -51,12 +51,10 @@ pub(super) async fn respond<'a, S: CredentialSource>(
     method: &Method,
     uri: &'a Uri,
     headers: &HeaderMap,
-    endpoint: &Endpoint<S>,
-    grants: &auth::GrantMemo,
+    connection: &Connection<S>,
 ) -> (Response<Full<Bytes>>, Option<Outcome<'a>>) {
     let route = parse_route(uri.path());
-    let (response, result, grant, subject) =
-        answer(method, uri, &route, headers, endpoint, grants).await;
+    let (response, result, grant, subject) = answer(method, uri, &route, headers, connection).await;
     let outcome = match route {
         Route::Credentials(profile) => Some(Outcome {
             profile,
@@ -86,10 +84,16 @@ async fn answer<S: CredentialSource>(
     uri: &Uri,
     route: &Route<'_>,
     headers: &HeaderMap,
-    endpoint: &Endpoint<S>,
-    grants: &auth::GrantMemo,
+    connection: &Connection<S>,
 ) -> Answer {
-    let grant = match auth::admit_on(headers, uri, endpoint.port, &endpoint.token, grants) {
+    let endpoint = &connection.endpoint;
+    let grant = match auth::admit_on(
+        headers,
+        uri,
+        endpoint.port,
+        &endpoint.token,
+        &connection.grants,
+    ) {
         Ok(grant) => grant,
         Err(refusal) => {
             tracing::debug!(
@@ -143,7 +147,7 @@ async fn answer<S: CredentialSource>(
             .insert(ALLOW, HeaderValue::from_static("GET"));
         return (response, code, Some(grant), None);
     }
-    let answer = match endpoint.source.cached(profile) {
+    let answer = match connection.cached(profile) {
         Some(served) => Ok(Ok(served)),
         // A miss builds the source's (large) future on the heap, once.
         None => {
