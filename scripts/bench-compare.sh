@@ -144,12 +144,18 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["set"][sys.argv[2]])' "$@"; }
 
-# One revision's binary with its own keychain service and runtime directory.
+# One revision's binary with its own keychain service, runtime directory and
+# state directory (so each daemon writes its own audit trail). Through env,
+# so that a command started with & is the binary itself (its pid is $!).
+side_vars() { # SIDE
+    echo "CREDBROKER_KEYCHAIN_SERVICE=credbroker-bench-$$-$1 CREDBROKER_RUNTIME_DIR=$WORK/run/$1"
+    echo "XDG_STATE_HOME=$WORK/state-$1"
+}
 as_side() { # SIDE ARGS...
-    local side="$1" binary="bin_$1"
+    local binary="bin_$1" vars
+    read -r -d '' -a vars < <(side_vars "$1") || true
     shift
-    env CREDBROKER_KEYCHAIN_SERVICE="credbroker-bench-$$-$side" \
-        CREDBROKER_RUNTIME_DIR="$WORK/run/$side" "${!binary}" "$@"
+    env "${vars[@]}" "${!binary}" "$@"
 }
 
 echo "==> emulator; 1,000 profiles"
@@ -174,7 +180,9 @@ for side in a b; do
     mkdir -m 700 "$WORK/run/$side"
     as_side "$side" login --sso-session corp --no-browser >/dev/null 2>"$WORK/login-$side.err" ||
         { cat "$WORK/login-$side.err" >&2; exit 1; }
-    as_side "$side" daemon --listen 127.0.0.1:0 >/dev/null 2>"$WORK/daemon-$side.err" &
+    read -r -d '' -a vars < <(side_vars "$side") || true
+    binary="bin_$side"
+    env "${vars[@]}" "${!binary}" daemon --listen 127.0.0.1:0 >/dev/null 2>"$WORK/daemon-$side.err" &
     daemon_pid[$side]=$!
     pids+=($!)
     wait_for_file "$WORK/run/$side/endpoint"
@@ -214,7 +222,7 @@ for round in $(seq "$rounds"); do
     commands=()
     for side in "${order[@]}"; do
         binary="bin_$side"
-        prefix="env CREDBROKER_KEYCHAIN_SERVICE=credbroker-bench-$$-$side CREDBROKER_RUNTIME_DIR=$WORK/run/$side ${!binary}"
+        prefix="env $(side_vars "$side" | tr '\n' ' ')${!binary}"
         commands+=(-n "$side: credential-process" "$prefix credential-process --profile dev")
         commands+=(-n "$side: --version" "$prefix --version")
     done
@@ -256,7 +264,7 @@ if command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&
         perf report -i "$WORK/perf-$side.data" --no-children --sort comm --stdio 2>/dev/null |
             grep '%' >"$out/compare-perf-$side-threads.txt" || true
         perf report -i "$WORK/perf-$side.data" --no-children --sort symbol --stdio 2>/dev/null |
-            grep '%' | head -30 >"$out/compare-perf-$side.txt" || true
+            grep '%' | sed -E 's/[[:space:]]+(-[[:space:]]+)*$//' | head -30 >"$out/compare-perf-$side.txt" || true
     done
 fi
 
