@@ -32,8 +32,8 @@
 #   4. once: the AWS CLI v1 doing that listing as a shell script would: one
 #      `aws sso list-accounts`, then one `aws sso list-account-roles` per
 #      account, for the first --cli-accounts accounts (default 20: each
-#      call starts Python and botocore, about a second here); the time for
-#      all accounts is extrapolated from it and marked so.
+#      process starts Python and botocore, a second or more here); the time
+#      for all accounts is extrapolated per process and marked so.
 #
 # --lock FILE holds FILE (flock) for the measuring phase only.
 # Results: a Markdown table with the load average on stdout, raw numbers
@@ -246,11 +246,11 @@ for kind, label in labels.items():
           f"{statistics.median(times) / base:.2f} | {total}: {calls} |")
 cli_time, cli_calls = rows["aws-cli"][0]
 listed = int(open(os.path.join(out, "onboard-aws-cli-1.out")).read().split()[0])
-per_call = cli_time / (1 + listed)
-whole = per_call * (1 + int(accounts))
-print(f"| AWS CLI v1, one process per call (listing only): {1 + listed} calls measured | 1 | {cli_time:.2f} s "
-      f"({per_call:.2f} s a call) | | {sum(cli_calls.values())}: "
+per_process = cli_time / (1 + listed)
+whole = per_process * (1 + int(accounts))
+print(f"| AWS CLI v1, one `aws` process per command (listing only): {1 + listed} processes measured | 1 "
+      f"| {cli_time:.2f} s ({per_process:.2f} s a process) | | {sum(cli_calls.values())}: "
       + ", ".join(f"{k} {v}" for k, v in sorted(cli_calls.items())) + " |")
-print(f"| the same for all {accounts} accounts, **extrapolated** ({1 + int(accounts)} calls) | | {whole:.1f} s "
+print(f"| the same for all {accounts} accounts, **extrapolated** ({1 + int(accounts)} processes) | | {whole:.1f} s "
       f"| {whole / base:.1f} | |")
 EOF
