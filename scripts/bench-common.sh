@@ -13,10 +13,12 @@
 #                              the AWS tools at the temporary HOME, set $bin
 #                              and $out, and stop everything in $pids on exit
 #   start_emulator             the emulator (approves at once, 12 h
-#                              credentials and tokens); exports AWS_ENDPOINT_URL
+#                              credentials and tokens, then the flags in
+#                              the emulator_args array); exports AWS_ENDPOINT_URL
 #   wait_for_file FILE         until FILE is non-empty (10 s at most)
 
 bench_missing=()
+emulator_args=()
 
 need() { # PACKAGE CHECK...
     local package="$1"
@@ -75,7 +77,7 @@ wait_for_file() { # FILE
 
 start_emulator() {
     "$bin" emulator --listen 127.0.0.1:0 --auto-approve --credentials-ttl 43200 --token-ttl 43200 \
-        >"$WORK/emulator.out" 2>/dev/null &
+        "${emulator_args[@]}" >"$WORK/emulator.out" 2>/dev/null &
     pids+=($!)
     wait_for_file "$WORK/emulator.out"
     AWS_ENDPOINT_URL="$(head -n1 "$WORK/emulator.out")"
