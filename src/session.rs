@@ -315,7 +315,9 @@ impl SessionKeeper {
                     command: session.login_command.clone(),
                     since: now,
                 };
-                tracing::warn!(session = %session.key, reason = %why, command = %needs.command, "sign-in needed");
+                // Info: the daemon's log (at info) keeps it, and a one-shot
+                // command prints the error below instead of a second line.
+                tracing::info!(session = %session.key, reason = %why, command = %needs.command, "sign-in needed");
                 self.ctx.notifier.notify(
                     "AWS sign-in needed",
                     &format!("Session '{}' expired. Run: {}", session.key, needs.command),

@@ -137,17 +137,11 @@ fn status_drops_the_sign_in_line_as_soon_as_a_new_sign_in_is_made() {
         .env("CREDBROKER_RUNTIME_DIR", &no_daemon)
         .output()
         .unwrap();
-    // The error's lines, from the one that starts it (the in-process path
-    // also logs the refresh's refusal as a warning before it).
-    let error_lines = |stderr: &[u8]| {
-        let text = String::from_utf8_lossy(stderr).into_owned();
-        let start = text
-            .find("credbroker: ")
-            .unwrap_or_else(|| panic!("{text}"));
-        text[start..].to_string()
-    };
+    // The error's lines and nothing else: no log line before them.
+    let error_lines = |stderr: &[u8]| String::from_utf8_lossy(stderr).into_owned();
     let shown = error_lines(&via_daemon.stderr);
     assert_eq!(via_daemon.status.code(), Some(3), "{shown}");
+    assert!(shown.starts_with("credbroker: "), "{shown}");
     assert_eq!(error_lines(&in_process.stderr), shown);
     assert_eq!(in_process.status.code(), Some(3));
     let lines: Vec<&str> = shown.lines().collect();
