@@ -15,7 +15,7 @@
 # Then, in a temporary HOME under a private D-Bus session
 # (scripts/bench-common.sh): the emulator, one sign-in, and one daemon of
 # each build, each with its own runtime directory; both warmed. hyperfine
-# times, interleaved in one run, each binary's `credential-process
+# times, in one run (each command's runs one after another), each binary's `credential-process
 # --profile dev` against its own daemon and each binary's `--version` (the
 # cost of starting it at all).
 #
