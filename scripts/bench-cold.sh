@@ -57,22 +57,7 @@ done
 venv="$repo/target/bench-onboard-venv"
 
 if [ "${1:-}" != "--inside" ]; then
-    need curl command -v curl
-    need python3 command -v python3
-    need python3-venv python3 -c 'import ensurepip'
-    need dbus command -v dbus-run-session
-    need gnome-keyring command -v gnome-keyring-daemon
-    install_needed
-    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import boto3' 2>/dev/null; then
-        echo "==> boto3 from PyPI into $venv"
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check awscli boto3
-    fi
-    if [ -z "$binary" ]; then
-        echo "==> cargo build --release"
-        cargo build --release --quiet --bin credbroker
-        binary="$repo/target/release/credbroker"
-    fi
+    prepare_peer_clients
     export ROLES="$roles" BENCH_BIN="$binary"
     if [ -n "$lock" ]; then
         echo "==> waiting for $lock"

@@ -4,6 +4,10 @@
 # Outside the private session:
 #   need PACKAGE CHECK...      queue Debian PACKAGE unless CHECK succeeds
 #   install_needed             install what was queued (sudo unless root)
+#   prepare_peer_clients       for the cold-path scripts: a Secret Service
+#                              and curl; the AWS CLI v1 and boto3 from PyPI
+#                              in $venv; the release binary unless $binary
+#                              names one (then $binary names it)
 #   enter_private_session SCRIPT ARGS...
 #                              run `SCRIPT ARGS... --inside` in a temporary
 #                              HOME under a private D-Bus session; $WORK is
@@ -34,6 +38,27 @@ install_needed() {
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
         "${bench_missing[@]}" >/dev/null
+}
+
+prepare_peer_clients() {
+    need curl command -v curl
+    need python3 command -v python3
+    need python3-venv python3 -c 'import ensurepip'
+    need dbus command -v dbus-run-session
+    need gnome-keyring command -v gnome-keyring-daemon
+    install_needed
+    # The AWS CLI v1 from PyPI, because Debian's AWS CLI 2.9 predates
+    # AWS_ENDPOINT_URL and cannot be pointed at the emulator.
+    if [ ! -x "$venv/bin/aws" ] || ! "$venv/bin/python" -c 'import boto3' 2>/dev/null; then
+        echo "==> the AWS CLI v1 and boto3 from PyPI into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check awscli boto3
+    fi
+    if [ -z "$binary" ]; then
+        echo "==> cargo build --release"
+        cargo build --release --quiet --bin credbroker
+        binary="$repo/target/release/credbroker"
+    fi
 }
 
 enter_private_session() { # SCRIPT ARGS...
