@@ -20,6 +20,11 @@
 #                              credentials and tokens, then the flags in
 #                              the emulator_args array); exports AWS_ENDPOINT_URL
 #   wait_for_file FILE         until FILE is non-empty (10 s at most)
+#   write_bench_profiles [BIN] the benchmarks' AWS config: one sso-session
+#                              and 1,000 profiles over the emulator's three
+#                              roles (`dev` the loaded one, `cold` one not
+#                              fetched yet); with BIN, each profile also has
+#                              a `credential_process` line running BIN
 
 bench_missing=()
 emulator_args=()
@@ -107,4 +112,22 @@ start_emulator() {
     wait_for_file "$WORK/emulator.out"
     AWS_ENDPOINT_URL="$(head -n1 "$WORK/emulator.out")"
     export AWS_ENDPOINT_URL
+}
+
+write_bench_profiles() { # [BIN]
+    mkdir -p "$(dirname "$AWS_CONFIG_FILE")"
+    python3 - "$AWS_CONFIG_FILE" "${1:-}" <<'EOF'
+import sys
+path, binary = sys.argv[1], sys.argv[2]
+roles = [("111111111111", "ReadOnly"), ("111111111111", "Admin"), ("222222222222", "ReadOnly")]
+names = ["dev", "cold"] + [f"team-{i:04d}" for i in range(998)]
+with open(path, "w") as f:
+    f.write("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
+            "sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n")
+    for i, name in enumerate(names):
+        account, role = roles[0] if name == "dev" else roles[2] if name == "cold" else roles[i % 3]
+        process = f"credential_process = {binary} credential-process --profile {name}\n" if binary else ""
+        f.write(f"\n[profile {name}]\n{process}credbroker_sso_session = corp\n"
+                f"credbroker_account_id = {account}\ncredbroker_role_name = {role}\nregion = us-east-1\n")
+EOF
 }

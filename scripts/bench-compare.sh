@@ -160,19 +160,7 @@ as_side() { # SIDE ARGS...
 
 echo "==> emulator; 1,000 profiles"
 start_emulator
-mkdir -p "$HOME/.aws"
-python3 - "$AWS_CONFIG_FILE" <<'EOF'
-import sys
-roles = [("111111111111", "ReadOnly"), ("111111111111", "Admin"), ("222222222222", "ReadOnly")]
-names = ["dev", "cold"] + [f"team-{i:04d}" for i in range(998)]
-with open(sys.argv[1], "w") as f:
-    f.write("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
-            "sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n")
-    for i, name in enumerate(names):
-        account, role = roles[0] if name == "dev" else roles[2] if name == "cold" else roles[i % 3]
-        f.write(f"\n[profile {name}]\ncredbroker_sso_session = corp\n"
-                f"credbroker_account_id = {account}\ncredbroker_role_name = {role}\nregion = us-east-1\n")
-EOF
+write_bench_profiles
 
 declare -A daemon_pid url token
 for side in a b; do

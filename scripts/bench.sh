@@ -87,24 +87,7 @@ stats() { curl -fsS "$AWS_ENDPOINT_URL/_emulator/stats"; }
 
 echo "==> emulator and sign-in"
 start_emulator
-
-# 1,000 profiles over the emulator's three roles; `dev` is the one loaded,
-# `cold` is first asked for by 256 connections at once.
-mkdir -p "$HOME/.aws"
-python3 - "$AWS_CONFIG_FILE" "$bin" <<'EOF'
-import sys
-path, binary = sys.argv[1], sys.argv[2]
-roles = [("111111111111", "ReadOnly"), ("111111111111", "Admin"), ("222222222222", "ReadOnly")]
-names = ["dev", "cold"] + [f"team-{i:04d}" for i in range(998)]
-with open(path, "w") as f:
-    f.write("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
-            "sso_region = us-east-1\nsso_registration_scopes = sso:account:access\n")
-    for i, name in enumerate(names):
-        account, role = roles[0] if name == "dev" else roles[2] if name == "cold" else roles[i % 3]
-        f.write(f"\n[profile {name}]\ncredential_process = {binary} credential-process --profile {name}\n"
-                f"credbroker_sso_session = corp\ncredbroker_account_id = {account}\n"
-                f"credbroker_role_name = {role}\nregion = us-east-1\n")
-EOF
+write_bench_profiles "$bin"
 "$bin" login --sso-session corp --no-browser >/dev/null 2>&1
 
 start_daemon() {
