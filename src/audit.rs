@@ -267,6 +267,8 @@ impl AuditTrail {
                         queue::Taken::Quiet => {
                             if std::mem::take(&mut busy) {
                                 lines.forget();
+                                batch = Vec::new();
+                                queue.release_room(&mut spares);
                                 release_freed_memory();
                             }
                             continue;

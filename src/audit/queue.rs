@@ -153,6 +153,20 @@ impl<T> Queue<T> {
     }
 }
 
+impl<T> Queue<T> {
+    /// After a burst: give back the room the shards and `spares` grew to.
+    /// Each vector keeps the length of the largest pass it ever held (a
+    /// pass grows when the writer is kept off a core under load), so
+    /// without this an idle daemon would hold its busiest moment's
+    /// vectors for good. A shard that holds records keeps just their room.
+    pub(super) fn release_room(&self, spares: &mut [Vec<T>; SHARDS]) {
+        for (shard, spare) in self.shards.iter().zip(spares.iter_mut()) {
+            *spare = Vec::new();
+            lock(shard).shrink_to_fit();
+        }
+    }
+}
+
 /// What [`Queue::take`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Taken {
@@ -270,6 +284,34 @@ mod tests {
         }
         queue.close();
         handle.join().unwrap();
+    }
+
+    #[test]
+    fn a_burst_leaves_no_room_behind_once_released() {
+        let queue = Queue::new(4096);
+        let (mut batch, mut spares) = (Vec::new(), spares());
+        // Two passes, so that each shard and its spare have both held a
+        // pass; then one record stays queued.
+        for _ in 0..2 {
+            for n in 0..3000u64 {
+                queue.push(n).unwrap();
+            }
+            queue.take(&mut batch, &mut spares, Duration::ZERO);
+            batch.clear();
+        }
+        queue.push(7).unwrap();
+        let room = |queue: &Queue<u64>, spares: &[Vec<u64>; SHARDS]| -> usize {
+            let shards: usize = queue.shards.iter().map(|s| lock(s).capacity()).sum();
+            shards + spares.iter().map(Vec::capacity).sum::<usize>()
+        };
+        assert!(room(&queue, &spares) >= 6000, "the passes grew the vectors");
+        queue.release_room(&mut spares);
+        assert!(room(&queue, &spares) < 16, "{}", room(&queue, &spares));
+        assert_eq!(
+            queue.take(&mut batch, &mut spares, Duration::ZERO),
+            Taken::Some
+        );
+        assert_eq!(batch, [7], "a queued record is kept");
     }
 
     #[test]
