@@ -105,6 +105,12 @@ if [ "${1:-}" != "--inside" ]; then
         for side in a b; do
             echo "==> $side: cargo build --release --bin credbroker (no LTO, 16 codegen units)"
             SECONDS=0
+            # Cargo hashes a workspace member's path relative to the
+            # workspace, so both checkouts' members share artifact names, and
+            # it takes an artifact newer than the sources for fresh: this
+            # side's checkout predates the other side's build. Newer sources
+            # make it build this side's own code.
+            git -C "$base/$side" ls-files -z | (cd "$base/$side" && xargs -0 touch)
             (cd "$base/$side" && nice -n 10 cargo build --release --locked --quiet --bin credbroker)
             echo "    built in ${SECONDS}s"
             cp "$CARGO_TARGET_DIR/release/credbroker" "$base/bin/credbroker-$side"

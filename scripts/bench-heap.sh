@@ -3,7 +3,7 @@
 # (Debian's heaptrack), with its live heap and its RSS read at idle points
 # between three equal loads.
 #
-#   scripts/bench-heap.sh [--seconds SECS] [--connections N] [--loads N] [--bin PATH]
+#   scripts/bench-heap.sh [--seconds SECS] [--connections N] [--loads N] [--kill] [--bin PATH]
 #
 # In a temporary HOME under a private D-Bus session (scripts/bench-common.sh)
 # it starts the emulator, signs in, writes the same 1,000-profile AWS config
@@ -12,7 +12,11 @@
 #   idle (one request served) -> load 1 -> idle -> load 2 -> idle -> load 3
 #   -> idle -> a clean stop (SIGTERM)
 #
-# (--loads sets how many loads, 3 by default.)
+# (--loads sets how many loads, 3 by default. --kill ends the daemon with
+# SIGKILL instead: then the "leaks" are everything live at the last idle
+# point, which a clean stop would free, and two runs with different
+# --loads can be told apart with `heaptrack_print -f A --diff B`; the data
+# is kept as target/bench/heap-N-loads.zst.)
 #
 # Each load is wrk at N keep-alive connections (default 64) for SECS
 # seconds (default 20) against `/v1/credentials/dev`; each idle point waits
@@ -37,16 +41,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
 
-usage="usage: scripts/bench-heap.sh [--seconds SECS] [--connections N] [--loads N] [--bin PATH]"
+usage="usage: scripts/bench-heap.sh [--seconds SECS] [--connections N] [--loads N] [--kill] [--bin PATH]"
 seconds=20
 connections=64
 loads=3
+stop=TERM
 binary=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
     --loads) loads="$2"; shift 2 ;;
+    --kill) stop=KILL; shift ;;
     --bin) binary="$(realpath "$2")"; shift 2 ;;
     --inside) break ;;
     *) echo "$usage" >&2; exit 2 ;;
@@ -68,7 +74,7 @@ if [ "${1:-}" != "--inside" ]; then
         CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --quiet --bin credbroker
         binary="$repo/target/release/credbroker"
     fi
-    export BENCH_BIN="$binary" SECONDS_PER_LOAD="$seconds" CONNECTIONS="$connections" LOADS="$loads"
+    export BENCH_BIN="$binary" SECONDS_PER_LOAD="$seconds" CONNECTIONS="$connections" LOADS="$loads" STOP="$stop"
     enter_private_session "$repo/scripts/bench-heap.sh"
     exit
 fi
@@ -93,6 +99,7 @@ heaptrack -o "$WORK/heap" "$bin" daemon --listen 127.0.0.1:0 >"$WORK/heaptrack.o
 heaptrack_pid=$!
 wait_for_file "$CREDBROKER_RUNTIME_DIR/endpoint"
 daemon_pid="$(pgrep -n -f "^$bin daemon --listen")"
+pids+=("$daemon_pid")
 env_json="$("$bin" env --profile dev --format json)"
 url="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["set"]["AWS_CONTAINER_CREDENTIALS_FULL_URI"])' "$env_json")"
 token="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["set"]["AWS_CONTAINER_AUTHORIZATION_TOKEN"])' "$env_json")"
@@ -105,13 +112,15 @@ idle() { # LABEL REQUESTS
     sleep 1
 }
 idle idle 0
+threads=2
+[ "$CONNECTIONS" -gt 1 ] || threads=1
 for n in $(seq "$LOADS"); do
     echo "==> load $n: wrk -c $CONNECTIONS for ${SECONDS_PER_LOAD}s"
-    wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_LOAD}s" -H "Authorization: $token" "$url" >"$out/heap-wrk-$n.txt"
+    wrk -t"$threads" -c"$CONNECTIONS" -d"${SECONDS_PER_LOAD}s" -H "Authorization: $token" "$url" >"$out/heap-wrk-$n.txt"
     idle "after-load-$n" "$(awk '/requests in/ { print $1 }' "$out/heap-wrk-$n.txt")"
 done
-echo "==> clean stop"
-kill -TERM "$daemon_pid"
+echo "==> stop (SIG$STOP)"
+kill -"$STOP" "$daemon_pid"
 wait "$heaptrack_pid" || true
 cp "$WORK/heaptrack.out" "$out/heap-heaptrack.out"
 data="$(find "$WORK" -maxdepth 1 -name 'heap*' \( -name '*.zst' -o -name '*.gz' \) | head -n1)"
@@ -149,6 +158,7 @@ peak_rss = grab(r"peak RSS \(including heaptrack overhead\): (.*)")
 leaked = grab(r"total memory leaked: (.*)")
 print(f"- peak live heap: {peak}")
 print(f"- peak RSS, heaptrack's own overhead included: {peak_rss}")
-print(f"- still allocated at the clean stop: {leaked}")
+stop = "the clean stop" if os.environ["STOP"] == "TERM" else "the kill"
+print(f"- still allocated at {stop}: {leaked}")
 print(f"\nThe peak's holders and the leaks are in {out}/heap-print.txt.")
 EOF
