@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Where the daemon's memory goes under load: the daemon run under heaptrack
 # (Debian's heaptrack), with its live heap and its RSS read at idle points
-# between three equal loads.
+# between equal loads.
 #
-#   scripts/bench-heap.sh [--seconds SECS] [--connections N] [--loads N] [--kill] [--bin PATH]
+#   scripts/bench-heap.sh [--seconds SECS] [--connections N] [--loads N] [--bin PATH]
 #
 # In a temporary HOME under a private D-Bus session (scripts/bench-common.sh)
 # it starts the emulator, signs in, writes the same 1,000-profile AWS config
@@ -12,15 +12,14 @@
 #   idle (one request served) -> load 1 -> idle -> load 2 -> idle -> load 3
 #   -> idle -> a clean stop (SIGTERM)
 #
-# (--loads sets how many loads, 3 by default. --kill ends the daemon with
-# SIGKILL instead: then the "leaks" are everything live at the last idle
-# point, which a clean stop would free, and two runs with different
-# --loads can be told apart with `heaptrack_print -f A --diff B`; the data
-# is kept as target/bench/heap-N-loads.zst.)
+# (--loads sets how many loads, 3 by default. The recording is kept as
+# target/bench/heap-N-loads.zst, for `heaptrack_print -f A --diff B`.)
 #
 # Each load is wrk at N keep-alive connections (default 64) for SECS
 # seconds (default 20) against `/v1/credentials/dev`; each idle point waits
-# 2 s and reads the daemon's VmRSS. heaptrack slows every allocation, so
+# 2 s (past the audit writer's end of a burst, when it gives memory back)
+# and reads the daemon's VmRSS, its anonymous and file-backed parts, and
+# its thread count. heaptrack slows every allocation, so
 # the loads are bounded in time, not in count, and the request counts are
 # reported.
 #
@@ -41,18 +40,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
 
-usage="usage: scripts/bench-heap.sh [--seconds SECS] [--connections N] [--loads N] [--kill] [--bin PATH]"
+usage="usage: scripts/bench-heap.sh [--seconds SECS] [--connections N] [--loads N] [--bin PATH]"
 seconds=20
 connections=64
 loads=3
-stop=TERM
 binary=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
     --loads) loads="$2"; shift 2 ;;
-    --kill) stop=KILL; shift ;;
     --bin) binary="$(realpath "$2")"; shift 2 ;;
     --inside) break ;;
     *) echo "$usage" >&2; exit 2 ;;
@@ -74,7 +71,7 @@ if [ "${1:-}" != "--inside" ]; then
         CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --quiet --bin credbroker
         binary="$repo/target/release/credbroker"
     fi
-    export BENCH_BIN="$binary" SECONDS_PER_LOAD="$seconds" CONNECTIONS="$connections" LOADS="$loads" STOP="$stop"
+    export BENCH_BIN="$binary" SECONDS_PER_LOAD="$seconds" CONNECTIONS="$connections" LOADS="$loads"
     enter_private_session "$repo/scripts/bench-heap.sh"
     exit
 fi
@@ -119,8 +116,8 @@ for n in $(seq "$LOADS"); do
     wrk -t"$threads" -c"$CONNECTIONS" -d"${SECONDS_PER_LOAD}s" -H "Authorization: $token" "$url" >"$out/heap-wrk-$n.txt"
     idle "after-load-$n" "$(awk '/requests in/ { print $1 }' "$out/heap-wrk-$n.txt")"
 done
-echo "==> stop (SIG$STOP)"
-kill -"$STOP" "$daemon_pid"
+echo "==> clean stop"
+kill -TERM "$daemon_pid"
 wait "$heaptrack_pid" || true
 cp "$WORK/heaptrack.out" "$out/heap-heaptrack.out"
 data="$(find "$WORK" -maxdepth 1 -name 'heap*' \( -name '*.zst' -o -name '*.gz' \) | head -n1)"
@@ -158,7 +155,6 @@ peak_rss = grab(r"peak RSS \(including heaptrack overhead\): (.*)")
 leaked = grab(r"total memory leaked: (.*)")
 print(f"- peak live heap: {peak}")
 print(f"- peak RSS, heaptrack's own overhead included: {peak_rss}")
-stop = "the clean stop" if os.environ["STOP"] == "TERM" else "the kill"
-print(f"- still allocated at {stop}: {leaked}")
+print(f"- still allocated at the clean stop: {leaked}")
 print(f"\nThe peak's holders and the leaks are in {out}/heap-print.txt.")
 EOF
