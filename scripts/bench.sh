@@ -218,19 +218,30 @@ for conns in 1 64 256; do
     done
 done
 
-# Where the daemon's time goes at 64 connections: a flat profile (perf from
-# Debian's linux-perf, when the kernel lets us).
+# Where each server's time goes at 64 connections: a flat profile of each
+# (perf from Debian's linux-perf, when the kernel lets us), the daemon's
+# top symbols and, for both, every symbol's share (the report splits them
+# by crate).
+rm -f "$out"/perf-*-64*.txt
 if command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&1; then
-    echo "==> perf, daemon at 64 connections"
-    wrk -t2 -c64 -d8s -H "Authorization: $token" "$url" >/dev/null &
-    wrk_pid=$!
-    sleep 1
-    perf record -F 999 -o "$WORK/perf.data" -p "$daemon_pid" -- sleep 6 >/dev/null 2>&1
-    wait "$wrk_pid"
-    perf report -i "$WORK/perf.data" --no-children --sort comm --stdio 2>/dev/null |
-        grep '%' >"$out/perf-daemon-64-threads.txt" || true
-    perf report -i "$WORK/perf.data" --no-children --sort symbol --stdio 2>/dev/null |
-        grep '%' | head -40 >"$out/perf-daemon-64.txt" || true
+    for side in daemon minimal; do
+        echo "==> perf, $side at 64 connections"
+        if [ "$side" = daemon ]; then
+            pid="$daemon_pid" target="$url" auth=(-H "Authorization: $token")
+        else
+            pid="$minimal_pid" target="$minimal_url" auth=()
+        fi
+        wrk -t2 -c64 -d8s "${auth[@]}" "$target" >/dev/null &
+        wrk_pid=$!
+        sleep 1
+        perf record -F 999 -o "$WORK/perf-$side.data" -p "$pid" -- sleep 6 >/dev/null 2>&1
+        wait "$wrk_pid"
+        perf report -i "$WORK/perf-$side.data" --no-children --sort comm --stdio 2>/dev/null |
+            grep '%' >"$out/perf-$side-64-threads.txt" || true
+        perf report -i "$WORK/perf-$side.data" --no-children --sort symbol --stdio 2>/dev/null |
+            grep '%' >"$out/perf-$side-64-all.txt" || true
+        head -40 "$out/perf-$side-64-all.txt" >"$out/perf-$side-64.txt"
+    done
 fi
 
 echo "==> cold profile under 256 connections"
@@ -339,6 +350,46 @@ if os.path.exists(profile) and os.path.getsize(profile):
     for line in open(profile).read().splitlines()[:20]:
         add(" ".join(line.split()).removesuffix(" - -")[:150])
     add("\`\`\`")
+    add("")
+split = {side: os.path.join(out, f"perf-{side}-64-all.txt") for side in ("daemon", "minimal")}
+if all(os.path.exists(f) and os.path.getsize(f) for f in split.values()):
+    def crate(symbol):
+        kind, _, name = symbol.partition(" ")
+        if kind == "[k]":
+            return "kernel"
+        name = name.lstrip("<&*")
+        found = re.match(r"(?:_?<)?([A-Za-z_][A-Za-z0-9_]*)::", name)
+        if not found:
+            return "libc and the allocator" if re.match(r"_?_?(mem|malloc|free|_int_|cfree|realloc|str)", name) else "other"
+        top = found.group(1)
+        return {"std": "std, core, alloc", "core": "std, core, alloc", "alloc": "std, core, alloc",
+                "mio": "tokio", "http": "hyper", "httparse": "hyper", "hyper_util": "hyper"}.get(top, top)
+    def shares(path):
+        total = {}
+        for line in open(path).read().splitlines():
+            found = re.match(r"\s*([\d.]+)%\s+(\[[k.]\]\s+.*)", line)
+            if found:
+                group = crate(found.group(2).strip())
+                total[group] = total.get(group, 0.0) + float(found.group(1))
+        return total
+    cpu64 = {}
+    for side in ("daemon", "minimal"):
+        ticks = int(open(os.path.join(out, f"cpu-{side}-64.txt")).read())
+        cpu64[side] = ticks / hz / wrk(f"wrk-{side}-64.txt")["requests"] * 1e6
+    d_share, m_share = shares(split["daemon"]), shares(split["minimal"])
+    groups = sorted(set(d_share) | set(m_share), key=lambda g: -(d_share.get(g, 0) / 100 * cpu64["daemon"]
+                                                              - m_share.get(g, 0) / 100 * cpu64["minimal"]))
+    add("Where the CPU time per request at 64 connections goes, by crate: each server's flat "
+        "profile (the same \`perf record\`, one 6 s window each) split by the crate of each symbol, "
+        "times that server's CPU per request above. Rows in order of what the daemon spends beyond the limit.")
+    add("")
+    add("| crate | daemon | limit | daemon − limit |")
+    add("|---|---|---|---|")
+    for g in groups:
+        d_us, m_us = d_share.get(g, 0) / 100 * cpu64["daemon"], m_share.get(g, 0) / 100 * cpu64["minimal"]
+        if max(d_us, m_us) >= 0.05:
+            add(f"| {g} | {d_us:.1f} µs | {m_us:.1f} µs | {d_us - m_us:+.1f} µs |")
+    add(f"| all | {cpu64['daemon']:.1f} µs | {cpu64['minimal']:.1f} µs | {cpu64['daemon'] - cpu64['minimal']:+.1f} µs |")
     add("")
 add("### Memory")
 add("")
