@@ -20,6 +20,13 @@
 #                              credentials and tokens, then the flags in
 #                              the emulator_args array); exports AWS_ENDPOINT_URL
 #   wait_for_file FILE         until FILE is non-empty (10 s at most)
+#   rss_kib PID, cpu_ticks PID a process's VmRSS, and its utime + stime
+#   perf_works                 perf is installed and the kernel lets it sample
+#   profile_under_load PID URL TOKEN PREFIX
+#                              wrk at 64 connections on URL for 8 s while perf
+#                              samples PID for 6 s: PREFIX-threads.txt gets
+#                              the CPU share by thread, PREFIX-all.txt every
+#                              symbol's share
 #   write_bench_profiles [BIN] the benchmarks' AWS config: one sso-session
 #                              and 1,000 profiles over the emulator's three
 #                              roles (`dev` the loaded one, `cold` one not
@@ -112,6 +119,26 @@ start_emulator() {
     wait_for_file "$WORK/emulator.out"
     AWS_ENDPOINT_URL="$(head -n1 "$WORK/emulator.out")"
     export AWS_ENDPOINT_URL
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime
+
+perf_works() {
+    command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&1
+}
+
+profile_under_load() { # PID URL TOKEN PREFIX
+    local data="$WORK/perf.data" wrk_pid
+    wrk -t2 -c64 -d8s -H "Authorization: $3" "$2" >/dev/null &
+    wrk_pid=$!
+    sleep 1
+    perf record -F 999 -o "$data" -p "$1" -- sleep 6 >/dev/null 2>&1
+    wait "$wrk_pid"
+    perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null |
+        grep '%' >"$4-threads.txt" || true
+    perf report -i "$data" --no-children --sort symbol --stdio 2>/dev/null |
+        grep '%' >"$4-all.txt" || true
 }
 
 write_bench_profiles() { # [BIN]

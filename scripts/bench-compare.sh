@@ -146,8 +146,6 @@ bin="$bin_b" # the emulator, and the clean-up on exit
 minimal="$base/bin/minimal_server"
 [ -x "$minimal" ] || minimal=""
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["set"][sys.argv[2]])' "$@"; }
 
 # One revision's binary with its own keychain service, runtime directory and
@@ -247,18 +245,12 @@ load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 sleep 2
 for side in a b; do rss_kib "${daemon_pid[$side]}" >"$out/compare-rss-$side.txt"; done
 
-if command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&1; then
+if perf_works; then
     echo "==> perf: each daemon at 64 connections"
     for side in a b; do
-        wrk -t2 -c64 -d8s -H "Authorization: ${token[$side]}" "${url[$side]}" >/dev/null &
-        wrk_pid=$!
-        sleep 1
-        perf record -F 999 -o "$WORK/perf-$side.data" -p "${daemon_pid[$side]}" -- sleep 6 >/dev/null 2>&1
-        wait "$wrk_pid"
-        perf report -i "$WORK/perf-$side.data" --no-children --sort comm --stdio 2>/dev/null |
-            grep '%' >"$out/compare-perf-$side-threads.txt" || true
-        perf report -i "$WORK/perf-$side.data" --no-children --sort symbol --stdio 2>/dev/null |
-            grep '%' | sed -E 's/[[:space:]]+(-[[:space:]]+)*$//' | head -30 >"$out/compare-perf-$side.txt" || true
+        profile_under_load "${daemon_pid[$side]}" "${url[$side]}" "${token[$side]}" "$out/compare-perf-$side"
+        sed -E 's/[[:space:]]+(-[[:space:]]+)*$//' "$out/compare-perf-$side-all.txt" |
+            head -30 >"$out/compare-perf-$side.txt" || true
     done
 fi
 

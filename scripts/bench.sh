@@ -82,8 +82,6 @@ fi
 inside_private_session
 minimal="$repo/target/release/examples/minimal_server"
 
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime
 stats() { curl -fsS "$AWS_ENDPOINT_URL/_emulator/stats"; }
 
 echo "==> emulator and sign-in"
@@ -226,25 +224,12 @@ done
 # top symbols and, for both, every symbol's share (the report splits them
 # by crate).
 rm -f "$out"/perf-*-64*.txt
-if command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&1; then
-    for side in daemon minimal; do
-        echo "==> perf, $side at 64 connections"
-        if [ "$side" = daemon ]; then
-            pid="$daemon_pid" target="$url"
-        else
-            pid="$minimal_pid" target="$minimal_url"
-        fi
-        wrk -t2 -c64 -d8s -H "Authorization: $token" "$target" >/dev/null &
-        wrk_pid=$!
-        sleep 1
-        perf record -F 999 -o "$WORK/perf-$side.data" -p "$pid" -- sleep 6 >/dev/null 2>&1
-        wait "$wrk_pid"
-        perf report -i "$WORK/perf-$side.data" --no-children --sort comm --stdio 2>/dev/null |
-            grep '%' >"$out/perf-$side-64-threads.txt" || true
-        perf report -i "$WORK/perf-$side.data" --no-children --sort symbol --stdio 2>/dev/null |
-            grep '%' >"$out/perf-$side-64-all.txt" || true
-        head -40 "$out/perf-$side-64-all.txt" >"$out/perf-$side-64.txt"
-    done
+if perf_works; then
+    echo "==> perf, daemon at 64 connections"
+    profile_under_load "$daemon_pid" "$url" "$token" "$out/perf-daemon-64"
+    echo "==> perf, minimal at 64 connections"
+    profile_under_load "$minimal_pid" "$minimal_url" "$token" "$out/perf-minimal-64"
+    head -40 "$out/perf-daemon-64-all.txt" >"$out/perf-daemon-64.txt"
 fi
 
 echo "==> cold profile under 256 connections"
