@@ -151,9 +151,7 @@ impl<T> Queue<T> {
             Taken::Woken
         }
     }
-}
 
-impl<T> Queue<T> {
     /// After a burst: give back the room the shards and `spares` grew to.
     /// Each vector keeps the length of the largest pass it ever held (a
     /// pass grows when the writer is kept off a core under load), so
