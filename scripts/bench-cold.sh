@@ -59,11 +59,7 @@ venv="$repo/target/bench-onboard-venv"
 if [ "${1:-}" != "--inside" ]; then
     prepare_peer_clients
     export ROLES="$roles" BENCH_BIN="$binary"
-    if [ -n "$lock" ]; then
-        echo "==> waiting for $lock"
-        exec 9>"$lock"
-        flock 9
-    fi
+    hold_lock "$lock"
     enter_private_session "$repo/scripts/bench-cold.sh"
     exit
 fi

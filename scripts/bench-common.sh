@@ -20,6 +20,8 @@
 #                              credentials and tokens, then the flags in
 #                              the emulator_args array); exports AWS_ENDPOINT_URL
 #   wait_for_file FILE         until FILE is non-empty (10 s at most)
+#   hold_lock FILE             with FILE given, wait for it and hold it
+#                              (flock on fd 9) until the script ends
 #   rss_kib PID, cpu_ticks PID a process's VmRSS, and its utime + stime
 #   perf_works                 perf is installed and the kernel lets it sample
 #   profile_under_load PID URL TOKEN PREFIX
@@ -119,6 +121,13 @@ start_emulator() {
     wait_for_file "$WORK/emulator.out"
     AWS_ENDPOINT_URL="$(head -n1 "$WORK/emulator.out")"
     export AWS_ENDPOINT_URL
+}
+
+hold_lock() { # FILE
+    [ -n "$1" ] || return 0
+    echo "==> waiting for $1"
+    exec 9>"$1"
+    flock 9
 }
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }

@@ -128,11 +128,7 @@ if [ "${1:-}" != "--inside" ]; then
     export RUNS="$runs" DURATION="$duration"
     REV_A="$(git -C "$base/a" rev-parse --short HEAD)" REV_B="$(git -C "$base/b" rev-parse --short HEAD)"
     export REV_A REV_B
-    if [ -n "$lock" ]; then
-        echo "==> waiting for $lock"
-        exec 9>"$lock"
-        flock 9
-    fi
+    hold_lock "$lock"
     enter_private_session "$repo/scripts/bench-compare.sh"
     exit
 fi

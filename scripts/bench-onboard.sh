@@ -69,11 +69,7 @@ venv="$repo/target/bench-onboard-venv"
 if [ "${1:-}" != "--inside" ]; then
     prepare_peer_clients
     export ACCOUNTS="$accounts" ROLES="$roles" RUNS="$runs" CLI_ACCOUNTS="$cli_accounts" BENCH_BIN="$binary"
-    if [ -n "$lock" ]; then
-        echo "==> waiting for $lock"
-        exec 9>"$lock"
-        flock 9
-    fi
+    hold_lock "$lock"
     enter_private_session "$repo/scripts/bench-onboard.sh"
     exit
 fi
