@@ -34,6 +34,31 @@ async fn emulator() -> RunningEmulator {
     .unwrap()
 }
 
+/// `[profile NAME]` signing in through the `corp` session for ROLE in
+/// ACCOUNT, then the lines in `extra`.
+fn sso_profile(name: &str, account: &str, role: &str, extra: &str) -> String {
+    format!(
+        "[profile {name}]\ncredbroker_sso_session = corp\ncredbroker_account_id = {account}\n\
+         credbroker_role_name = {role}\n{extra}"
+    )
+}
+
+/// The chain every test here starts from: `admin` (SSO, account
+/// 111111111111) and `deploy` (the Deploy role of 222222222222, assumed
+/// from admin), each followed by its `extra` lines, then `rest`.
+fn chained_config(admin_extra: &str, deploy_extra: &str, rest: &str) -> String {
+    format!(
+        "{SESSION}{}[profile deploy]\nrole_arn = {DEPLOY}\nsource_profile = admin\n\
+         external_id = credbroker-demo\n{deploy_extra}{rest}",
+        sso_profile(
+            "admin",
+            "111111111111",
+            "Admin",
+            &format!("region = us-east-1\n{admin_extra}")
+        )
+    )
+}
+
 fn write(dir: &Path, text: &str) -> (PathBuf, AwsConfig) {
     let path = dir.join("config");
     std::fs::write(&path, text).unwrap();
@@ -73,20 +98,19 @@ async fn a_services_section_points_the_sign_in_the_portal_and_sts_at_the_emulato
     let dir = tempfile::tempdir().unwrap();
     let (path, config) = write(
         dir.path(),
-        &format!(
-            "{SESSION}\
-             [profile admin]\ncredbroker_sso_session = corp\ncredbroker_account_id = 111111111111\n\
-             credbroker_role_name = Admin\nregion = us-east-1\nservices = emulator\n\
-             [profile deploy]\nrole_arn = {DEPLOY}\nsource_profile = admin\n\
-             external_id = credbroker-demo\nservices = emulator\n\
-             # The same role from the same source, but this hop's own profile\n\
-             # sends STS elsewhere (a closed port), once.\n\
-             [profile deploy-elsewhere]\nrole_arn = {DEPLOY}\nsource_profile = admin\n\
-             external_id = credbroker-demo\nendpoint_url = http://127.0.0.1:1\nmax_attempts = 1\n\
-             [services emulator]\n\
-             sso =\n  endpoint_url = {url}\n\
-             sso_oidc =\n  endpoint_url = {url}/\n\
-             sts =\n  endpoint_url = {url}\n"
+        &chained_config(
+            "services = emulator\n",
+            "services = emulator\n",
+            &format!(
+                "# The same role from the same source, but this hop's own profile\n\
+                 # sends STS elsewhere (a closed port), once.\n\
+                 [profile deploy-elsewhere]\nrole_arn = {DEPLOY}\nsource_profile = admin\n\
+                 external_id = credbroker-demo\nendpoint_url = http://127.0.0.1:1\nmax_attempts = 1\n\
+                 [services emulator]\n\
+                 sso =\n  endpoint_url = {url}\n\
+                 sso_oidc =\n  endpoint_url = {url}/\n\
+                 sts =\n  endpoint_url = {url}\n"
+            ),
         ),
     );
     // No AWS_ENDPOINT_URL: only the file names the emulator.
@@ -129,15 +153,19 @@ async fn max_attempts_one_fails_a_500_at_once_and_the_default_retries_it() {
     let dir = tempfile::tempdir().unwrap();
     let (path, config) = write(
         dir.path(),
-        &format!(
-            "{SESSION}\
-             [profile admin]\ncredbroker_sso_session = corp\ncredbroker_account_id = 111111111111\n\
-             credbroker_role_name = Admin\nregion = us-east-1\n\
-             [profile deploy]\nrole_arn = {DEPLOY}\nsource_profile = admin\nexternal_id = credbroker-demo\n\
-             [profile readonly]\ncredbroker_sso_session = corp\ncredbroker_account_id = 111111111111\n\
-             credbroker_role_name = ReadOnly\n\
-             [profile prod-once]\ncredbroker_sso_session = corp\ncredbroker_account_id = 222222222222\n\
-             credbroker_role_name = ReadOnly\nmax_attempts = 1\n"
+        &chained_config(
+            "",
+            "",
+            &format!(
+                "{}{}",
+                sso_profile("readonly", "111111111111", "ReadOnly", ""),
+                sso_profile(
+                    "prod-once",
+                    "222222222222",
+                    "ReadOnly",
+                    "max_attempts = 1\n"
+                )
+            ),
         ),
     );
     let standard = Context::new(Env::from_pairs([("AWS_ENDPOINT_URL", url.as_str())]));
@@ -193,8 +221,8 @@ async fn a_bad_setting_in_the_served_profile_is_a_config_error_naming_key_and_fi
     let (path, _) = write(
         dir.path(),
         &format!(
-            "{SESSION}[profile fast]\ncredbroker_sso_session = corp\ncredbroker_account_id = 111111111111\n\
-             credbroker_role_name = Admin\nretry_mode = fast\n"
+            "{SESSION}{}",
+            sso_profile("fast", "111111111111", "Admin", "retry_mode = fast\n")
         ),
     );
     let ctx = Context::new(Env::empty());
