@@ -258,6 +258,9 @@ impl AuditTrail {
                 let queue = writer_queue;
                 let mut spares = queue::spares();
                 let mut batch = Vec::new();
+                // The batch's lines, gathered for one write; its room is
+                // kept from batch to batch while a burst lasts.
+                let mut text = Vec::new();
                 let mut lines = lines::Lines::default();
                 let mut busy = false;
                 loop {
@@ -268,6 +271,7 @@ impl AuditTrail {
                             if std::mem::take(&mut busy) {
                                 lines.forget();
                                 batch = Vec::new();
+                                text = Vec::new();
                                 queue.release_room(&mut spares);
                                 release_freed_memory();
                             }
@@ -280,7 +284,7 @@ impl AuditTrail {
                     // back in the order the requests came.
                     batch.sort_by_key(|vend| vend.time);
                     if let Err(err) =
-                        file.append_all_with(&batch, |out, vend| lines.encode(out, vend))
+                        file.append_all_with(&batch, &mut text, |out, vend| lines.encode(out, vend))
                     {
                         tracing::warn!(error = %err, "cannot write the audit log");
                     }

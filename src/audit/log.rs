@@ -63,22 +63,26 @@ impl AuditLog {
     /// are gathered first, and the file is rotated before a line that
     /// would take it past its size.
     pub fn append_all<R: serde::Serialize>(&mut self, records: &[R]) -> std::io::Result<()> {
-        self.append_all_with(records, |out, record| {
+        self.append_all_with(records, &mut Vec::new(), |out, record| {
             serde_json::to_writer(out, record).map_err(std::io::Error::other)
         })
     }
 
     /// [`AuditLog::append_all`] with each record's JSON written by `encode`
-    /// (without its newline).
+    /// (without its newline), the lines gathered in `pending`. The caller
+    /// keeps `pending` from one call to the next, so a writer that calls
+    /// this for every batch grows one buffer to its largest batch rather
+    /// than a new one, realloc by realloc, every time.
     pub fn append_all_with<R>(
         &mut self,
         records: &[R],
+        pending: &mut Vec<u8>,
         mut encode: impl FnMut(&mut Vec<u8>, &R) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
-        let mut pending: Vec<u8> = Vec::new();
+        pending.clear();
         for record in records {
             let start = pending.len();
-            encode(&mut pending, record)?;
+            encode(pending, record)?;
             pending.push(b'\n');
             let line = (pending.len() - start) as u64;
             let size = self.size + start as u64;
@@ -88,8 +92,9 @@ impl AuditLog {
                 self.rotate()?;
             }
         }
-        self.file.write_all(&pending)?;
+        self.file.write_all(pending)?;
         self.size += pending.len() as u64;
+        pending.clear();
         Ok(())
     }
 
