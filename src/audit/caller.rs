@@ -13,10 +13,11 @@
 //! [`find_socket`] is the pure part (text in, uid and inode out) and is
 //! unit-tested; [`lookup`] does the reading. The fd scan costs a few
 //! milliseconds, so the endpoint runs it on a blocking thread while it
-//! answers, never before, and every socket a scan passes is remembered, so
-//! a client's further connections are found with one `readlink`. A caller
-//! that exits before the scan reaches it is recorded with its uid only;
-//! elsewhere than Linux, with its address only.
+//! answers, never before, and every socket a scan passes is remembered (in
+//! the endpoint's [`SocketsSeen`]), so a client's further connections are
+//! found with one `readlink`. A caller that exits before the scan reaches
+//! it is recorded with its uid only; elsewhere than Linux, with its
+//! address only.
 
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -105,12 +106,15 @@ fn parse_addr(text: &str) -> Option<SocketAddr> {
 }
 
 /// Find the process behind the connection we accepted from `peer` on our
-/// listener `listener`. Blocking; run it off the async runtime.
-pub fn lookup(peer: SocketAddr, listener: SocketAddr) -> Caller {
+/// listener `listener`, with the sockets earlier lookups passed in `seen`.
+/// Blocking; run it off the async runtime.
+pub fn lookup(peer: SocketAddr, listener: SocketAddr, seen: &SocketsSeen) -> Caller {
     let mut caller = Caller {
         peer: Some(peer.to_string()),
         ..Caller::default()
     };
+    #[cfg(not(target_os = "linux"))]
+    let _ = (listener, seen);
     #[cfg(target_os = "linux")]
     {
         let entry = ["/proc/net/tcp", "/proc/net/tcp6"]
@@ -119,7 +123,7 @@ pub fn lookup(peer: SocketAddr, listener: SocketAddr) -> Caller {
             .find_map(|table| find_socket(&table, peer, listener));
         if let Some(entry) = entry {
             caller.uid = Some(entry.uid);
-            if let Some(pid) = pid_holding(entry.inode, entry.uid) {
+            if let Some(pid) = pid_holding(entry.inode, entry.uid, seen) {
                 caller.pid = Some(pid);
                 caller.exe = executable_of(pid);
             }
@@ -174,11 +178,15 @@ pub fn parent_in_stat(stat: &str) -> Option<u32> {
 /// process that held them): a client that opens many connections at once,
 /// such as an SDK's connection pool, is scanned once rather than once per
 /// connection. A hit is checked by reading that one link again, so a stale
-/// entry costs one `readlink`.
-#[cfg(target_os = "linux")]
-static SEEN: std::sync::Mutex<Option<std::collections::HashMap<u64, (u32, std::path::PathBuf)>>> =
-    std::sync::Mutex::new(None);
-/// Entries kept before [`SEEN`] starts afresh.
+/// entry costs one `readlink`. The endpoint keeps one for its life and
+/// hands it to every [`lookup`].
+#[derive(Debug, Default)]
+pub struct SocketsSeen {
+    #[cfg(target_os = "linux")]
+    seen: std::sync::Mutex<std::collections::HashMap<u64, (u32, std::path::PathBuf)>>,
+}
+
+/// Entries kept before a [`SocketsSeen`] starts afresh.
 #[cfg(target_os = "linux")]
 const SEEN_MAX: usize = 16_384;
 
@@ -196,13 +204,9 @@ fn socket_inode(link: &std::path::Path) -> Option<u64> {
 /// scanned (others' fds are unreadable anyway), newest first: the caller is
 /// usually a process that just started.
 #[cfg(target_os = "linux")]
-fn pid_holding(inode: u64, uid: u32) -> Option<u32> {
+fn pid_holding(inode: u64, uid: u32, sockets: &SocketsSeen) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
-    let remembered = SEEN
-        .lock()
-        .unwrap()
-        .as_ref()
-        .and_then(|seen| seen.get(&inode).cloned());
+    let remembered = sockets.seen.lock().unwrap().get(&inode).cloned();
     if let Some((pid, link)) = remembered {
         if std::fs::read_link(&link).is_ok_and(|target| socket_inode(&target) == Some(inode)) {
             return Some(pid);
@@ -236,8 +240,7 @@ fn pid_holding(inode: u64, uid: u32) -> Option<u32> {
         }
         holds
     });
-    let mut seen = SEEN.lock().unwrap();
-    let seen = seen.get_or_insert_with(Default::default);
+    let mut seen = sockets.seen.lock().unwrap();
     if seen.len() + found.len() > SEEN_MAX {
         seen.clear();
     }
@@ -304,16 +307,17 @@ mod tests {
             .map(|_| std::net::TcpStream::connect(server).unwrap())
             .collect();
         // The first lookup scans; the others find the sockets it passed.
+        let sockets = SocketsSeen::default();
         for client in &clients {
-            let caller = lookup(client.local_addr().unwrap(), server);
+            let caller = lookup(client.local_addr().unwrap(), server, &sockets);
             assert_eq!(caller.pid, Some(std::process::id()), "{caller:?}");
             assert!(caller.exe.is_some(), "{caller:?}");
         }
         // The last client's socket was remembered by the first scan.
         let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
         let last = find_socket(&table, clients[2].local_addr().unwrap(), server).unwrap();
-        let seen = SEEN.lock().unwrap();
-        let (pid, _) = &seen.as_ref().unwrap()[&last.inode];
+        let seen = sockets.seen.lock().unwrap();
+        let (pid, _) = &seen[&last.inode];
         assert_eq!(*pid, std::process::id());
     }
 
@@ -384,7 +388,11 @@ mod tests {
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (_server_side, peer) = listener.accept().unwrap();
         assert_eq!(peer, client.local_addr().unwrap());
-        let caller = lookup(peer, listener.local_addr().unwrap());
+        let caller = lookup(
+            peer,
+            listener.local_addr().unwrap(),
+            &SocketsSeen::default(),
+        );
         assert_eq!(caller.peer.as_deref(), Some(peer.to_string().as_str()));
         if cfg!(target_os = "linux") {
             assert_eq!(caller.pid, Some(std::process::id()));

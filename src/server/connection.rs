@@ -138,9 +138,12 @@ impl<S: CredentialSource> Connection<S> {
             let (peer, local) = connection.addresses;
             let found = {
                 let _turn = connection.endpoint.lookups.acquire().await;
-                tokio::task::spawn_blocking(move || crate::audit::caller::lookup(peer, local))
-                    .await
-                    .unwrap_or_default()
+                let sockets = connection.endpoint.sockets.clone();
+                tokio::task::spawn_blocking(move || {
+                    crate::audit::caller::lookup(peer, local, &sockets)
+                })
+                .await
+                .unwrap_or_default()
             };
             let caller = Arc::new(found);
             let mut pending = connection.pending.lock().unwrap();

@@ -137,6 +137,8 @@ pub(crate) struct Endpoint<S> {
     pub(crate) audit: Option<AuditTrail>,
     /// Bounds the caller lookups in flight.
     pub(crate) lookups: Arc<Semaphore>,
+    /// What the caller lookups learnt of the sockets they scanned.
+    pub(crate) sockets: Arc<crate::audit::caller::SocketsSeen>,
 }
 
 /// [`serve`] with explicit limits, recording every credentials request in
@@ -167,6 +169,7 @@ pub async fn serve_audited<S: CredentialSource>(
         limits,
         audit,
         lookups: Arc::new(Semaphore::new(CONCURRENT_LOOKUPS)),
+        sockets: Arc::default(),
     });
     let permits = Arc::new(Semaphore::new(max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
