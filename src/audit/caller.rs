@@ -20,6 +20,8 @@
 //! address only.
 
 use serde::{Deserialize, Serialize};
+#[cfg(target_os = "linux")]
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// What is known about the process that asked.
@@ -183,7 +185,7 @@ pub fn parent_in_stat(stat: &str) -> Option<u32> {
 #[derive(Debug, Default)]
 pub struct SocketsSeen {
     #[cfg(target_os = "linux")]
-    seen: std::sync::Mutex<std::collections::HashMap<u64, (u32, std::path::PathBuf)>>,
+    seen: std::sync::Mutex<HashMap<u64, Seen>>,
 }
 
 /// Entries kept before a [`SocketsSeen`] starts afresh.
@@ -218,6 +220,8 @@ fn pid_holding(inode: u64, uid: u32, sockets: &SocketsSeen) -> Option<u32> {
         .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
         .collect();
     pids.sort_unstable_by(|a, b| b.cmp(a));
+    let live: HashSet<u32> = pids.iter().copied().collect();
+    let mut scanned = HashSet::new();
     let mut found = Vec::new();
     let holder = pids.into_iter().find(|&pid| {
         let dir = format!("/proc/{pid}");
@@ -227,6 +231,7 @@ fn pid_holding(inode: u64, uid: u32, sockets: &SocketsSeen) -> Option<u32> {
         let Ok(fds) = std::fs::read_dir(format!("{dir}/fd")) else {
             return false;
         };
+        scanned.insert(pid);
         let mut holds = false;
         for fd in fds.flatten() {
             let path = fd.path();
@@ -240,12 +245,31 @@ fn pid_holding(inode: u64, uid: u32, sockets: &SocketsSeen) -> Option<u32> {
         }
         holds
     });
-    let mut seen = sockets.seen.lock().unwrap();
+    remember(&mut sockets.seen.lock().unwrap(), &live, &scanned, found);
+    holder
+}
+
+/// Where a socket was seen: the pid and the fd link that held it.
+#[cfg(target_os = "linux")]
+type Seen = (u32, std::path::PathBuf);
+
+/// Add what a scan `found` to `seen`, first dropping what it makes stale:
+/// the entries of processes no longer `live` (their sockets are gone with
+/// them) and of the processes just `scanned` (`found` holds what they hold
+/// now). So the memory holds the sockets of live processes, not every
+/// socket a long-running daemon ever passed; [`SEEN_MAX`] bounds the rest.
+#[cfg(target_os = "linux")]
+fn remember(
+    seen: &mut HashMap<u64, Seen>,
+    live: &HashSet<u32>,
+    scanned: &HashSet<u32>,
+    found: Vec<(u64, Seen)>,
+) {
+    seen.retain(|_, (pid, _)| live.contains(pid) && !scanned.contains(pid));
     if seen.len() + found.len() > SEEN_MAX {
         seen.clear();
     }
     seen.extend(found);
-    holder
 }
 
 #[cfg(all(test, target_endian = "little"))]
@@ -316,9 +340,46 @@ mod tests {
         // The last client's socket was remembered by the first scan.
         let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
         let last = find_socket(&table, clients[2].local_addr().unwrap(), server).unwrap();
+        let first = find_socket(&table, clients[0].local_addr().unwrap(), server).unwrap();
+        let pid = sockets.seen.lock().unwrap()[&last.inode].0;
+        assert_eq!(pid, std::process::id());
+
+        // Closed, they are forgotten when this process is scanned again
+        // (for a socket not seen yet).
+        drop(clients);
+        let client = std::net::TcpStream::connect(server).unwrap();
+        let caller = lookup(client.local_addr().unwrap(), server, &sockets);
+        assert_eq!(caller.pid, Some(std::process::id()), "{caller:?}");
         let seen = sockets.seen.lock().unwrap();
-        let (pid, _) = &seen[&last.inode];
-        assert_eq!(*pid, std::process::id());
+        assert!(!seen.contains_key(&first.inode) && !seen.contains_key(&last.inode));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn what_is_remembered_is_of_live_processes_and_their_last_scan() {
+        let entry = |pid: u32, fd: u32| {
+            (
+                pid,
+                std::path::PathBuf::from(format!("/proc/{pid}/fd/{fd}")),
+            )
+        };
+        let mut seen: HashMap<u64, Seen> = HashMap::from([
+            (1, entry(10, 3)), // its process is gone
+            (2, entry(20, 3)), // its process was scanned again, without it
+            (3, entry(30, 3)), // its process is alive and was not scanned
+        ]);
+        let live = HashSet::from([20, 30, 40]);
+        let scanned = HashSet::from([20, 40]);
+        remember(
+            &mut seen,
+            &live,
+            &scanned,
+            vec![(4, entry(20, 4)), (5, entry(40, 3))],
+        );
+        let mut kept: Vec<u64> = seen.keys().copied().collect();
+        kept.sort_unstable();
+        assert_eq!(kept, [3, 4, 5]);
+        assert_eq!(seen[&4], entry(20, 4));
     }
 
     #[test]
