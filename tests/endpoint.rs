@@ -386,6 +386,19 @@ async fn get_body_is_ignored_and_oversized_headers_are_refused() {
     );
     let (status, _, _) = raw(running.port, &big).await;
     assert_eq!(status, 431);
+
+    // Headers past the count bound are refused too, however small.
+    let many = |n: usize| {
+        let extra: String = (0..n).map(|i| format!("X-{i}: a\r\n")).collect();
+        format!(
+            "GET /v1/credentials/dev HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: {}\r\n{extra}",
+            running.port, running.token
+        )
+    };
+    // Host, Authorization and the Connection header `raw` adds, then these.
+    let fits = credbroker::server::MAX_HEADERS - 3;
+    assert_eq!(raw(running.port, &many(fits)).await.0, 200);
+    assert_eq!(raw(running.port, &many(fits + 1)).await.0, 431);
 }
 
 #[tokio::test]
