@@ -23,6 +23,10 @@
 #   hold_lock FILE             with FILE given, wait for it and hold it
 #                              (flock on fd 9) until the script ends
 #   rss_kib PID, cpu_ticks PID a process's VmRSS, and its utime + stime
+#   wrk_with_cpu PID CPU_FILE OUT WRK_ARGS...
+#                              wrk WRK_ARGS... into OUT, and the CPU ticks
+#                              PID spent meanwhile into CPU_FILE (read back
+#                              by scripts/bench_wrk.py)
 #   perf_works                 perf is installed and the kernel lets it sample
 #   profile_under_load PID URL TOKEN PREFIX
 #                              wrk at 64 connections on URL for 8 s while perf
@@ -132,6 +136,14 @@ hold_lock() { # FILE
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime
+
+wrk_with_cpu() { # PID CPU_FILE OUT WRK_ARGS...
+    local pid="$1" cpu_file="$2" wrk_out="$3" ticks
+    shift 3
+    ticks="$(cpu_ticks "$pid")"
+    wrk "$@" >"$wrk_out"
+    echo $(($(cpu_ticks "$pid") - ticks)) >"$cpu_file"
+}
 
 perf_works() {
     command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&1

@@ -230,11 +230,10 @@ for conns in 1 64 256; do
         run=$((run + 1))
         auth=()
         [ "$side" = limit ] || auth=(-H "Authorization: ${token[$side]}")
-        ticks="$(cpu_ticks "${daemon_pid[$side]}")"
         echo "    -c $conns $side"
-        wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency "${auth[@]}" "${url[$side]}" \
-            >"$out/compare-wrk-$conns-$run-$side.txt"
-        echo $(($(cpu_ticks "${daemon_pid[$side]}") - ticks)) >"$out/compare-cpu-$conns-$run-$side.txt"
+        wrk_with_cpu "${daemon_pid[$side]}" "$out/compare-cpu-$conns-$run-$side.txt" \
+            "$out/compare-wrk-$conns-$run-$side.txt" \
+            -t"$threads" -c"$conns" -d"${DURATION}s" --latency "${auth[@]}" "${url[$side]}"
     done
 done
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -250,9 +249,10 @@ if perf_works; then
     done
 fi
 
-python3 - "$out" "$(getconf CLK_TCK)" "$load_start" "$load_end" "${sides[@]}" <<'EOF'
+python3 - "$repo" "$out" "$(getconf CLK_TCK)" "$load_start" "$load_end" "${sides[@]}" <<'EOF'
 import glob, json, os, re, statistics, sys
-out, hz, load_start, load_end, sides = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+repo_dir, out, hz = sys.argv[1], sys.argv[2], int(sys.argv[3])
+load_start, load_end, sides = sys.argv[4], sys.argv[5], sys.argv[6:]
 rev = {"a": os.environ["REV_A"], "b": os.environ["REV_B"], "limit": "limit"}
 
 times = {}
@@ -269,19 +269,8 @@ for what in ("credential-process", "--version"):
     print(f"| `{what}` | {med[a]:.2f} ms | {med[b]:.2f} ms | {med[b] / med[a]:.2f} | "
           f"{lo[a]:.2f} ms | {lo[b]:.2f} ms | {len(times[a])} |")
 
-def unit(value):
-    number, suffix = re.match(r"([\d.]+)(\w+)", value).groups()
-    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[suffix]
-
-def wrk(path):
-    text = open(path).read()
-    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M))
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
-            "requests": int(re.search(r"(\d+) requests in", text).group(1)),
-            "p50": unit(lat["50"]), "p99": unit(lat["99"]),
-            "bad": int(bad.group(1)) if bad else 0,
-            "sockets": "Socket errors" in text}
+sys.path.insert(0, os.path.join(repo_dir, "scripts"))
+import bench_wrk
 
 print("\n| connections | A req/s (runs 1, 5) | B req/s (runs 2, 4) | B / A | limit req/s (run 3) | A p50 | B p50 | A p99 | B p99 | B / A p99 | CPU per request A | B | limit |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -290,12 +279,12 @@ for conns in (1, 64, 256):
     cpu = {s: 0 for s in sides}
     for path in sorted(glob.glob(os.path.join(out, f"compare-wrk-{conns}-*.txt"))):
         side = path.rsplit("-", 1)[1][:-4]
-        runs[side].append(wrk(path))
-        cpu[side] += int(open(path.replace("compare-wrk-", "compare-cpu-")).read())
+        runs[side].append(bench_wrk.parse(path))
+        cpu[side] += bench_wrk.ticks(path.replace("compare-wrk-", "compare-cpu-"))
     mean = lambda side, key: statistics.mean(r[key] for r in runs[side])
-    us = {s: cpu[s] / hz / sum(r["requests"] for r in runs[s]) * 1e6 for s in sides}
+    us = {s: bench_wrk.cpu_per_request_us(cpu[s], sum(r["requests"] for r in runs[s]), hz) for s in sides}
     for s in ("a", "b"):
-        if any(r["bad"] or r["sockets"] for r in runs[s]):
+        if any(r["errors"] or r["sockets"] for r in runs[s]):
             print(f"<!-- {s} at {conns}: non-2xx or socket errors in its wrk output -->")
     fmt = lambda s: " / ".join(f"{r['rps']:,.0f}" for r in runs[s])
     limit = f"{runs['limit'][0]['rps']:,.0f}" if "limit" in sides else "-"

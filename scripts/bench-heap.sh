@@ -31,7 +31,10 @@
 #     while the RSS stays up;
 #   - the peak of the live heap, and what held it (heaptrack_print
 #     --print-peaks), which is what the RSS high-water mark is made of;
-#   - what was still allocated at the clean stop (--print-leaks).
+#   - what was still allocated at the clean stop (--print-leaks);
+#   - what grew between one idle point and the next, by allocation site
+#     (scripts/heap_growth.py over the recording): where a growth of the
+#     live heap comes from.
 #
 # --bin takes a built binary (with symbols, such as the one scripts/bench.sh
 # builds); without it, target/release/credbroker is built with symbols kept.
@@ -60,6 +63,7 @@ done
 
 if [ "${1:-}" != "--inside" ]; then
     need heaptrack command -v heaptrack_print
+    need zstd command -v zstd
     need wrk command -v wrk
     need curl command -v curl
     need python3 command -v python3
@@ -126,6 +130,13 @@ cp "$data" "$out/heap-$LOADS-loads.${data##*.}"
 heaptrack_print -f "$data" --print-peaks -n 12 -s 3 --print-leaks \
     --print-massif "$out/heap-massif.txt" --massif-detailed-freq 0 >"$out/heap-print.txt"
 
+growth_at=()
+for mark in "${marks[@]}"; do growth_at+=("$(echo "$mark" | cut -d' ' -f2)"); done
+case "$data" in
+*.zst) zstd -dc "$data" ;;
+*) gzip -dc "$data" ;;
+esac | python3 "$repo/scripts/heap_growth.py" "${growth_at[@]}" >"$out/heap-growth.txt"
+
 python3 - "$out" "${marks[@]}" <<'EOF'
 import os, re, sys
 out, marks = sys.argv[1], [m.split() for m in sys.argv[2:]]
@@ -156,5 +167,7 @@ leaked = grab(r"total memory leaked: (.*)")
 print(f"- peak live heap: {peak}")
 print(f"- peak RSS, heaptrack's own overhead included: {peak_rss}")
 print(f"- still allocated at the clean stop: {leaked}")
+print("\nWhat grew between the idle points, by allocation site (scripts/heap_growth.py):")
+print("\n```text" + open(os.path.join(out, "heap-growth.txt")).read() + "```")
 print(f"\nThe peak's holders and the leaks are in {out}/heap-print.txt.")
 EOF

@@ -24,7 +24,9 @@
 #   3. wrk --latency at 1, 64 and 256 keep-alive connections against the
 #      daemon (a cached profile) and against examples/minimal_server.rs
 #      serving the same bytes with no auth, lookup or audit: the limit
-#      (wrk sends both the same request, Authorization header included);
+#      (wrk sends both the same request, Authorization header included),
+#      and against the limit keeping the daemon's promises (its admission
+#      checks and one audit record per request: minimal_server --promises);
 #   4. RSS after N (default 1,000,000) more requests at 64 connections,
 #      then after a second and a third N (a leak grows every time, a
 #      high-water mark once);
@@ -193,29 +195,36 @@ cmp -s "$WORK/daemon.body" "$WORK/minimal.body" || { echo "bodies differ" >&2; e
 diff <(grep -iv '^date:' "$WORK/daemon.head") <(grep -iv '^date:' "$WORK/minimal.head") >/dev/null ||
     { echo "headers differ:" >&2; diff "$WORK/daemon.head" "$WORK/minimal.head" >&2; exit 1; }
 
+# The limit again, keeping the daemon's promises on every request: its
+# admission checks against the daemon's token and one record to an audit
+# trail of its own (examples/minimal_server.rs, --promises).
+"$minimal" "$WORK/body.json" --promises "$CREDBROKER_RUNTIME_DIR/token" "$WORK/promises-audit.log" \
+    >"$WORK/promises.out" &
+promises_pid=$!
+pids+=("$promises_pid")
+wait_for_file "$WORK/promises.out"
+promises_url="$(head -n1 "$WORK/promises.out")/v1/credentials/dev"
+curl -fsS -o "$WORK/promises.body" -H "Authorization: $token" "$promises_url"
+cmp -s "$WORK/daemon.body" "$WORK/promises.body" || { echo "bodies differ (promises)" >&2; exit 1; }
+status="$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: wrong" "$promises_url")"
+[ "$status" = 401 ] || { echo "the promises server let a wrong token in ($status)" >&2; exit 1; }
+
 stats_before="$(stats)"
 
-# Each concurrency against both servers back to back, so drift on a shared
-# machine touches both alike. Both get the same request, the daemon's
+# Each concurrency against the three servers back to back, so drift on a
+# shared machine touches them alike. All get the same request, the daemon's
 # Authorization header included: the limit ignores it, but its stack still
 # reads and parses it, as the daemon's does.
 for conns in 1 64 256; do
     threads=2
     [ "$conns" = 1 ] && threads=1
-    for side in daemon minimal; do
-        pid="$daemon_pid"
-        [ "$side" = minimal ] && pid="$minimal_pid"
-        ticks="$(cpu_ticks "$pid")"
-        if [ "$side" = daemon ]; then
-            echo "==> wrk -c $conns daemon"
-            wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -H "Authorization: $token" "$url" \
-                >"$out/wrk-daemon-$conns.txt"
-        else
-            echo "==> wrk -c $conns minimal"
-            wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -H "Authorization: $token" "$minimal_url" \
-                >"$out/wrk-minimal-$conns.txt"
-        fi
-        echo $(($(cpu_ticks "$pid") - ticks)) >"$out/cpu-$side-$conns.txt"
+    for side in daemon minimal promises; do
+        pid="$daemon_pid" target="$url"
+        [ "$side" = minimal ] && pid="$minimal_pid" target="$minimal_url"
+        [ "$side" = promises ] && pid="$promises_pid" target="$promises_url"
+        echo "==> wrk -c $conns $side"
+        wrk_with_cpu "$pid" "$out/cpu-$side-$conns.txt" "$out/wrk-$side-$conns.txt" \
+            -t"$threads" -c"$conns" -d"${DURATION}s" --latency -H "Authorization: $token" "$target"
     done
 done
 
@@ -244,21 +253,15 @@ python3 - "$repo" "$out" "$(getconf CLK_TCK)" <<EOF
 import json, os, re, statistics, subprocess, sys
 repo, out, hz = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
+sys.path.insert(0, os.path.join(repo, "scripts"))
+import bench_wrk
+
 def wrk(name):
-    text = open(os.path.join(out, name)).read()
-    def unit(value):
-        number, suffix = re.match(r"([\d.]+)(\w+)", value).groups()
-        return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[suffix]
-    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    sockets = re.search(r"Socket errors: (.*)", text)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", text).group(1)),
-        "p50": unit(lat["50"]) if "50" in lat else None,
-        "p99": unit(lat["99"]) if "99" in lat else None,
-        "errors": (int(errors.group(1)) if errors else 0), "sockets": sockets.group(1) if sockets else "",
-    }
+    return bench_wrk.parse(os.path.join(out, name))
+
+def cpu_us(side, conns):
+    ticks = bench_wrk.ticks(os.path.join(out, f"cpu-{side}-{conns}.txt"))
+    return bench_wrk.cpu_per_request_us(ticks, wrk(f"wrk-{side}-{conns}.txt")["requests"], hz)
 
 cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
 ncpu = os.cpu_count()
@@ -291,8 +294,8 @@ add(f"Machine: {ncpu} × {cpu}, Linux {kernel}; {wrk_version} on the same cores,
     f"connection) and the Secret Service (gnome-keyring) behind it. The limit is "
     f"\`examples/minimal_server.rs\`: hyper on the same tokio runtime, answering every "
     f"request with the same body and headers, with no authorization, routing, lookup "
-    f"or audit. Each wrk run lasts $DURATION s; the two servers run back to back at "
-    f"each concurrency, and wrk sends both the same request: the token, the per-profile one "
+    f"or audit. Each wrk run lasts $DURATION s; the servers run back to back at "
+    f"each concurrency, and wrk sends them the same request: the token, the per-profile one "
     f"\`credbroker env --profile dev\` prints, goes to the limit too, which reads and ignores it.")
 add("")
 add("Reproduce: \`scripts/bench.sh\` (all of it, about five minutes); "
@@ -320,9 +323,28 @@ add("|---|---|---|---|")
 for c in (1, 64, 256):
     per = {}
     for side in ("daemon", "minimal"):
-        ticks = int(open(os.path.join(out, f"cpu-{side}-{c}.txt")).read())
-        per[side] = ticks / hz / wrk(f"wrk-{side}-{c}.txt")["requests"] * 1e6
+        per[side] = cpu_us(side, c)
     add(f"| {c} | {per['daemon']:.1f} µs | {per['minimal']:.1f} µs | {per['daemon'] / per['minimal']:.1f}× |")
+add("")
+add("### The price of the promises")
+add("")
+add("The third server is the limit keeping, on every request, the promises the daemon keeps "
+    "and nothing else (\`minimal_server --promises\`): the daemon's own admission checks "
+    "(\`server::auth::admit_on\`: no browser, the \`Host\` header, the token compared in "
+    "constant time, the same per-connection memo) against the daemon's token, and one record "
+    "queued to the daemon's own audit writer, which writes it to a file. It ran right after the "
+    "other two at each concurrency, with the same request. So *promises / limit* is what the "
+    "promises cost, and *daemon / promises* is what the rest of the daemon costs: its routing, "
+    "its kept answer, the profile-name and freshness checks, and the caller lookup once per connection.")
+add("")
+add("| connections | daemon req/s | limit with the promises req/s | daemon / promises | promises / limit | p99 daemon / promises | CPU per request, promises |")
+add("|---|---|---|---|---|---|---|")
+for c in (1, 64, 256):
+    d, m, k = wrk(f"wrk-daemon-{c}.txt"), wrk(f"wrk-minimal-{c}.txt"), wrk(f"wrk-promises-{c}.txt")
+    add(f"| {c} | {d['rps']:,.0f} | {k['rps']:,.0f} | {d['rps'] / k['rps']:.2f} | {k['rps'] / m['rps']:.2f} "
+        f"| {d['p99'] / k['p99']:.2f} | {cpu_us('promises', c):.1f} µs |")
+    if k["errors"] or k["sockets"]:
+        add(f"| | promises: {k['errors']} non-2xx, socket errors {k['sockets'] or 'none'} | | | | | |")
 add("")
 add("p50 and p99 are wrk's latency distribution over all requests of the run (the "
     "median and 99th percentile of request latency).")
@@ -363,8 +385,7 @@ if all(os.path.exists(f) and os.path.getsize(f) for f in split.values()):
         return total
     cpu64 = {}
     for side in ("daemon", "minimal"):
-        ticks = int(open(os.path.join(out, f"cpu-{side}-64.txt")).read())
-        cpu64[side] = ticks / hz / wrk(f"wrk-{side}-64.txt")["requests"] * 1e6
+        cpu64[side] = cpu_us(side, 64)
     d_share, m_share = shares(split["daemon"]), shares(split["minimal"])
     groups = sorted(set(d_share) | set(m_share), key=lambda g: -(d_share.get(g, 0) / 100 * cpu64["daemon"]
                                                               - m_share.get(g, 0) / 100 * cpu64["minimal"]))
