@@ -157,23 +157,21 @@ impl<S: CredentialSource> Connection<S> {
         });
     }
 
-    /// Queue `vend` with the caller's identity, now or once it is known.
-    pub(super) fn record(self: &Arc<Self>, vend: Vend) {
+    /// Queue the record `vend` makes with the caller's identity, now or
+    /// once it is known. The record is made here, with the caller it is
+    /// for: a placeholder caller for every request would be one allocation
+    /// and one free per request, thrown away at once.
+    pub(super) fn record(self: &Arc<Self>, vend: impl FnOnce(Arc<Caller>) -> Vend) {
         if let Some(caller) = self.caller.get() {
-            return self.queue(Vend {
-                caller: caller.clone(),
-                ..vend
-            });
+            return self.queue(vend(caller.clone()));
         }
         let mut pending = self.pending.lock().unwrap();
         match self.caller.get() {
             // Set while we took the lock.
-            Some(caller) => self.queue(Vend {
-                caller: caller.clone(),
-                ..vend
-            }),
+            Some(caller) => self.queue(vend(caller.clone())),
             None => {
-                pending.push(vend);
+                // Replaced by the caller when the lookup ends.
+                pending.push(vend(Arc::default()));
                 drop(pending);
                 self.find_caller();
             }

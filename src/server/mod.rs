@@ -312,14 +312,14 @@ async fn answer<S: CredentialSource>(
                 chain: None,
             })
         });
-        connection.record(Vend {
+        connection.record(|caller| Vend {
             time,
             subject,
             result: outcome.result,
             status: outcome.status,
             via: Via::Endpoint,
             scope: outcome.scope,
-            caller: Arc::default(),
+            caller,
         });
     }
     response
