@@ -103,45 +103,12 @@ async fn serve(
         None => (None, None),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
     let mut stdout = std::io::stdout();
     writeln!(stdout, "http://{}", listener.local_addr()?)?;
     stdout.flush()?;
-    let accept = async {
-        loop {
-            let (stream, _) = listener.accept().await?;
-            let body = body.clone();
-            let http = http.clone();
-            let promises = promises.clone();
-            tokio::spawn(async move {
-                let memo = Arc::new(auth::GrantMemo::default());
-                let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                    let status = match &promises {
-                        Some(promises) => keep(promises, &request, port, &memo),
-                        None => StatusCode::OK,
-                    };
-                    let mut response = Response::new(Full::new(if status == StatusCode::OK {
-                        body.clone()
-                    } else {
-                        Bytes::new()
-                    }));
-                    *response.status_mut() = status;
-                    let headers = response.headers_mut();
-                    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                    async move { Ok::<_, Infallible>(response) }
-                });
-                let _ = http.serve_connection(TokioIo::new(stream), service).await;
-            });
-        }
-        #[allow(unreachable_code)]
-        Ok::<_, anyhow::Error>(())
-    };
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        result = accept => result?,
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
+        result = accept_all(listener, http, body, promises.clone()) => match result? {},
+        _ = stop_asked() => {}
     }
     // The records queued so far are written before the process ends.
     drop(promises);
@@ -149,6 +116,62 @@ async fn serve(
         writer.finish(std::time::Duration::from_secs(5));
     }
     Ok(())
+}
+
+/// Serve every connection `listener` accepts; ends only on an accept error.
+async fn accept_all(
+    listener: TcpListener,
+    http: http1::Builder,
+    body: Bytes,
+    promises: Option<Arc<Promises>>,
+) -> anyhow::Result<Infallible> {
+    let port = listener.local_addr()?.port();
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let body = body.clone();
+        let http = http.clone();
+        let promises = promises.clone();
+        tokio::spawn(async move {
+            let memo = Arc::new(auth::GrantMemo::default());
+            let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                let status = match &promises {
+                    Some(promises) => keep(promises, &request, port, &memo),
+                    None => StatusCode::OK,
+                };
+                let answer = if status == StatusCode::OK {
+                    body.clone()
+                } else {
+                    Bytes::new()
+                };
+                let mut response = Response::new(Full::new(answer));
+                *response.status_mut() = status;
+                let headers = response.headers_mut();
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                async move { Ok::<_, Infallible>(response) }
+            });
+            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C elsewhere than Unix).
+async fn stop_asked() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The daemon's admission checks, then one audit record: the status to
@@ -169,13 +192,14 @@ fn keep(
         Ok(_) => (StatusCode::OK, "ok"),
         Err(refusal) => (refusal.status, refusal.code),
     };
+    let scope = (status == StatusCode::OK).then_some("profile");
     promises.trail.record(Vend {
         time: chrono::Utc::now(),
         subject: promises.subject.clone(),
         result,
         status: status.as_u16(),
         via: Via::Endpoint,
-        scope: Some("profile"),
+        scope,
         caller: promises.caller.clone(),
     });
     status
