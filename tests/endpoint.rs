@@ -505,18 +505,46 @@ async fn closed_within_5s(stream: &mut TcpStream) -> bool {
         .is_ok()
 }
 
+/// Every open connection hears of shutdown at once: with a grace period
+/// and a header deadline longer than `Running::stop` waits (10 s), idle
+/// connections that were never heard from, that served requests, or that
+/// opened after others had ended are all closed, and the server ends.
 #[tokio::test]
 async fn shutdown_does_not_wait_for_idle_connections() {
     let running = start_with(ServerLimits {
-        shutdown_grace: Duration::from_secs(1),
+        shutdown_grace: Duration::from_secs(60),
+        header_read_timeout: Duration::from_secs(60),
         ..ServerLimits::default()
     })
     .await;
     let port = running.port;
-    let _idle = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let request = format!(
+        "GET /v1/credentials/dev HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {}\r\n\r\n",
+        running.token
+    );
+    let connect = || TcpStream::connect(("127.0.0.1", port));
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(connect().await.unwrap());
+        let mut served = connect().await.unwrap();
+        served.write_all(request.as_bytes()).await.unwrap();
+        assert_eq!(read_response(&mut served).await, 200);
+        idle.push(served);
+        // One that ends before shutdown comes.
+        let mut ended = connect().await.unwrap();
+        ended.write_all(request.as_bytes()).await.unwrap();
+        assert_eq!(read_response(&mut ended).await, 200);
+        drop(ended);
+    }
     tokio::time::sleep(Duration::from_millis(50)).await;
     running.stop().await.unwrap();
-    assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
+    for (n, stream) in idle.iter_mut().enumerate() {
+        assert!(
+            closed_within_5s(stream).await,
+            "idle connection {n} left open"
+        );
+    }
+    assert!(connect().await.is_err());
 }
 
 #[tokio::test]

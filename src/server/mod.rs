@@ -9,7 +9,8 @@
 //! derives and checks per-profile tokens, [`auth`] admits or refuses a
 //! request from its head alone, [`routes`] answers admitted requests, and
 //! `connection` holds what one connection's requests share, including who
-//! the caller is for the audit trail.
+//! the caller is for the audit trail, and `stop` tells each open connection
+//! that shutdown has come.
 //!
 //! With an [`AuditTrail`] ([`serve_audited`]), every credentials request is
 //! recorded, once the response is on its way.
@@ -23,6 +24,7 @@ pub mod auth;
 mod connection;
 pub mod routes;
 pub mod scope;
+mod stop;
 pub mod token;
 
 pub use token::{AuthToken, TokenError};
@@ -40,7 +42,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// Why the endpoint could not start.
@@ -177,8 +179,8 @@ pub async fn serve_audited<S: CredentialSource>(
         sockets: Arc::default(),
     });
     let permits = Arc::new(Semaphore::new(max_connections));
-    let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let mut stops = stop::Stops::default();
 
     tokio::pin!(shutdown);
     loop {
@@ -187,7 +189,10 @@ pub async fn serve_audited<S: CredentialSource>(
             // A connection that ended is reaped at once: until then the set
             // keeps its task (a few KiB), which after a load of many
             // connections was still held, idle, until the next accept.
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            Some(ended) = connections.join_next_with_id(), if !connections.is_empty() => {
+                stops.ended(ended.map_or_else(|err| err.id(), |(id, ())| id));
+                continue;
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => (stream, peer),
                 Err(err) => {
@@ -208,21 +213,23 @@ pub async fn serve_audited<S: CredentialSource>(
             drop(stream);
             continue;
         };
+        let stop = Arc::new(stop::Stop::default());
         let connection = serve_connection(
             stream,
             (peer, local),
             http.clone(),
             endpoint.clone(),
-            stop_rx.clone(),
+            stop.clone(),
         );
-        connections.spawn(async move {
+        let task = connections.spawn(async move {
             connection.await;
             drop(permit);
         });
+        stops.opened(task.id(), stop);
     }
 
     drop(listener);
-    let _ = stop_tx.send(true);
+    stops.ask_all();
     let drained = tokio::time::timeout(grace, async {
         while connections.join_next().await.is_some() {}
     })
@@ -245,16 +252,19 @@ async fn serve_connection<S: CredentialSource>(
     (peer, local): (SocketAddr, SocketAddr),
     http: http1::Builder,
     endpoint: Arc<Endpoint<S>>,
-    mut stop: watch::Receiver<bool>,
+    stop: Arc<stop::Stop>,
 ) {
     let header_limit = endpoint.limits.header_read_timeout;
     let connection = Arc::new(Connection::new(endpoint, peer, local));
     let watched = connection.clone();
     let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        connection.request_started();
+        let reply = begin(&connection, &request);
+        // Dropped before anything is awaited (`routes::reply` says why).
+        drop(request);
         let connection = connection.clone();
         async move {
-            connection.request_started();
-            let response = answer(&connection, request).await;
+            let response = finish(&connection, reply).await;
             connection.request_ended();
             Ok::<_, Infallible>(response)
         }
@@ -274,7 +284,7 @@ async fn serve_connection<S: CredentialSource>(
                     return;
                 }
             },
-            _ = async { stop.wait_for(|stop| *stop).await.map(|_| ()) }, if !stopping => {
+            _ = stop.asked(), if !stopping => {
                 stopping = true;
                 serving.as_mut().graceful_shutdown();
             }
@@ -285,33 +295,55 @@ async fn serve_connection<S: CredentialSource>(
     }
 }
 
-/// Answer one request of `connection`, and queue its audit record.
-async fn answer<S: CredentialSource>(
+/// What [`begin`] decided from a request's head, with its time.
+struct Begun {
+    time: chrono::DateTime<chrono::Utc>,
+    reply: routes::Reply,
+}
+
+/// Decide how to answer one request of `connection` from its head.
+fn begin<S: CredentialSource>(
     connection: &Arc<Connection<S>>,
-    request: hyper::Request<hyper::body::Incoming>,
-) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
-    let endpoint = &connection.endpoint;
+    request: &hyper::Request<hyper::body::Incoming>,
+) -> Begun {
     let time = crate::clock::SystemClock.now();
-    if endpoint.audit.is_some() && request.uri().path().starts_with(routes::CREDENTIALS_PATH) {
+    if connection.endpoint.audit.is_some()
+        && request.uri().path().starts_with(routes::CREDENTIALS_PATH)
+    {
         connection.find_caller();
     }
-    let (response, outcome) = routes::respond(
+    let reply = routes::reply(
         request.method(),
         request.uri(),
         request.headers(),
         connection,
-    )
-    .await;
+    );
+    Begun { time, reply }
+}
+
+/// Finish the answer [`begin`] decided on, and queue its audit record.
+async fn finish<S: CredentialSource>(
+    connection: &Arc<Connection<S>>,
+    Begun { time, reply }: Begun,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    let (response, outcome) = match reply {
+        routes::Reply::Ready(response, outcome) => (response, outcome),
+        routes::Reply::Fetch(fetch) => fetch.answer(connection).await,
+    };
+    let endpoint = &connection.endpoint;
     if let (Some(outcome), Some(_)) = (outcome, &endpoint.audit) {
-        let subject = outcome.subject.unwrap_or_else(|| {
-            let (account, role) = endpoint.source.role_of(&outcome.profile).unzip();
-            Arc::new(Subject {
-                profile: outcome.profile.into_owned(),
-                account,
-                role,
-                chain: None,
-            })
-        });
+        let subject = match outcome.about {
+            routes::About::Served(subject) => subject,
+            routes::About::Profile(profile) => {
+                let (account, role) = endpoint.source.role_of(&profile).unzip();
+                Arc::new(Subject {
+                    profile: profile.into(),
+                    account,
+                    role,
+                    chain: None,
+                })
+            }
+        };
         connection.record(|caller| Vend {
             time,
             subject,

@@ -16,7 +16,7 @@ use super::auth;
 use super::connection::Connection;
 use super::scope::Grant;
 use crate::audit::Subject;
-use crate::broker::{BrokerError, CredentialSource};
+use crate::broker::{BrokerError, CredentialSource, Served};
 use crate::model;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -34,41 +34,102 @@ use crate::config::MAX_PROFILE_LEN;
 
 /// What the audit trail is told about a credentials request.
 #[derive(Debug)]
-pub(super) struct Outcome<'a> {
-    pub profile: Cow<'a, str>,
+pub(super) struct Outcome {
+    pub about: About,
     /// What the presented token could read (`all`, `profile`), if it was valid.
     pub scope: Option<&'static str>,
     pub status: u16,
     /// `ok`, or the error code the client got.
     pub result: &'static str,
-    /// Who it was about, when the broker served the profile.
-    pub subject: Option<Arc<Subject>>,
 }
 
-/// Answer one request, and say what to audit when it asked for a profile's
-/// credentials (admitted or not).
-pub(super) async fn respond<'a, S: CredentialSource>(
+/// Who a credentials request was about.
+#[derive(Debug)]
+pub(super) enum About {
+    /// The subject the broker served.
+    Served(Arc<Subject>),
+    /// The profile asked for, when nothing was served.
+    Profile(Box<str>),
+}
+
+/// How a request is answered, decided from its head.
+pub(super) enum Reply {
+    /// The response, and what to audit when it asked for a profile's
+    /// credentials (admitted or not).
+    Ready(Response<Full<Bytes>>, Option<Outcome>),
+    /// Admitted for a profile the source has no answer for in memory:
+    /// the broker is asked, with [`Fetch::answer`].
+    Fetch(Fetch),
+}
+
+/// An admitted request the broker must answer.
+pub(super) struct Fetch {
+    profile: Box<str>,
+    grant: Grant,
+}
+
+/// Decide how to answer a request from its head alone, awaiting nothing.
+///
+/// The caller drops the request as soon as this returns. hyper parses a
+/// head into slices of the connection's read buffer, and while the head
+/// lives, hyper's look for the next request cannot reuse that buffer: it
+/// allocates another and the last slice frees the old one, several KiB
+/// allocated and freed per request, and freed in glibc under a lock the
+/// workers contend for once a connection's task has moved between them.
+pub(super) fn reply<S: CredentialSource>(
     method: &Method,
-    uri: &'a Uri,
+    uri: &Uri,
     headers: &HeaderMap,
     connection: &Connection<S>,
-) -> (Response<Full<Bytes>>, Option<Outcome<'a>>) {
+) -> Reply {
     let route = parse_route(uri.path());
-    let (response, result, grant, subject) = answer(method, uri, &route, headers, connection).await;
+    let (response, result, grant, subject) = match decide(method, uri, &route, headers, connection)
+    {
+        Decision::Answered(answer) => answer,
+        Decision::Fetch(fetch) => return Reply::Fetch(fetch),
+    };
     let outcome = match route {
         Route::Credentials(profile) => Some(Outcome {
-            profile,
+            about: match subject {
+                Some(subject) => About::Served(subject),
+                None => About::Profile(profile.into()),
+            },
             scope: grant.as_ref().map(Grant::kind),
             status: response.status().as_u16(),
             result,
-            subject,
         }),
         _ => None,
     };
-    (response, outcome)
+    Reply::Ready(response, outcome)
 }
 
-/// What [`answer`] returns: the response, its result (`ok` or the error
+impl Fetch {
+    /// Ask the broker, within the endpoint's request timeout.
+    pub(super) async fn answer<S: CredentialSource>(
+        self,
+        connection: &Connection<S>,
+    ) -> (Response<Full<Bytes>>, Option<Outcome>) {
+        let endpoint = &connection.endpoint;
+        // The source's future is large: it is built on the heap, once.
+        let serving = Box::pin(endpoint.source.serve(&self.profile));
+        let served = tokio::time::timeout(endpoint.limits.request_timeout, serving)
+            .await
+            .unwrap_or_else(|_| Err(BrokerError::timed_out()));
+        let (response, result, subject) = served_answer(served, &self.profile);
+        let outcome = Outcome {
+            about: match subject {
+                Some(subject) => About::Served(subject),
+                None => About::Profile(self.profile),
+            },
+            scope: Some(self.grant.kind()),
+            status: response.status().as_u16(),
+            result,
+        };
+        (response, Some(outcome))
+    }
+}
+
+/// What [`decide`] answered: the response, its result (`ok` or the error
 /// code), the token's grant, and who was served.
 type Answer = (
     Response<Full<Bytes>>,
@@ -77,15 +138,20 @@ type Answer = (
     Option<Arc<Subject>>,
 );
 
+enum Decision {
+    Answered(Answer),
+    Fetch(Fetch),
+}
+
 /// Refusals happen before routing, and the broker is consulted only for an
 /// admitted, well-formed credentials request the token covers.
-async fn answer<S: CredentialSource>(
+fn decide<S: CredentialSource>(
     method: &Method,
     uri: &Uri,
     route: &Route<'_>,
     headers: &HeaderMap,
     connection: &Connection<S>,
-) -> Answer {
+) -> Decision {
     let endpoint = &connection.endpoint;
     let grant = match auth::admit_on(
         headers,
@@ -101,7 +167,7 @@ async fn answer<S: CredentialSource>(
                 code = refusal.code,
                 "request refused"
             );
-            return (refused(&refusal), refusal.code, None, None);
+            return Decision::Answered((refused(&refusal), refusal.code, None, None));
         }
     };
     let profile = match route {
@@ -110,29 +176,29 @@ async fn answer<S: CredentialSource>(
             tracing::debug!(status = 400, "invalid profile name in path");
             let code = "InvalidProfileName";
             let message = "the profile name in the path is empty or not a valid profile name";
-            return (
+            return Decision::Answered((
                 error(StatusCode::BAD_REQUEST, code, message),
                 code,
                 Some(grant),
                 None,
-            );
+            ));
         }
         Route::NotFound => {
             tracing::debug!(status = 404, "unknown path");
             let code = "NotFound";
             let message = "the only path served is /v1/credentials/{profile}";
-            return (
+            return Decision::Answered((
                 error(StatusCode::NOT_FOUND, code, message),
                 code,
                 Some(grant),
                 None,
-            );
+            ));
         }
     };
     if !grant.covers(profile) {
         tracing::debug!(%profile, status = 403, "token scoped to another profile");
         let refusal = auth::OUT_OF_SCOPE;
-        return (refused(&refusal), refusal.code, Some(grant), None);
+        return Decision::Answered((refused(&refusal), refusal.code, Some(grant), None));
     }
     if method != Method::GET {
         tracing::debug!(%profile, %method, status = 405, "method not allowed");
@@ -145,23 +211,31 @@ async fn answer<S: CredentialSource>(
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET"));
-        return (response, code, Some(grant), None);
+        return Decision::Answered((response, code, Some(grant), None));
     }
-    let answer = match connection.cached(profile) {
-        Some(served) => Ok(Ok(served)),
-        // A miss builds the source's (large) future on the heap, once.
-        None => {
-            let serving = Box::pin(endpoint.source.serve(profile));
-            tokio::time::timeout(endpoint.limits.request_timeout, serving).await
+    match connection.cached(profile) {
+        Some(served) => {
+            let (response, result, subject) = served_answer(Ok(served), profile);
+            Decision::Answered((response, result, Some(grant), subject))
         }
-    };
-    let (response, result, subject) = match answer.unwrap_or_else(|_| Err(BrokerError::timed_out()))
-    {
+        None => Decision::Fetch(Fetch {
+            profile: profile.into(),
+            grant,
+        }),
+    }
+}
+
+/// The response to what the broker answered for `profile`.
+fn served_answer(
+    served: Result<Served, BrokerError>,
+    profile: &str,
+) -> (Response<Full<Bytes>>, &'static str, Option<Arc<Subject>>) {
+    let (response, result, subject) = match served {
         Ok(served) => (json(StatusCode::OK, served.body), "ok", served.subject),
         Err(err) => (broker_error(&err), err.code(), None),
     };
     tracing::debug!(%profile, status = response.status().as_u16(), "credentials request");
-    (response, result, Some(grant), subject)
+    (response, result, subject)
 }
 
 fn refused(refusal: &auth::Refusal) -> Response<Full<Bytes>> {
