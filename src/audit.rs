@@ -27,6 +27,8 @@ pub mod caller;
 mod lines;
 pub mod log;
 mod queue;
+#[cfg(target_os = "linux")]
+mod sock_diag;
 
 pub use caller::Caller;
 

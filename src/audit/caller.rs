@@ -2,13 +2,14 @@
 //! the daemon's Unix socket ([`of_process`]).
 //!
 //! TCP has no peer credentials (unlike the Unix socket's SO_PEERCRED), but on
-//! Linux the kernel publishes every socket: first `/proc/net/tcp` and
-//! `/proc/net/tcp6` give, per socket, its local and remote address, its
-//! owner's uid and its inode. The client's socket is the one whose *local*
-//! end is the peer address we accepted and whose *remote* end is our
-//! listener. Then the process holding that inode is found by reading the
-//! `/proc/PID/fd/*` links (`socket:[INODE]`) of the processes we may look at
-//! (our own user's), and its executable from `/proc/PID/exe`.
+//! Linux the kernel tells, for a socket named by its two ends, its owner's
+//! uid and its inode: netlink's `sock_diag` ([`super::sock_diag`]), or,
+//! where netlink is refused, `/proc/net/tcp` and `/proc/net/tcp6`, which
+//! list every socket. The client's socket is the one whose *local* end is
+//! the peer address we accepted and whose *remote* end is our listener.
+//! Then the process holding that inode is found by reading the
+//! `/proc/PID/fd/*` links (`socket:[INODE]`) of the processes we may look
+//! at (our own user's), and its executable from `/proc/PID/exe`.
 //!
 //! [`find_socket`] is the pure part (text in, uid and inode out) and is
 //! unit-tested; [`lookup`] does the reading. The fd scan costs a few
@@ -119,10 +120,20 @@ pub fn lookup(peer: SocketAddr, listener: SocketAddr, seen: &SocketsSeen) -> Cal
     let _ = (listener, seen);
     #[cfg(target_os = "linux")]
     {
-        let entry = ["/proc/net/tcp", "/proc/net/tcp6"]
-            .iter()
-            .filter_map(|path| std::fs::read_to_string(path).ok())
-            .find_map(|table| find_socket(&table, peer, listener));
+        // The kernel's socket tables are the slow way (`sock_diag` says
+        // why), taken only when netlink cannot be asked.
+        let asked = super::sock_diag::find(peer, listener).map(|found| {
+            found.map(|socket| SocketEntry {
+                uid: socket.uid,
+                inode: socket.inode,
+            })
+        });
+        let entry = asked.unwrap_or_else(|_| {
+            ["/proc/net/tcp", "/proc/net/tcp6"]
+                .iter()
+                .filter_map(|path| std::fs::read_to_string(path).ok())
+                .find_map(|table| find_socket(&table, peer, listener))
+        });
         if let Some(entry) = entry {
             caller.uid = Some(entry.uid);
             if let Some(pid) = pid_holding(entry.inode, entry.uid, seen) {
