@@ -2,7 +2,7 @@
 # Benchmarks of the daemon's endpoint, side by side with the limit of its
 # stack, written into docs/benchmarks.md.
 #
-#   scripts/bench.sh [--duration SECS] [--requests N] [--profile shipping|fast]
+#   scripts/bench.sh [--duration SECS] [--rounds N] [--requests N] [--profile shipping|fast]
 #
 # --profile (or BENCH_PROFILE): `shipping` (the default) builds both
 # servers with the release profile of Cargo.toml (fat LTO, one codegen
@@ -26,7 +26,10 @@
 #      serving the same bytes with no auth, lookup or audit: the limit
 #      (wrk sends both the same request, Authorization header included),
 #      and against the limit keeping the daemon's promises (its admission
-#      checks and one audit record per request: minimal_server --promises);
+#      checks and one audit record per request: minimal_server --promises),
+#      in N rounds (default 3) of SECS each (default 5) whose order rotates,
+#      each figure the median over the rounds and each ratio the median of
+#      the rounds' ratios (two runs side by side);
 #   4. RSS after N (default 1,000,000) more requests at 64 connections,
 #      then after a second and a third N (a leak grows every time, a
 #      high-water mark once);
@@ -41,16 +44,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
 
-duration=10
+duration=5
+rounds=3
 requests=1000000
 profile="${BENCH_PROFILE:-shipping}"
 while [ $# -gt 0 ]; do
     case "$1" in
     --duration) duration="$2"; shift 2 ;;
     --requests) requests="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
     --profile) profile="$2"; shift 2 ;;
     --inside) break ;;
-    *) echo "usage: scripts/bench.sh [--duration SECS] [--requests N] [--profile shipping|fast]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench.sh [--duration SECS] [--rounds N] [--requests N] [--profile shipping|fast]" >&2; exit 2 ;;
     esac
 done
 
@@ -75,7 +80,7 @@ if [ "${1:-}" != "--inside" ]; then
     esac
     echo "==> cargo build --release ($profile profile)"
     cargo build --release --quiet --bin credbroker --example minimal_server
-    export DURATION="$duration" REQUESTS="$requests" PROFILE="$profile"
+    export DURATION="$duration" ROUNDS="$rounds" REQUESTS="$requests" PROFILE="$profile"
     enter_private_session "$repo/scripts/bench.sh"
     exit
 fi
@@ -211,20 +216,27 @@ status="$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: wrong" "$pr
 
 stats_before="$(stats)"
 
-# Each concurrency against the three servers back to back, so drift on a
-# shared machine touches them alike. All get the same request, the daemon's
-# Authorization header included: the limit ignores it, but its stack still
-# reads and parses it, as the daemon's does.
+# Each concurrency against the three servers back to back, ROUNDS times,
+# the order rotating from round to round (the daemon first, then the limit,
+# then the promises server), so that drift on a shared machine, and the
+# place in the order, touch them alike. All get the same request, the
+# daemon's Authorization header included: the limit ignores it, but its
+# stack still reads and parses it, as the daemon's does.
+rm -f "$out"/wrk-*-r[0-9]*.txt "$out"/cpu-*-r[0-9]*.txt
+sides=(daemon minimal promises)
 for conns in 1 64 256; do
     threads=2
     [ "$conns" = 1 ] && threads=1
-    for side in daemon minimal promises; do
-        pid="$daemon_pid" target="$url"
-        [ "$side" = minimal ] && pid="$minimal_pid" target="$minimal_url"
-        [ "$side" = promises ] && pid="$promises_pid" target="$promises_url"
-        echo "==> wrk -c $conns $side"
-        wrk_with_cpu "$pid" "$out/cpu-$side-$conns.txt" "$out/wrk-$side-$conns.txt" \
-            -t"$threads" -c"$conns" -d"${DURATION}s" --latency -H "Authorization: $token" "$target"
+    for round in $(seq "$ROUNDS"); do
+        for turn in 0 1 2; do
+            side="${sides[$(((turn + round - 1) % 3))]}"
+            pid="$daemon_pid" target="$url"
+            [ "$side" = minimal ] && pid="$minimal_pid" target="$minimal_url"
+            [ "$side" = promises ] && pid="$promises_pid" target="$promises_url"
+            echo "==> wrk -c $conns $side (round $round of $ROUNDS)"
+            wrk_with_cpu "$pid" "$out/cpu-$side-$conns-r$round.txt" "$out/wrk-$side-$conns-r$round.txt" \
+                -t"$threads" -c"$conns" -d"${DURATION}s" --latency -H "Authorization: $token" "$target"
+        done
     done
 done
 
@@ -259,9 +271,28 @@ import bench_wrk
 def wrk(name):
     return bench_wrk.parse(os.path.join(out, name))
 
+rounds = int("$ROUNDS")
+med = statistics.median
+
+def runs(side, conns):
+    """Each round's wrk run of one server at one concurrency."""
+    return [wrk(f"wrk-{side}-{conns}-r{r}.txt") for r in range(1, rounds + 1)]
+
 def cpu_us(side, conns):
-    ticks = bench_wrk.ticks(os.path.join(out, f"cpu-{side}-{conns}.txt"))
-    return bench_wrk.cpu_per_request_us(ticks, wrk(f"wrk-{side}-{conns}.txt")["requests"], hz)
+    """The server's CPU per request, the median over the rounds."""
+    return med(bench_wrk.cpu_per_request_us(
+        bench_wrk.ticks(os.path.join(out, f"cpu-{side}-{conns}-r{r}.txt")), run["requests"], hz)
+        for r, run in enumerate(runs(side, conns), 1))
+
+def ratios(a, b, key):
+    """a's figure over b's, round by round: two runs side by side each."""
+    return [x[key] / y[key] for x, y in zip(a, b)]
+
+def figure(side, conns, key):
+    return med(run[key] for run in runs(side, conns))
+
+def listed(values):
+    return " / ".join(f"{v:.2f}" for v in values)
 
 cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
 ncpu = os.cpu_count()
@@ -294,29 +325,35 @@ add(f"Machine: {ncpu} × {cpu}, Linux {kernel}; {wrk_version} on the same cores,
     f"connection) and the Secret Service (gnome-keyring) behind it. The limit is "
     f"\`examples/minimal_server.rs\`: hyper on the same tokio runtime, answering every "
     f"request with the same body and headers, with no authorization, routing, lookup "
-    f"or audit. Each wrk run lasts $DURATION s; the servers run back to back at "
-    f"each concurrency, and wrk sends them the same request: the token, the per-profile one "
+    f"or audit. Each wrk run lasts $DURATION s. At each concurrency the servers run back to back, "
+    f"{rounds} rounds in an order that rotates from round to round; each figure below is the median "
+    f"over the rounds, and each ratio the median of the rounds' ratios, each of two runs side by side. "
+    f"wrk sends every server the same request: the token, the per-profile one "
     f"\`credbroker env --profile dev\` prints, goes to the limit too, which reads and ignores it.")
 add("")
-add("Reproduce: \`scripts/bench.sh\` (all of it, about five minutes); "
+add("Reproduce: \`scripts/bench.sh\` (all of it, about six minutes after the build); "
     "each wrk line is \`wrk -t2 -cC -d${DURATION}s --latency -H \"Authorization: \$TOKEN\" "
     "http://127.0.0.1:PORT/v1/credentials/dev\` (\`-t1\` at one connection). Raw output: \`target/bench/\`.")
 add("")
 add("### Throughput and latency (cached profile)")
 add("")
-add("| connections | daemon req/s | limit req/s | ratio (target ≥ 0.8) | daemon p50 | limit p50 | daemon p99 | limit p99 | p99 ratio (target ≤ 1.5) |")
-add("|---|---|---|---|---|---|---|---|---|")
-verdicts = []
+add("| connections | daemon req/s | limit req/s | ratio (target ≥ 0.8) | each round | daemon p50 | limit p50 | daemon p99 | limit p99 | p99 ratio (target ≤ 1.5) | each round |")
+add("|---|---|---|---|---|---|---|---|---|---|---|")
 for c in (1, 64, 256):
-    d, m = wrk(f"wrk-daemon-{c}.txt"), wrk(f"wrk-minimal-{c}.txt")
-    ratio, p99 = d["rps"] / m["rps"], d["p99"] / m["p99"]
-    verdicts.append((c, ratio, p99))
-    add(f"| {c} | {d['rps']:,.0f} | {m['rps']:,.0f} | {ratio:.2f} ({ok(ratio >= 0.8)}) | "
-        f"{d['p50']:.3f} ms | {m['p50']:.3f} ms | {d['p99']:.3f} ms | {m['p99']:.3f} ms | {p99:.2f} ({ok(p99 <= 1.5)}) |")
-    if d["errors"] or d["sockets"]:
-        add(f"| | daemon: {d['errors']} non-2xx, socket errors {d['sockets'] or 'none'} | | | | | | | |")
+    d, m = runs("daemon", c), runs("minimal", c)
+    rate, tail = ratios(d, m, "rps"), ratios(d, m, "p99")
+    ratio, p99 = med(rate), med(tail)
+    add(f"| {c} | {figure('daemon', c, 'rps'):,.0f} | {figure('minimal', c, 'rps'):,.0f} | "
+        f"{ratio:.2f} ({ok(ratio >= 0.8)}) | {listed(rate)} | "
+        f"{figure('daemon', c, 'p50'):.3f} ms | {figure('minimal', c, 'p50'):.3f} ms | "
+        f"{figure('daemon', c, 'p99'):.3f} ms | {figure('minimal', c, 'p99'):.3f} ms | "
+        f"{p99:.2f} ({ok(p99 <= 1.5)}) | {listed(tail)} |")
+    errors = sum(run["errors"] for run in d)
+    sockets = "; ".join(run["sockets"] for run in d if run["sockets"])
+    if errors or sockets:
+        add(f"| | daemon: {errors} non-2xx, socket errors {sockets or 'none'} | | | | | | | | | |")
 add("")
-add("CPU time of each server per request (utime + stime from \`/proc/PID/stat\` over the run):")
+add("CPU time of each server per request (utime + stime from \`/proc/PID/stat\` over each run; the median over the rounds):")
 add("")
 add("| connections | daemon | limit | ratio |")
 add("|---|---|---|---|")
@@ -332,19 +369,22 @@ add("The third server is the limit keeping, on every request, the promises the d
     "and nothing else (\`minimal_server --promises\`): the daemon's own admission checks "
     "(\`server::auth::admit_on\`: no browser, the \`Host\` header, the token compared in "
     "constant time, the same per-connection memo) against the daemon's token, and one record "
-    "queued to the daemon's own audit writer, which writes it to a file. It ran right after the "
-    "other two at each concurrency, with the same request. So *promises / limit* is what the "
+    "queued to the daemon's own audit writer, which writes it to a file. It ran in the same "
+    "rounds as the other two, with the same request. So *promises / limit* is what the "
     "promises cost, and *daemon / promises* is what the rest of the daemon costs: its routing, "
     "its kept answer, the profile-name and freshness checks, and the caller lookup once per connection.")
 add("")
 add("| connections | daemon req/s | limit with the promises req/s | daemon / promises | promises / limit | p99 daemon / promises | CPU per request, promises |")
 add("|---|---|---|---|---|---|---|")
 for c in (1, 64, 256):
-    d, m, k = wrk(f"wrk-daemon-{c}.txt"), wrk(f"wrk-minimal-{c}.txt"), wrk(f"wrk-promises-{c}.txt")
-    add(f"| {c} | {d['rps']:,.0f} | {k['rps']:,.0f} | {d['rps'] / k['rps']:.2f} | {k['rps'] / m['rps']:.2f} "
-        f"| {d['p99'] / k['p99']:.2f} | {cpu_us('promises', c):.1f} µs |")
-    if k["errors"] or k["sockets"]:
-        add(f"| | promises: {k['errors']} non-2xx, socket errors {k['sockets'] or 'none'} | | | | | |")
+    d, m, k = runs("daemon", c), runs("minimal", c), runs("promises", c)
+    add(f"| {c} | {figure('daemon', c, 'rps'):,.0f} | {figure('promises', c, 'rps'):,.0f} | "
+        f"{med(ratios(d, k, 'rps')):.2f} | {med(ratios(k, m, 'rps')):.2f} "
+        f"| {med(ratios(d, k, 'p99')):.2f} | {cpu_us('promises', c):.1f} µs |")
+    errors = sum(run["errors"] for run in k)
+    sockets = "; ".join(run["sockets"] for run in k if run["sockets"])
+    if errors or sockets:
+        add(f"| | promises: {errors} non-2xx, socket errors {sockets or 'none'} | | | | | |")
 add("")
 add("p50 and p99 are wrk's latency distribution over all requests of the run (the "
     "median and 99th percentile of request latency).")
@@ -416,7 +456,8 @@ add(f"| after {long3['requests']:,} more, the same way | {rss_after3 / 1024:.1f}
 flat = max(rss_after2, rss_after3) - rss_after
 add(f"| | | the second and third runs together: {flat / 1024:+.1f} MiB over the first's high-water mark; "
     f"flat (under 0.5 MiB): {ok(flat * 1024 < 0.5 * 1024 * 1024)} |")
-total = served + long2["requests"] + long3["requests"] + sum(wrk(f"wrk-daemon-{c}.txt")["requests"] for c in (1, 64, 256)) + cold["requests"]
+total = (served + long2["requests"] + long3["requests"] + cold["requests"]
+         + sum(run["requests"] for c in (1, 64, 256) for run in runs("daemon", c)))
 add(f"| at the end: about {total:,} requests, up to 256 connections at once | {rss_end / 1024:.1f} MiB | |")
 add("")
 add(f"Reproduce: VmRSS from \`/proc/PID/status\`, read 2 s after the load stops; the run is "
@@ -424,9 +465,8 @@ add(f"Reproduce: VmRSS from \`/proc/PID/status\`, read 2 s after the load stops;
 add("")
 add("### Start-up to the first served request (1,000 profiles)")
 add("")
-med = statistics.median(startup)
-add(f"Median {med:.1f} ms over {len(startup)} runs (min {min(startup):.1f}, max {max(startup):.1f}); "
-    f"target under 100 ms: {ok(med < 100)}. Measured from spawning \`credbroker daemon --listen 127.0.0.1:0\` "
+add(f"Median {med(startup):.1f} ms over {len(startup)} runs (min {min(startup):.1f}, max {max(startup):.1f}); "
+    f"target under 100 ms: {ok(med(startup) < 100)}. Measured from spawning \`credbroker daemon --listen 127.0.0.1:0\` "
     f"to the first 200 for \`/v1/credentials/dev\` (credentials from the keychain, "
     f"polling every 0.5 ms in Python, so the figure includes the poll's own cost).")
 add("")
