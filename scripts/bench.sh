@@ -294,6 +294,13 @@ def figure(side, conns, key):
 def listed(values):
     return " / ".join(f"{v:.2f}" for v in values)
 
+def failures(name, side_runs, columns):
+    """A table row for a server's non-2xx answers and socket errors, if it had any."""
+    errors = sum(run["errors"] for run in side_runs)
+    sockets = "; ".join(run["sockets"] for run in side_runs if run["sockets"])
+    if errors or sockets:
+        add(f"| | {name}: {errors} non-2xx, socket errors {sockets or 'none'} |" + " |" * (columns - 2))
+
 cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
 ncpu = os.cpu_count()
 kernel = os.uname().release
@@ -348,10 +355,7 @@ for c in (1, 64, 256):
         f"{figure('daemon', c, 'p50'):.3f} ms | {figure('minimal', c, 'p50'):.3f} ms | "
         f"{figure('daemon', c, 'p99'):.3f} ms | {figure('minimal', c, 'p99'):.3f} ms | "
         f"{p99:.2f} ({ok(p99 <= 1.5)}) | {listed(tail)} |")
-    errors = sum(run["errors"] for run in d)
-    sockets = "; ".join(run["sockets"] for run in d if run["sockets"])
-    if errors or sockets:
-        add(f"| | daemon: {errors} non-2xx, socket errors {sockets or 'none'} | | | | | | | | | |")
+    failures("daemon", d, 11)
 add("")
 add("CPU time of each server per request (utime + stime from \`/proc/PID/stat\` over each run; the median over the rounds):")
 add("")
@@ -381,10 +385,7 @@ for c in (1, 64, 256):
     add(f"| {c} | {figure('daemon', c, 'rps'):,.0f} | {figure('promises', c, 'rps'):,.0f} | "
         f"{med(ratios(d, k, 'rps')):.2f} | {med(ratios(k, m, 'rps')):.2f} "
         f"| {med(ratios(d, k, 'p99')):.2f} | {cpu_us('promises', c):.1f} µs |")
-    errors = sum(run["errors"] for run in k)
-    sockets = "; ".join(run["sockets"] for run in k if run["sockets"])
-    if errors or sockets:
-        add(f"| | promises: {errors} non-2xx, socket errors {sockets or 'none'} | | | | | |")
+    failures("promises", k, 7)
 add("")
 add("p50 and p99 are wrk's latency distribution over all requests of the run (the "
     "median and 99th percentile of request latency).")
