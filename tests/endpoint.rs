@@ -73,6 +73,15 @@ impl Running {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// A whole keep-alive request head for `profile`, with this server's
+    /// Host and token.
+    fn request_head(&self, profile: &str) -> String {
+        format!(
+            "GET /v1/credentials/{profile} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: {}\r\n\r\n",
+            self.port, self.token
+        )
+    }
+
     fn calls(&self) -> usize {
         self.source.calls.load(Ordering::SeqCst)
     }
@@ -459,12 +468,7 @@ async fn the_header_deadline_runs_from_the_end_of_the_last_request() {
         ..ServerLimits::default()
     })
     .await;
-    let request = |profile: &str| {
-        format!(
-            "GET /v1/credentials/{profile} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: {}\r\n\r\n",
-            running.port, running.token
-        )
-    };
+    let request = |profile: &str| running.request_head(profile);
     let mut stream = TcpStream::connect(("127.0.0.1", running.port))
         .await
         .unwrap();
@@ -518,10 +522,7 @@ async fn shutdown_does_not_wait_for_idle_connections() {
     })
     .await;
     let port = running.port;
-    let request = format!(
-        "GET /v1/credentials/dev HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {}\r\n\r\n",
-        running.token
-    );
+    let request = running.request_head("dev");
     let connect = || TcpStream::connect(("127.0.0.1", port));
     let mut idle = Vec::new();
     for _ in 0..3 {

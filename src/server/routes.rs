@@ -43,6 +43,28 @@ pub(super) struct Outcome {
     pub result: &'static str,
 }
 
+impl Outcome {
+    /// What to audit of `response`: about the subject served, or, when
+    /// none was, about the profile asked for.
+    fn of(
+        response: &Response<Full<Bytes>>,
+        result: &'static str,
+        scope: Option<&'static str>,
+        subject: Option<Arc<Subject>>,
+        profile: impl Into<Box<str>>,
+    ) -> Outcome {
+        Outcome {
+            about: match subject {
+                Some(subject) => About::Served(subject),
+                None => About::Profile(profile.into()),
+            },
+            scope,
+            status: response.status().as_u16(),
+            result,
+        }
+    }
+}
+
 /// Who a credentials request was about.
 #[derive(Debug)]
 pub(super) enum About {
@@ -65,7 +87,8 @@ pub(super) enum Reply {
 /// An admitted request the broker must answer.
 pub(super) struct Fetch {
     profile: Box<str>,
-    grant: Grant,
+    /// What the token could read ([`Grant::kind`]).
+    scope: &'static str,
 }
 
 /// Decide how to answer a request from its head alone, awaiting nothing.
@@ -89,15 +112,13 @@ pub(super) fn reply<S: CredentialSource>(
         Decision::Fetch(fetch) => return Reply::Fetch(fetch),
     };
     let outcome = match route {
-        Route::Credentials(profile) => Some(Outcome {
-            about: match subject {
-                Some(subject) => About::Served(subject),
-                None => About::Profile(profile.into()),
-            },
-            scope: grant.as_ref().map(Grant::kind),
-            status: response.status().as_u16(),
+        Route::Credentials(profile) => Some(Outcome::of(
+            &response,
             result,
-        }),
+            grant.as_ref().map(Grant::kind),
+            subject,
+            profile,
+        )),
         _ => None,
     };
     Reply::Ready(response, outcome)
@@ -116,15 +137,7 @@ impl Fetch {
             .await
             .unwrap_or_else(|_| Err(BrokerError::timed_out()));
         let (response, result, subject) = served_answer(served, &self.profile);
-        let outcome = Outcome {
-            about: match subject {
-                Some(subject) => About::Served(subject),
-                None => About::Profile(self.profile),
-            },
-            scope: Some(self.grant.kind()),
-            status: response.status().as_u16(),
-            result,
-        };
+        let outcome = Outcome::of(&response, result, Some(self.scope), subject, self.profile);
         (response, Some(outcome))
     }
 }
@@ -220,7 +233,7 @@ fn decide<S: CredentialSource>(
         }
         None => Decision::Fetch(Fetch {
             profile: profile.into(),
-            grant,
+            scope: grant.kind(),
         }),
     }
 }
